@@ -1,0 +1,146 @@
+"""The `alexnet-audit` command: audit, compare, smoke, list (DESIGN.md, 'CLI').
+
+Exit codes: 0 the gate passes, 1 it fails, 2 a usage, spec or target-load error (one line on
+stderr, never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def _formats(text: str) -> list[str]:
+    out = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in out if f not in ("md", "json")]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"--format takes md, json or md,json (got {text!r})")
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alexnet-audit", description="Audit an AlexNet implementation against the NIPS 2012 paper.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("audit", help="audit one target and write its reports")
+    a.add_argument("target", help="registered name, module:attr, path/file.py:attr or manifest.yaml")
+    a.add_argument("--spec", type=Path, default=None, help="spec file (default: the packaged paper_spec.yaml)")
+    a.add_argument("--out", type=Path, default=Path("reports"), help="output directory (default: reports)")
+    a.add_argument("--format", type=_formats, default=["md", "json"], help="md, json or md,json")
+    a.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor", help="gate threshold (default: minor)")
+    a.add_argument("--waivers", type=Path, default=None, help="YAML mapping id: reason or id: {reason, until}")
+
+    c = sub.add_parser("compare", help="audit several targets in isolated subprocesses and write a comparison")
+    c.add_argument("targets", nargs="+")
+    c.add_argument("--out", type=Path, default=Path("reports"))
+    c.add_argument("--spec", type=Path, default=None)
+    c.add_argument("--timeout", type=float, default=120.0, help="seconds per target (default 120)")
+    c.add_argument("-j", "--jobs", type=int, default=1, help="targets audited in parallel (default 1)")
+    c.add_argument("--fail-on", choices=["major", "minor", "never"], default="never",
+                   help="gate threshold for the exit code (default: never; errors always fail)")
+
+    s = sub.add_parser("smoke", help="a short training run on synthetic data")
+    s.add_argument("target")
+    s.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
+    s.add_argument("--steps", type=int, default=30)
+    s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--recipe", choices=["target", "paper"], default="target")
+    s.add_argument("--amp", choices=["bf16", "off"], default="off")
+    s.add_argument("--channels-last", action="store_true")
+    s.add_argument("--compile", action="store_true")
+    s.add_argument("--ddp", action="store_true", help="run under torchrun with DistributedDataParallel")
+    s.add_argument("--nproc", type=int, default=2, help="processes for --ddp (default 2)")
+    s.add_argument("--json", type=Path, default=None)
+    s.add_argument("--out", type=Path, default=None, help="directory for the markdown section and loss curve")
+
+    ls = sub.add_parser("list", help="list targets, spec items or probes")
+    ls.add_argument("what", choices=["targets", "items", "probes"])
+    ls.add_argument("--spec", type=Path, default=None)
+    return p
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "items":
+        from checks.spec import load_spec
+
+        for it in load_spec(args.spec).items:
+            print(f"{it.id:32} {it.severity.value:6} {it.section:24} {it.claim}")
+    elif args.what == "probes":
+        from checks.probes import all_probes
+        from checks.spec import load_spec
+
+        users: dict[str, list[str]] = {}
+        for it in load_spec(args.spec).items:
+            users.setdefault(it.probe, []).append(it.id)
+        for name, fn in all_probes().items():
+            doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+            print(f"{name:20} {doc}  [{', '.join(users.get(name, [])) or 'unused'}]")
+    else:
+        from checks.resolve import registered_targets
+
+        for name, where in registered_targets().items():
+            print(f"{name:16} {where}")
+    return EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from checks.gate import evaluate_gate, load_waivers
+    from checks.report import write_reports
+    from checks.resolve import load_target
+    from checks.spec import load_spec
+    from checks.verify import verify
+
+    spec = load_spec(args.spec)
+    target = load_target(args.target)
+    waivers = dict(target.waivers)
+    if args.waivers is not None:
+        waivers.update(load_waivers(args.waivers, spec))
+    report = verify(spec, target)
+    gate = evaluate_gate(report, spec, waivers, fail_on=args.fail_on)
+    paths = write_reports(report, spec, args.out, formats=args.format, gate=gate)
+    print(gate.summary_line(report.target["name"]))
+    for path in paths:
+        print(f"wrote {path}")
+    return EXIT_OK if gate.passed else EXIT_GATE
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from checks.compare import compare
+
+    return compare(args.targets, out=args.out, spec_path=args.spec, timeout=args.timeout, jobs=args.jobs,
+                   fail_on=args.fail_on)
+
+
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    from checks.smoke import smoke_command
+
+    return smoke_command(args)
+
+
+_COMMANDS = {"audit": _cmd_audit, "compare": _cmd_compare, "smoke": _cmd_smoke, "list": _cmd_list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from checks.spec import SpecError
+    from checks.target import TargetError
+
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (SpecError, TargetError, UsageError) as exc:
+        print(f"alexnet-audit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("alexnet-audit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Per-audit state shared by the probes: the target, its built model and cached measurements.
+
+Probes call `ctx.cached(key, build)` so that one traced forward pass (and one model build) serves
+every item that needs it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from checks.target import Target, TargetError
+
+T = TypeVar("T")
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class Context:
+    def __init__(self, target: Target, seed: int = 0) -> None:
+        self.target = target
+        self.seed = seed
+        self._cache: dict[str, Any] = {}
+
+    def cached(self, key: str, build: Callable[[], T]) -> T:
+        """Compute once per audit; a failure is remembered and re-raised for every later user."""
+        if key not in self._cache:
+            try:
+                self._cache[key] = build()
+            except Exception as exc:
+                self._cache[key] = _Failed(exc)
+        value = self._cache[key]
+        if isinstance(value, _Failed):
+            raise value.exc
+        return value
+
+    def build_model(self) -> Any:
+        """A fresh, independently initialised model from the target's factory."""
+        import torch
+        import torch.nn as nn
+
+        torch.manual_seed(self.seed)
+        try:
+            model = self.target.model()
+        except Exception as exc:
+            raise TargetError(f"building the model failed: {type(exc).__name__}: {exc}") from None
+        if not isinstance(model, nn.Module):
+            raise TargetError(f"the model factory returned {type(model).__name__}, not an nn.Module")
+        return model
+
+    @property
+    def model(self) -> Any:
+        """The audit's shared model instance (fresh init). Probes that change it must copy it."""
+        return self.cached("model", self.build_model)
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        return self.target.recipe
+
+    def recipe_value(self, key: str) -> Any:
+        """The recipe entry or a Skip naming what is missing (DESIGN.md: missing keys make items skip)."""
+        from checks.findings import Skip
+
+        if key not in self.target.recipe:
+            raise Skip(f"the target gives no {key}")
+        return self.target.recipe[key]

@@ -1,0 +1,84 @@
+"""Statuses, severities and the result records that every part of the audit exchanges."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """Outcome of one spec item on one target (DESIGN.md, 'Finding status')."""
+
+    PASS = "pass"
+    VARIANT = "variant"
+    DEVIATION = "deviation"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+class Severity(str, enum.Enum):
+    MAJOR = "major"
+    MINOR = "minor"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a probe measured: a value the judge compares, plus evidence for the reader."""
+
+    value: Any
+    evidence: str = ""
+    where: str = ""
+
+
+class Skip(Exception):
+    """Raised by a probe when its item cannot be observed on this target; the message is the reason."""
+
+
+@dataclass
+class Finding:
+    id: str
+    status: Status
+    severity: Severity
+    expected: Any
+    observed: Any
+    message: str
+    where: str = ""
+    variant: str | None = None
+    evidence: str = ""
+    waived: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "expected": self.expected,
+            "observed": self.observed,
+            "message": self.message,
+            "where": self.where,
+        }
+        if self.variant is not None:
+            out["variant"] = self.variant
+        if self.evidence:
+            out["evidence"] = self.evidence
+        if self.waived is not None:
+            out["waived"] = self.waived
+        return out
+
+
+@dataclass
+class Report:
+    target: dict[str, Any]
+    spec: dict[str, str]
+    findings: list[Finding] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def by_id(self) -> dict[str, Finding]:
+        return {f.id: f for f in self.findings}
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for f in self.findings:
+            out[f.status.value] += 1
+        return out

@@ -1,0 +1,38 @@
+"""The probe registry: one function per measured quantity, looked up by the spec's `probe` name.
+
+A probe has the signature `probe(ctx: Context, item: Item) -> Observation`. It measures; it never
+compares with the paper (that is `checks.judge`). It raises `checks.findings.Skip` when the item
+cannot be observed on this target.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from checks.findings import Observation
+from checks.spec import Item
+
+ProbeFn = Callable[["Context", Item], Observation]  # noqa: F821  (Context: checks.context)
+
+PROBES: dict[str, ProbeFn] = {}
+
+# Modules that register probes; imported on first use so that `import checks` stays light.
+_MODULES = ("arch", "lrn", "pool", "dropout", "init", "recipe", "data", "context")
+
+
+def probe(name: str) -> Callable[[ProbeFn], ProbeFn]:
+    """Register a probe under `name` (the spec's `probe:` field)."""
+
+    def register(fn: ProbeFn) -> ProbeFn:
+        if name in PROBES and PROBES[name] is not fn:
+            raise ValueError(f"probe '{name}' is registered twice")
+        PROBES[name] = fn
+        return fn
+
+    return register
+
+
+def all_probes() -> dict[str, ProbeFn]:
+    for mod in _MODULES:
+        importlib.import_module(f"checks.probes.{mod}")
+    return dict(sorted(PROBES.items()))

@@ -1,0 +1,39 @@
+"""verify(spec, target) -> Report: one finding per spec item, always; a run never stops early."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from checks.context import Context
+from checks.findings import Finding, Report, Skip
+from checks.judge import errored, judge, skipped
+from checks.probes import all_probes
+from checks.spec import Item, Spec
+from checks.target import Target
+
+
+def _one(item: Item, ctx: Context, probes: dict) -> Finding:
+    fn = probes.get(item.probe)
+    if fn is None:
+        return errored(item, f"no probe named '{item.probe}' (alexnet-audit list probes).")
+    try:
+        obs = fn(ctx, item)
+    except Skip as reason:
+        return skipped(item, str(reason))
+    except Exception as exc:  # the probe or the target failed: an error finding, never a crash
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return errored(item, f"{item.probe} probe failed: {type(exc).__name__}{': ' + text if text else ''}")
+    return judge(item, obs, {"num_classes": ctx.target.num_classes})
+
+
+def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Report:
+    """Audit `target` against every item of `spec` (or the ids in `only`), in spec order."""
+    wanted = set(only) if only is not None else None
+    probes = all_probes()
+    ctx = Context(target)
+    findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
+    return Report(
+        target=target.describe(),
+        spec={"version": spec.version, "sha256": spec.sha256},
+        findings=findings,
+        extras=ctx.cached("extras", dict),
+    )
