@@ -137,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, TargetError, UsageError) as exc:
         print(f"alexnet-audit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `alexnet-audit list items | head`
+        return EXIT_OK
     except KeyboardInterrupt:
         print("alexnet-audit: interrupted", file=sys.stderr)
         return 130

@@ -40,6 +40,9 @@ class Target:
     declared: frozenset[str] = frozenset()  # recipe keys given as literal values in a manifest, not measured
     waivers: dict[str, Waiver] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # A hand-written analysis of this target (seed-004): item id -> {"said": status, "quote": text},
+    # rendered by the report against what was measured.
+    claims: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class Target:
             "recipe": sorted(k for k in RECIPE_KEYS if k in self.recipe),
             "declared": sorted(self.declared),
             "notes": list(self.notes),
+            **({"claims": dict(self.claims)} if self.claims else {}),
         }
 
 

@@ -31,9 +31,16 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
     probes = all_probes()
     ctx = Context(target)
     findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
+    extras = ctx.cached("extras", dict)
+    try:  # the per-layer table of the report (shapes, parameters, MACs); optional evidence
+        from checks.layers import layer_table
+
+        extras["layers"] = layer_table(ctx)
+    except Exception as exc:
+        extras["layers_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     return Report(
         target=target.describe(),
         spec={"version": spec.version, "sha256": spec.sha256},
         findings=findings,
-        extras=ctx.cached("extras", dict),
+        extras=extras,
     )
