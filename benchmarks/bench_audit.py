@@ -1,0 +1,43 @@
+"""Time one audit per probe group (issue 3's budget: at most 5 s per target after imports).
+
+    .venv/bin/python benchmarks/bench_audit.py [TARGET ...]      (default: reference torchvision)
+
+Prints wall time per report group and the total, for each target, with one shared Context so
+the figures include the single traced forward pass and model build that the probes share.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+
+import torch
+
+from checks.context import Context
+from checks.probes import all_probes
+from checks.resolve import load_target
+from checks.spec import load_spec
+from checks.verify import _one
+
+
+def bench(ref: str) -> float:
+    spec = load_spec()
+    probes = all_probes()
+    target = load_target(ref)
+    ctx = Context(target)
+    per_group: dict[str, float] = defaultdict(float)
+    start = time.perf_counter()
+    for item in spec.items:
+        t0 = time.perf_counter()
+        _one(item, ctx, probes)
+        per_group[item.group] += time.perf_counter() - t0
+    total = time.perf_counter() - start
+    print(f"{ref}: {total:.2f} s total (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+    for group, secs in per_group.items():
+        print(f"  {group:14} {secs:6.2f} s")
+    return total
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or ["reference", "torchvision"]:
+        bench(name)
