@@ -72,7 +72,8 @@ class LocalResponseNorm(nn.LocalResponseNorm):
         self.sum_alpha: float = torch_alpha / size
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, convention={self.convention!r}, sum_alpha={self.sum_alpha:g}"
+        extra = f"convention={self.convention!r}, sum_alpha={self.sum_alpha:g}"
+        return f"{super().extra_repr()}, {extra}"
 
 
 class AlexNet(nn.Module):
@@ -121,7 +122,8 @@ class AlexNet(nn.Module):
                     ("conv1", nn.Conv2d(3, 96, kernel_size=11, stride=4)),
                     ("relu1", nn.ReLU()),  # §3.1, arch.relu_placement
                     ("lrn1", LocalResponseNorm(convention=lrn_convention)),  # §3.3, lrn.placement
-                    ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),  # §3.4, pool.kernel_size/stride
+                    # §3.4, pool.kernel_size / pool.stride: overlapping pooling, z = 3, s = 2.
+                    ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
                     # §3.5, arch.conv2.*: 256 kernels 5x5x48; pad 2 keeps 27x27 (arch.feature_maps).
                     ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=groups)),
                     ("relu2", nn.ReLU()),

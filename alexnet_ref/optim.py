@@ -58,7 +58,9 @@ class PaperSGD(Optimizer):
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+    def step(  # type: ignore[override]
+        self, closure: Callable[[], float] | None = None
+    ) -> float | None:
         """One §5 update of every parameter that has a gradient."""
         loss = None
         if closure is not None:

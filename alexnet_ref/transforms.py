@@ -56,7 +56,7 @@ def _iter_images(images: Iterable[ImageLike] | torch.Tensor) -> Iterable[torch.T
 
 
 class PCALighting(nn.Module):
-    """§4.1 colour augmentation (data.pca_lighting): add sum_i p_i * alpha_i * lambda_i to every pixel.
+    """§4.1 colour noise (data.pca_lighting): add sum_i p_i * alpha_i * lambda_i to every pixel.
 
     One alpha ~ N(0, alpha_std^2) per eigenvector is drawn per call, i.e. per image presentation,
     and shared by all its pixels. Works on a 3xHxW float tensor (or a batch ...x3xHxW, one draw
@@ -76,7 +76,7 @@ class PCALighting(nn.Module):
         eigval = torch.as_tensor(eigval, dtype=torch.float32)
         eigvec = torch.as_tensor(eigvec, dtype=torch.float32)
         if eigval.shape != (3,) or eigvec.shape != (3, 3):
-            raise ValueError("eigval must have shape (3,) and eigvec (3, 3) (eigenvectors as columns)")
+            raise ValueError("eigval must have shape (3,), eigvec (3, 3) with eigenvectors as columns")
         self.alpha_std = float(alpha_std)
         self.register_buffer("eigval", eigval)
         self.register_buffer("eigvec", eigvec)
@@ -136,11 +136,13 @@ class MeanSubtraction(nn.Module):
             mean = torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1).expand(3, CROP, CROP).clone()
         mean = torch.as_tensor(mean, dtype=torch.float32)
         if mean.dim() != 3 or mean.shape[0] != 3:
-            raise ValueError(f"mean must be a 3xHxW image (or 3x1x1), got shape {tuple(mean.shape)}")
+            raise ValueError(f"mean must be a 3xHxW image (or 3x1x1), got {tuple(mean.shape)}")
         self.register_buffer("mean", mean)
 
     @classmethod
-    def fit(cls, images: Iterable[ImageLike] | torch.Tensor, size: int | None = CROP) -> "MeanSubtraction":
+    def fit(
+        cls, images: Iterable[ImageLike] | torch.Tensor, size: int | None = CROP
+    ) -> "MeanSubtraction":
         """Per-pixel mean of equally sized images (the 256x256 training images of §2).
 
         With `size`, the mean image is centre-cropped to `size` x `size`: like the authors'
@@ -150,7 +152,7 @@ class MeanSubtraction(nn.Module):
         total: torch.Tensor | None = None
         for image in _iter_images(images):
             if total is not None and image.shape != total.shape:
-                raise ValueError(f"images differ in shape: {tuple(image.shape)} vs {tuple(total.shape)}")
+                raise ValueError(f"image shapes differ: {tuple(image.shape)}, {tuple(total.shape)}")
             total = image.clone() if total is None else total + image
             count += 1
         if total is None:
@@ -209,8 +211,10 @@ class TenCropToTensor:
 def eval_transform(mean: MeanSubtraction | torch.Tensor | None = None) -> T.Compose:
     """The §4.1 test views of one PIL image: a 10x3x224x224 tensor (eval.ten_crop).
 
-    Order (torchvision's TenCrop): top-left, top-right, bottom-left, bottom-right, centre, then
-    the horizontal mirrors of those five. Average the softmax over them with `ten_crop_predict`.
+    Order (torchvision's TenCrop): top-left, top-right, bottom-left, bottom-right and centre
+    patches, then the same five patches of the mirrored image (the mirrors of top-right,
+    top-left, bottom-right, bottom-left, centre). Average the softmax over them with
+    `ten_crop_predict`.
     """
     return T.Compose(
         [

@@ -23,8 +23,8 @@ PARAMS_GROUPED = {
     "fc8": 4_097_000,
 }
 PARAMS_UNGROUPED = {**PARAMS_GROUPED, "conv2": 614_656, "conv4": 1_327_488, "conv5": 884_992}
-BIASES = {"conv1": 0.0, "conv2": 1.0, "conv3": 0.0, "conv4": 1.0, "conv5": 1.0, "fc6": 1.0, "fc7": 1.0, "fc8": 0.0}
-MAP_SIZES = {"conv1": 55, "pool1": 27, "conv2": 27, "pool2": 13, "conv3": 13, "conv4": 13, "conv5": 13, "pool5": 6}
+BIASES = dict(conv1=0.0, conv2=1.0, conv3=0.0, conv4=1.0, conv5=1.0, fc6=1.0, fc7=1.0, fc8=0.0)
+MAP_SIZES = dict(conv1=55, pool1=27, conv2=27, pool2=13, conv3=13, conv4=13, conv5=13, pool5=6)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,8 @@ def test_224_padding_equals_227_with_zero_border(model: AlexNet, model_227: Alex
     x227 = torch.nn.functional.pad(x, (0, 3, 0, 3))
     with torch.no_grad():
         a = model.features.conv1(model.features.pad1(x))
-        b = torch.nn.functional.conv2d(x227, model.features.conv1.weight, model.features.conv1.bias, stride=4)
+        conv1 = model.features.conv1
+        b = torch.nn.functional.conv2d(x227, conv1.weight, conv1.bias, stride=4)
     torch.testing.assert_close(a, b)
 
 
@@ -195,7 +196,9 @@ def test_conv3_sees_all_maps(model: AlexNet) -> None:
 # --------------------------------------------------------------------------- LRN §3.3 -----------
 
 
-def lrn_reference(a: torch.Tensor, n: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75) -> torch.Tensor:
+def lrn_reference(
+    a: torch.Tensor, n: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75
+) -> torch.Tensor:
     """The §3.3 formula as printed, in float64 with an explicit clipped window sum."""
     a = a.double()
     num_maps = a.shape[1]
@@ -215,7 +218,9 @@ def lrn_reference(a: torch.Tensor, n: int = 5, k: float = 2.0, alpha: float = 1e
     scale=st.sampled_from([1e-2, 1.0, 10.0, 100.0, 1e3]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_lrn_matches_printed_formula(channels: int, height: int, width: int, scale: float, seed: int) -> None:
+def test_lrn_matches_printed_formula(
+    channels: int, height: int, width: int, scale: float, seed: int
+) -> None:
     gen = torch.Generator().manual_seed(seed)
     a = torch.randn(2, channels, height, width, generator=gen, dtype=torch.float64).relu() * scale
     lrn = LocalResponseNorm()
@@ -225,7 +230,11 @@ def test_lrn_matches_printed_formula(channels: int, height: int, width: int, sca
 
 
 @settings(max_examples=20, deadline=None)
-@given(channels=st.integers(1, 20), scale=st.sampled_from([1.0, 30.0, 300.0]), seed=st.integers(0, 2**31 - 1))
+@given(
+    channels=st.integers(1, 20),
+    scale=st.sampled_from([1.0, 30.0, 300.0]),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_lrn_alpha_over_n_variant(channels: int, scale: float, seed: int) -> None:
     gen = torch.Generator().manual_seed(seed)
     a = torch.randn(2, channels, 4, 4, generator=gen, dtype=torch.float64) * scale

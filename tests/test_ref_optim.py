@@ -110,13 +110,15 @@ def test_differs_after_lr_drop_as_predicted() -> None:
     paper.step()
     sgd.step()
 
-    for w, v, b, g, pp, ps in zip(before, v_old, b_old, grads, paper_model.parameters(), sgd_model.parameters()):
+    after = zip(paper_model.parameters(), sgd_model.parameters())
+    for w, v, b, g, (pp, ps) in zip(before, v_old, b_old, grads, after):
         paper_update = pp.detach() - w
         sgd_update = ps.detach() - w
         torch.testing.assert_close(paper_update, MOMENTUM * v - lr_b * (g + WD * w))
         torch.testing.assert_close(sgd_update, -lr_b * (MOMENTUM * b + g + WD * w))
         # the gap is the carried momentum at the old minus the new scale: 0.9 (lr_b - lr_a) b
-        torch.testing.assert_close(paper_update - sgd_update, MOMENTUM * (lr_b - lr_a) * b, rtol=1e-6, atol=1e-12)
+        gap = MOMENTUM * (lr_b - lr_a) * b
+        torch.testing.assert_close(paper_update - sgd_update, gap, rtol=1e-6, atol=1e-12)
         assert (paper_update - sgd_update).abs().max() > 1e-4 * b.abs().max()
 
 

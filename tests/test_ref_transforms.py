@@ -80,7 +80,8 @@ def test_lighting_fit_recovers_known_covariance() -> None:
     q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64))
     eigval = torch.tensor([0.04, 0.01, 0.002], dtype=torch.float64)
     cov = q @ torch.diag(eigval) @ q.T
-    pixels = torch.distributions.MultivariateNormal(torch.full((3,), 0.5, dtype=torch.float64), cov).sample((20 * 32 * 32,))
+    centre = torch.full((3,), 0.5, dtype=torch.float64)
+    pixels = torch.distributions.MultivariateNormal(centre, cov).sample((20 * 32 * 32,))
     images = pixels.T.reshape(3, 20, 32, 32).permute(1, 0, 2, 3).float()  # 20 x 3 x 32 x 32
     fitted = PCALighting.fit(list(images), alpha_std=0.2)
     assert fitted.alpha_std == 0.2
@@ -157,7 +158,10 @@ def test_eval_transform_ten_crop_geometry() -> None:
     assert crops.shape == (10, 3, 224, 224)
     views = [_origin_and_flip(crop) for crop in crops]
     corners_and_centre = [(0, 0), (32, 0), (0, 32), (32, 32), (16, 16)]
-    assert views == [(x, y, False) for x, y in corners_and_centre] + [(x, y, True) for x, y in corners_and_centre]
+    assert sorted(views) == sorted([(x, y, flip) for x, y in corners_and_centre for flip in (False, True)])
+    # torchvision's order: five patches, then the five patches of the mirrored image
+    assert views[:5] == [(x, y, False) for x, y in corners_and_centre]
+    assert views[5:] == [(32, 0, True), (0, 0, True), (32, 32, True), (0, 32, True), (16, 16, True)]
 
 
 def test_eval_transform_subtracts_mean() -> None:
@@ -176,7 +180,8 @@ def test_ten_crop_predict_averages_softmax() -> None:
     crops = torch.randn(2, 10, 3, 8, 8) * 3
     probs = ten_crop_predict(model, crops)
     with torch.no_grad():
-        manual = torch.stack([torch.stack([model(c[None]).softmax(-1)[0] for c in image]).mean(0) for image in crops])
+        per_crop = [[model(c[None]).softmax(-1)[0] for c in image] for image in crops]
+        manual = torch.stack([torch.stack(probs).mean(0) for probs in per_crop])
         logit_average = torch.stack([model(image).mean(0).softmax(-1) for image in crops])
     assert probs.shape == (2, 5)
     torch.testing.assert_close(probs, manual)
