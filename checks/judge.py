@@ -6,6 +6,7 @@ declared class count.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -61,6 +62,8 @@ def differences(expected: Any, observed: Any, tol: dict[str, float], path: str =
         if not isinstance(observed, list | tuple):
             return [f"{at}: expected a sequence, got {_show(observed)}"]
         if len(expected) != len(observed):
+            if all(isinstance(x, str) for x in [*expected, *observed]):
+                return _sequence_edits(list(expected), list(observed), at)
             return [f"{at}: expected {len(expected)} entries, got {len(observed)}"]
         out = []
         for i, (e, o) in enumerate(zip(expected, observed)):
@@ -73,6 +76,21 @@ def differences(expected: Any, observed: Any, tol: dict[str, float], path: str =
             return []
         return [f"{at}: expected {_show(expected)}, got {_show(observed)}"]
     return [] if expected == observed else [f"{at}: expected {_show(expected)}, got {_show(observed)}"]
+
+
+def _sequence_edits(expected: list[str], observed: list[str], at: str) -> list[str]:
+    """Describe how a sequence of names differs, as edits a reader can act on."""
+    out: list[str] = []
+    ops = difflib.SequenceMatcher(a=expected, b=observed, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in ops:
+        after = f" after {' '.join(expected[max(0, i1 - 2):i1])}" if i1 else " at the start"
+        if tag == "delete":
+            out.append(f"{at}: missing {' '.join(expected[i1:i2])}{after}")
+        elif tag == "insert":
+            out.append(f"{at}: unexpected {' '.join(observed[j1:j2])}{after}")
+        elif tag == "replace":
+            out.append(f"{at}: {' '.join(observed[j1:j2])} instead of {' '.join(expected[i1:i2])}{after}")
+    return out
 
 
 def _show(v: Any) -> str:

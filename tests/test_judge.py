@@ -49,3 +49,18 @@ def test_num_classes_placeholder() -> None:
     assert judge(item, Observation(10), {"num_classes": 10}).status is Status.VARIANT
     assert judge(item, Observation(10), {"num_classes": None}).status is Status.DEVIATION
     assert judge(item, Observation(10), {}).status is Status.DEVIATION
+
+
+
+def test_sequences_of_names_are_described_as_edits() -> None:
+    """torchvision's order (no LRN, dropout moved to pool5) reads as four concrete edits."""
+    paper = "conv1 relu lrn maxpool conv2 relu lrn maxpool conv3 relu conv4 relu conv5 relu maxpool " \
+        "fc6 relu dropout fc7 relu dropout fc8"
+    tv = "conv1 relu maxpool conv2 relu maxpool conv3 relu conv4 relu conv5 relu maxpool dropout " \
+        "fc6 relu dropout fc7 relu fc8"
+    assert differences(paper.split(), tv.split(), {}) == [
+        "value: missing lrn after conv1 relu",
+        "value: missing lrn after conv2 relu",
+        "value: unexpected dropout after relu maxpool",
+        "value: missing dropout after fc7 relu",
+    ]
