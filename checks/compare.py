@@ -1,0 +1,253 @@
+"""`alexnet-audit compare`: audit several targets, each in its own subprocess (DESIGN.md, 'CLI').
+
+Isolation per target:
+- its own Python process (`python -m checks.worker`), so an import-time side effect, a crash or
+  an abort (os.abort, a segfault in an extension) cannot take the comparison down;
+- a time limit (`--timeout`, default 120 s): the whole process group is killed when it runs over;
+- a scratch temporary working directory, removed afterwards, so files a target writes at import
+  (logs, checkpoints, downloaded data) stay out of the user's tree;
+- an address-space limit (RLIMIT_AS, default the machine's physical memory; environment
+  ALEXNET_AUDIT_MEMORY_LIMIT in bytes, 0 for none), set by the worker before anything is imported,
+  so a huge allocation fails with MemoryError instead of taking the machine's memory;
+- OMP/MKL threads split between the parallel jobs.
+
+A target that cannot be audited (import error, factory raises, not a model, forward raises or
+returns NaN/inf, hang, abort/signal, out of memory) gets an error report - every finding `error`
+with the cause - and an error row in the comparison; the others complete. Exit code: 1 if any
+target errored, else the gate per `fail_on` (default never: 0).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TIMEOUT = 120.0
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Outcome:
+    ref: str
+    name: str
+    ok: bool = False
+    passed: bool = True
+    cause: str = ""
+    summary: str = ""
+    seconds: float = 0.0
+    report: dict[str, Any] | None = None
+    target: dict[str, Any] | None = None
+    paths: list[str] = field(default_factory=list)
+
+
+def memory_limit() -> int:
+    """Bytes of address space allowed to each worker (0: unlimited)."""
+    env = os.environ.get("ALEXNET_AUDIT_MEMORY_LIMIT", "").strip()
+    if env:
+        try:
+            return max(0, int(float(env)))
+        except ValueError:
+            pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+_SIGNAL_HINTS = {
+    "SIGABRT": "the target aborted the process (os.abort(), a failed C/C++ assertion)",
+    "SIGSEGV": "a segmentation fault in native code",
+    "SIGBUS": "a bus error in native code",
+    "SIGFPE": "a floating-point exception in native code",
+    "SIGILL": "an illegal instruction in native code",
+    "SIGKILL": "killed from outside, e.g. by the kernel's out-of-memory killer",
+}
+
+
+def _stderr_tail(path: Path, lines: int = 1) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    useful = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("  File", "    "))
+              and not ln.startswith(("Fatal Python error", "Current thread", "Thread 0x", "Extension modules"))]
+    return " | ".join(useful[-lines:])
+
+
+def _env(jobs: int) -> dict[str, str]:
+    env = dict(os.environ)
+    extra = [str(_PROJECT_ROOT)]
+    if env.get("PYTHONPATH"):
+        extra.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(extra)
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, threads)
+    env.setdefault("MPLBACKEND", "Agg")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the user's checkouts
+    return env
+
+
+def _audit_one(ref: str, name: str, out: Path, spec_path: Path | None, timeout: float, fail_on: str,
+               env: dict[str, str], base: Path) -> Outcome:
+    from checks.resolve import absolutize
+
+    outcome = Outcome(ref=ref, name=name)
+    scratch = Path(tempfile.mkdtemp(prefix="alexnet-audit-"))
+    result = scratch / ".alexnet-audit-result.json"
+    stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
+    cmd = [sys.executable, "-m", "checks.worker", "--ref", absolutize(ref, base), "--name", name,
+           "--out", str(out), "--result", str(result), "--fail-on", fail_on,
+           "--memory-limit", str(memory_limit()), "--base", str(base)]
+    if spec_path is not None:
+        cmd += ["--spec", str(Path(spec_path).resolve())]
+    start = time.monotonic()
+    try:
+        with open(stdout, "wb") as so, open(stderr, "wb") as se:
+            proc = subprocess.Popen(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)}, stdin=subprocess.DEVNULL,
+                                    stdout=so, stderr=se, start_new_session=True)
+            try:
+                rc = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                outcome.cause = (f"the audit did not finish within {timeout:g} s and was stopped (a hang, or a model "
+                                 f"too slow to audit here; raise --timeout)")
+                return outcome
+        data: dict[str, Any] | None = None
+        if result.is_file():
+            try:
+                data = json.loads(result.read_text(encoding="utf-8"))
+            except ValueError:
+                data = None
+        if data is None:
+            if rc < 0:
+                sig = _signal_name(-rc)
+                hint = _SIGNAL_HINTS.get(sig)
+                outcome.cause = f"the audit process died from {sig}" + (f": {hint}" if hint else "")
+            else:
+                tail = _stderr_tail(stderr)
+                outcome.cause = f"the audit process exited with status {rc} without a result" + (
+                    f": {tail}" if tail else "")
+            return outcome
+        if not data.get("ok"):
+            outcome.cause = str(data.get("cause") or "unknown failure")
+            outcome.target = data.get("target")
+            return outcome
+        outcome.ok = True
+        outcome.passed = bool(data.get("passed", True))
+        outcome.summary = str(data.get("summary") or "")
+        outcome.report = data.get("report")
+        outcome.paths = list(data.get("paths") or [])
+        return outcome
+    finally:
+        outcome.seconds = time.monotonic() - start
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        pass
+
+
+def error_report(outcome: Outcome, spec: Any) -> Any:
+    """A Report where every finding is `error` with the cause (the target could not be audited)."""
+    from checks.findings import Report
+    from checks.judge import errored
+
+    target = dict(outcome.target or {})
+    target.setdefault("name", outcome.name)
+    target.setdefault("source", outcome.ref)
+    target["error"] = outcome.cause
+    reason = f"target error: {outcome.cause}"
+    return Report(target=target, spec={"version": spec.version, "sha256": spec.sha256},
+                  findings=[errored(item, reason) for item in spec.items])
+
+
+def _unique_names(refs: list[str]) -> list[str]:
+    from checks.resolve import default_name
+
+    seen: dict[str, int] = {}
+    names = []
+    for ref in refs:
+        name = default_name(ref)
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}-{seen[name]}"
+        seen.setdefault(name, 1)
+        names.append(name)
+    return names
+
+
+def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Path | str | None = None,
+            timeout: float = DEFAULT_TIMEOUT, jobs: int = 1, fail_on: str = "never") -> int:
+    """Audit each target in its own subprocess; write per-target reports and the comparison into `out`."""
+    from checks.report import report_to_dict, write_comparison, write_reports
+    from checks.spec import load_spec
+
+    if not targets:
+        from checks.target import TargetError
+
+        raise TargetError("compare needs at least one target.")
+    spec = load_spec(spec_path)  # a bad spec is a usage error (exit 2) before anything runs
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    base = Path.cwd()
+    names = _unique_names(list(targets))
+    env = _env(jobs)
+    n = len(targets)
+    lock = threading.Lock()
+    done = [0]
+
+    def one(i: int) -> Outcome:
+        outcome = _audit_one(targets[i], names[i], out, Path(spec_path) if spec_path else None, timeout, fail_on,
+                             env, base)
+        with lock:
+            done[0] += 1
+            status = outcome.summary if outcome.ok else f"{outcome.name}: ERROR - {outcome.cause}"
+            print(f"[{done[0]}/{n}] {status} ({outcome.seconds:.1f} s)", flush=True)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, n))) as pool:
+        outcomes = list(pool.map(one, range(n)))
+
+    results: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        if outcome.ok and outcome.report is not None:
+            results.append(outcome.report)
+            continue
+        report = error_report(outcome, spec)
+        write_reports(report, spec, out, formats=["md", "json"], gate=None)
+        results.append(report_to_dict(report, spec, None))
+    for path in write_comparison(results, out):
+        print(f"wrote {path}", flush=True)
+
+    errors = [o for o in outcomes if not o.ok]
+    if errors:
+        print(f"{len(errors)} of {n} target(s) could not be audited: {', '.join(o.name for o in errors)}", flush=True)
+        return 1
+    if fail_on != "never" and not all(o.passed for o in outcomes):
+        return 1
+    return 0

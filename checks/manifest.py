@@ -1,0 +1,487 @@
+"""Target manifests: a YAML file that plugs in a model from another checkout (DESIGN.md, 'Targets').
+
+```yaml
+name: their-alexnet                 # report name (default: the file's stem)
+model: src/model.py:AlexNet         # or package.module:attr; file paths relative to this file
+kwargs: {num_classes: 10}           # passed to the model factory (class or function)
+sys_path: [., src]                  # added to sys.path (relative to this file) before importing
+stub_modules: [tensorboardX]        # optional imports replaced by empty modules
+input_size: [3, 227, 227]           # or 227
+num_classes: 10
+# recipe: references (module:attr / file.py:attr) ...
+loss: torch.nn:CrossEntropyLoss
+train_transform: src/data.py:train_transform
+# ... or literal values, built here and marked `declared` in the report
+batch_size: 128
+epochs: 90
+optimizer: {type: SGD, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
+scheduler: {type: StepLR, step_size: 30, gamma: 0.1}
+eval_transform: [{type: Resize, size: 256}, {type: CenterCrop, size: 224}, ToTensor]
+waivers:
+  lrn.k: "k=1 on purpose"
+  init.weights: {reason: "Kaiming init", until: 2026-12-31}
+notes: "free text shown in the report"
+```
+
+Every problem is one line naming the file and the key (with a did-you-mean for misspelt keys and
+type names); all problems are reported at once.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import inspect
+import sys
+import types
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from checks.target import Target, TargetError, from_mapping
+
+KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
+        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "waivers", "notes")
+RECIPE_REFS = ("optimizer", "scheduler", "loss", "train_transform", "eval_transform")
+
+
+def _suggest(bad: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(bad, list(choices), n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+# ----------------------------------------------------------------------------- stub modules ---
+
+class _Anything:
+    """What a stub module hands out: any attribute, any call, subclassable, iterable, falsy.
+
+    Called with a single function or class (a decorator), it returns it unchanged.
+    """
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_stub_name", name)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        return _Anything(f"{self._stub_name}.{attr}")
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
+            return args[0]
+        return _Anything(f"{self._stub_name}()")
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        return (object,)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<stub {self._stub_name}>"
+
+
+class StubModule(types.ModuleType):
+    """An empty stand-in for an optional dependency: every attribute is a permissive dummy."""
+
+    __path__: list[str] = []  # a package, so `import stub.sub` works too (served by _StubFinder)
+    __alexnet_audit_stub__ = True
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        sub = sys.modules.get(f"{self.__name__}.{attr}")
+        return sub if sub is not None else _Anything(f"{self.__name__}.{attr}")
+
+
+class _StubLoader(importlib.abc.Loader):
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return StubModule(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class _StubFinder(importlib.abc.MetaPathFinder):
+    """Serves the submodules of stubbed packages (`tensorboardX.writer` when `tensorboardX` is stubbed)."""
+
+    roots: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if any(fullname == r or fullname.startswith(r + ".") for r in self.roots):
+            return importlib.machinery.ModuleSpec(fullname, _StubLoader(), is_package=True)
+        return None
+
+
+_FINDER = _StubFinder()
+
+
+def install_stubs(names: list[str]) -> None:
+    """Put an empty StubModule in sys.modules for each name (and for missing parent packages)."""
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    for name in names:
+        parts = name.split(".")
+        stubbed_parent = False
+        for i in range(1, len(parts)):  # parents: keep real ones, stub missing ones
+            parent = ".".join(parts[:i])
+            if parent in sys.modules:
+                stubbed_parent = isinstance(sys.modules[parent], StubModule)
+                continue
+            found = None
+            if not stubbed_parent:
+                try:
+                    found = importlib.util.find_spec(parent)
+                except (ImportError, ValueError):
+                    found = None
+            if found is None:
+                sys.modules[parent] = StubModule(parent)
+                _FINDER.roots.add(parent)
+                stubbed_parent = True
+        stub = StubModule(name)
+        sys.modules[name] = stub
+        _FINDER.roots.add(name)
+        parent_mod = sys.modules.get(".".join(parts[:-1])) if len(parts) > 1 else None
+        if parent_mod is not None:
+            try:
+                setattr(parent_mod, parts[-1], stub)
+            except Exception:
+                pass
+
+
+# ------------------------------------------------------------------- literal recipe values ---
+
+def _kw_problems(cls: Any, kwargs: dict[str, Any], skip: int, at: str) -> list[str]:
+    """Keyword names that `cls(...)` does not accept (after `skip` leading positionals)."""
+    try:
+        params = list(inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return []
+    names = [p.name for p in params[skip:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return [f"{at}: {cls.__name__} takes no argument '{k}'{_suggest(k, names)}." for k in kwargs if k not in names]
+
+
+def _classes(module: Any, want: Callable[[Any], bool]) -> dict[str, Any]:
+    return {n: getattr(module, n) for n in dir(module) if not n.startswith("_") and want(getattr(module, n))}
+
+
+def _optimizer_classes() -> dict[str, Any]:
+    import torch
+
+    return _classes(torch.optim, lambda c: inspect.isclass(c) and issubclass(c, torch.optim.Optimizer)
+                    and c is not torch.optim.Optimizer)
+
+
+def _scheduler_classes() -> dict[str, Any]:
+    import torch
+
+    base = torch.optim.lr_scheduler.LRScheduler
+    return _classes(torch.optim.lr_scheduler, lambda c: inspect.isclass(c) and (
+        issubclass(c, base) or c.__name__ == "ReduceLROnPlateau") and c is not base)
+
+
+def _loss_classes() -> dict[str, Any]:
+    import torch.nn as nn
+
+    return _classes(nn, lambda c: inspect.isclass(c) and issubclass(c, nn.Module) and c.__name__.endswith("Loss"))
+
+
+def _transform_classes() -> dict[str, Any]:
+    import torchvision.transforms as T
+
+    return _classes(T, lambda c: inspect.isclass(c) and c.__module__.startswith("torchvision.transforms"))
+
+
+def _typed(value: Mapping[str, Any], classes: dict[str, Any], at: str, kind: str,
+           problems: list[str]) -> tuple[Any, dict[str, Any]] | None:
+    if "type" not in value:
+        problems.append(f"{at}: a literal {kind} needs 'type' (e.g. {next(iter(classes), '?')}).")
+        return None
+    tname = value["type"]
+    if not isinstance(tname, str) or tname not in classes:
+        problems.append(f"{at}.type: unknown {kind} '{tname}'{_suggest(str(tname), list(classes))}.")
+        return None
+    kwargs = {str(k): v for k, v in value.items() if k != "type"}
+    return classes[tname], kwargs
+
+
+def _literal_optimizer(value: Mapping[str, Any], at: str, problems: list[str]) -> Callable[[Any], Any] | None:
+    got = _typed(value, _optimizer_classes(), at, "optimizer", problems)
+    if got is None:
+        return None
+    cls, kwargs = got
+    bad = _kw_problems(cls, kwargs, 1, at)
+    if "lr" not in kwargs and cls.__name__ == "SGD":
+        bad.append(f"{at}: SGD needs 'lr'.")
+    for k, v in kwargs.items():
+        if k in ("lr", "momentum", "weight_decay", "dampening", "eps", "alpha") and not _is_number(v):
+            bad.append(f"{at}.{k}: must be a number (got {v!r}).")
+    problems.extend(bad)
+    if bad:
+        return None
+
+    def optimizer(params: Any) -> Any:
+        return cls(params, **kwargs)
+
+    optimizer.__qualname__ = f"manifest {cls.__name__}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    return optimizer
+
+
+def _literal_scheduler(value: Mapping[str, Any], at: str, problems: list[str]) -> Callable[[Any], Any] | None:
+    got = _typed(value, _scheduler_classes(), at, "scheduler", problems)
+    if got is None:
+        return None
+    cls, kwargs = got
+    bad = _kw_problems(cls, kwargs, 1, at)
+    problems.extend(bad)
+    if bad:
+        return None
+
+    def scheduler(optimizer: Any) -> Any:
+        return cls(optimizer, **kwargs)
+
+    return scheduler
+
+
+def _literal_loss(value: Mapping[str, Any], at: str, problems: list[str]) -> Any:
+    got = _typed(value, _loss_classes(), at, "loss", problems)
+    if got is None:
+        return None
+    cls, kwargs = got
+    bad = _kw_problems(cls, kwargs, 0, at)
+    problems.extend(bad)
+    if bad:
+        return None
+    try:
+        return cls(**kwargs)
+    except Exception as exc:
+        problems.append(f"{at}: {cls.__name__}(...) failed: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _literal_transform(value: list[Any], at: str, problems: list[str]) -> Any:
+    import torchvision.transforms as T
+
+    classes = _transform_classes()
+    steps: list[Any] = []
+    for i, step in enumerate(value):
+        where = f"{at}[{i}]"
+        if isinstance(step, str):
+            step = {"type": step}
+        if not isinstance(step, Mapping):
+            problems.append(f"{where}: a transform step is a name (ToTensor) or {{type: Name, ...arguments}}.")
+            continue
+        got = _typed(step, classes, where, "transform", problems)
+        if got is None:
+            continue
+        cls, kwargs = got
+        bad = _kw_problems(cls, kwargs, 0, where)
+        if bad:
+            problems.extend(bad)
+            continue
+        try:
+            steps.append(cls(**kwargs))
+        except Exception as exc:
+            problems.append(f"{where}: {cls.__name__}(...) failed: {type(exc).__name__}: {exc}")
+    return T.Compose(steps)
+
+
+# ------------------------------------------------------------------------------- loading ---
+
+def _read(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TargetError(f"{path}: cannot read the manifest ({exc.strerror or exc}).") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise TargetError(f"{path}: not valid YAML{line}: {getattr(exc, 'problem', None) or exc}.") from None
+    if not isinstance(data, Mapping):
+        raise TargetError(f"{path}: a manifest is a mapping with at least a 'model' key (got {type(data).__name__}).")
+    return dict(data)
+
+
+def _str_list(value: Any, at: str, problems: list[str]) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(f"{at}: must be a list of strings (got {value!r}).")
+        return []
+    return [v.strip() for v in value]
+
+
+def validate(data: Mapping[str, Any], where: str) -> list[str]:
+    """Structural problems of a manifest (no imports), one line each."""
+    problems: list[str] = []
+    for key in data:
+        if key not in KEYS:
+            problems.append(f"{where}: unknown key '{key}'{_suggest(str(key), KEYS)}; allowed: {', '.join(KEYS)}.")
+    at = lambda k: f"{where}: {k}"  # noqa: E731
+    if "model" not in data:
+        problems.append(f"{where}: model: missing; give 'package.module:attr' or 'path/file.py:attr'.")
+    elif not isinstance(data["model"], str) or ":" not in data["model"]:
+        problems.append(f"{at('model')}: must be 'package.module:attr' or 'path/file.py:attr' (got {data['model']!r}).")
+    if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
+        problems.append(f"{at('name')}: must be a non-empty string (got {data['name']!r}).")
+    if "kwargs" in data and data["kwargs"] is not None:
+        kw = data["kwargs"]
+        if not isinstance(kw, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in kw):
+            problems.append(f"{at('kwargs')}: must be a mapping of argument names to values (got {kw!r}).")
+    for key in ("sys_path", "stub_modules"):
+        if key in data and data[key] is not None:
+            _str_list(data[key], at(key), problems)
+    if "input_size" in data:
+        v = data["input_size"]
+        ok = (_is_int(v) and v > 0) or (isinstance(v, list) and len(v) == 3 and all(_is_int(x) and x > 0 for x in v))
+        if not ok:
+            problems.append(f"{at('input_size')}: must be an integer (227) or [C, H, W] (got {v!r}).")
+    for key in ("num_classes", "batch_size", "epochs"):
+        if key in data and not (_is_int(data[key]) and data[key] > 0):
+            problems.append(f"{at(key)}: must be a positive integer (got {data[key]!r}).")
+    for key in RECIPE_REFS:
+        if key not in data:
+            continue
+        v = data[key]
+        literal_ok = isinstance(v, Mapping) if key in ("optimizer", "scheduler", "loss") else isinstance(v, list)
+        if not (isinstance(v, str) and ":" in v) and not literal_ok:
+            form = "{type: Name, ...}" if key in ("optimizer", "scheduler", "loss") else "a list of transform steps"
+            problems.append(f"{at(key)}: must be a 'module:attr' / 'file.py:attr' reference or {form} (got {v!r}).")
+    if "notes" in data and not (isinstance(data["notes"], str) or (
+            isinstance(data["notes"], list) and all(isinstance(n, str) for n in data["notes"]))):
+        problems.append(f"{at('notes')}: must be a string or a list of strings.")
+    return problems
+
+
+def _waivers(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
+    from checks.gate import WaiverError, parse_waivers
+    from checks.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(None)
+    except SpecError:
+        spec = None
+    try:
+        return parse_waivers(value, spec, f"{where}: waivers")
+    except WaiverError as exc:
+        problems.append(str(exc))
+        return {}
+
+
+def load_manifest(path: Path | str, name: str | None = None) -> Target:
+    """Read, validate and load a manifest; TargetError lists every problem, one line each."""
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise TargetError(f"{where}: no such manifest file.")
+    data = _read(path)
+    problems = validate(data, where)
+    if problems:
+        raise TargetError("\n".join(problems))
+    base = path.resolve().parent
+
+    for entry in reversed(_str_list(data.get("sys_path") or [], "", [])):
+        full = str((base / entry).resolve())
+        if full not in sys.path:
+            sys.path.insert(0, full)
+    stubs = _str_list(data.get("stub_modules") or [], "", [])
+    if stubs:
+        install_stubs(stubs)
+
+    from checks.resolve import load_object
+
+    declared: set[str] = set()
+    mapping: dict[str, Any] = {}
+    model_obj = load_object(data["model"], base=base, what=f"{where}: model ({data['model']})")
+    mapping["model"] = _model_factory(model_obj, dict(data.get("kwargs") or {}), f"{where}: model")
+    for key in ("input_size", "num_classes"):
+        if key in data:
+            mapping[key] = data[key]
+    for key in ("batch_size", "epochs"):
+        if key in data:
+            mapping[key] = data[key]
+            declared.add(key)
+    for key in RECIPE_REFS:
+        if key not in data:
+            continue
+        value, at = data[key], f"{where}: {key}"
+        if isinstance(value, str):
+            mapping[key] = load_object(value, base=base, what=f"{at} ({value})")
+            continue
+        built = {"optimizer": _literal_optimizer, "scheduler": _literal_scheduler, "loss": _literal_loss}.get(
+            key, _literal_transform)(value, at, problems)
+        if built is not None:
+            mapping[key] = built
+            declared.add(key)
+    waivers = _waivers(data.get("waivers"), where, problems) if data.get("waivers") else {}
+    if problems:
+        raise TargetError("\n".join(problems))
+    notes = data.get("notes") or []
+    notes = [notes] if isinstance(notes, str) else list(notes)
+    if stubs:
+        notes.append(f"Stubbed optional modules: {', '.join(stubs)}.")
+    from checks.resolve import safe_name
+
+    target_name = name or safe_name(data.get("name") or path.stem)
+    return from_mapping(target_name, mapping, where, declared=frozenset(declared), waivers=waivers, notes=notes)
+
+
+def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> Any:
+    """A factory that returns a fresh nn.Module per call; built once now to fail early and clearly."""
+    import functools
+
+    import torch.nn as nn
+
+    if isinstance(obj, nn.Module):
+        if kwargs:
+            raise TargetError(f"{at}: kwargs given, but the model is an nn.Module instance, not a factory.")
+        return obj
+    if not callable(obj):
+        raise TargetError(f"{at}: {type(obj).__name__} is neither an nn.Module nor a callable returning one.")
+    factory = functools.partial(obj, **kwargs) if kwargs else obj
+    label = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    try:
+        built = factory()
+    except TypeError as exc:
+        raise TargetError(f"{at}: calling {label}(**kwargs) failed: TypeError: {exc} (check kwargs).") from None
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TargetError(f"{at}: calling {label} failed: {type(exc).__name__}{': ' + text if text else ''}") from None
+    if not isinstance(built, nn.Module):
+        raise TargetError(f"{at}: {label} returned {type(built).__name__}, not an nn.Module.")
+    first = [built]
+
+    def model() -> Any:
+        return first.pop() if first else factory()
+
+    return model

@@ -1,0 +1,156 @@
+"""One target's audit in its own process: `python -m checks.worker` (started by `checks.compare`).
+
+Runs in a scratch working directory under a memory limit. Loads the target, checks that its model
+builds and runs forward to finite outputs, audits it, writes its reports into --out and a small
+result JSON (--result) for the parent. Whatever goes wrong becomes `{"ok": false, "cause": ...}`;
+the parent writes the error report. A hang, a signal or a crash leaves no result; the parent
+reports that too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _limit_memory(limit: int) -> None:
+    """Cap the address space so that a huge allocation fails (MemoryError) instead of swamping the machine."""
+    if limit <= 0:
+        return
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):  # not on this platform: best effort
+        pass
+
+
+_OOM_WORDS = ("MemoryError", "can't allocate memory", "out of memory", "Cannot allocate memory")
+
+
+def _out_of_memory(limit: int) -> str:
+    gib = f" (limit {limit / 2**30:.1f} GiB)" if limit > 0 else ""
+    return f"the target asked for more memory than is available{gib}"
+
+
+def preflight(target: Any) -> str | None:
+    """Build the model and run one forward pass; the reason it cannot be audited, or None."""
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    try:
+        model = target.model()
+    except MemoryError:
+        raise
+    except Exception as exc:
+        return f"building the model failed: {_first_line(exc)}"
+    if not isinstance(model, nn.Module):
+        return f"the model factory returned {type(model).__name__}, not an nn.Module"
+    shape = (2, *target.input_size)
+    try:
+        x = torch.randn(*shape)
+        model.eval()
+        with torch.no_grad():
+            y = model(x)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        return f"the forward pass failed on a {shape} input: {_first_line(exc)}"
+    if isinstance(y, tuple | list) and y and isinstance(y[0], torch.Tensor):
+        y = y[0]
+    if not isinstance(y, torch.Tensor):
+        return f"the forward pass returned {type(y).__name__}, not a tensor"
+    if y.is_floating_point() or y.is_complex():
+        bad = (~torch.isfinite(y)).sum().item()
+        if bad:
+            kind = "NaN" if torch.isnan(y).any().item() else "inf"
+            return f"the forward pass returned non-finite outputs ({bad} of {y.numel()} are {kind}) on a {shape} input"
+    return None
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from checks.resolve import load_target
+    from checks.spec import load_spec
+    from checks.target import TargetError
+
+    spec = load_spec(args.spec)
+    try:
+        target = load_target(args.ref, name=args.name)
+    except TargetError as exc:
+        return {"ok": False, "stage": "load", "cause": str(exc).splitlines()[0] if str(exc) else "TargetError",
+                "detail": str(exc)}
+    described = target.describe()
+    cause = preflight(target)
+    if cause is not None:
+        return {"ok": False, "stage": "model", "cause": cause, "target": described}
+
+    from checks.gate import evaluate_gate
+    from checks.report import report_to_dict, write_reports
+    from checks.verify import verify
+
+    report = verify(spec, target)
+    gate = evaluate_gate(report, spec, dict(target.waivers), fail_on=args.fail_on)
+    paths = write_reports(report, spec, Path(args.out), formats=args.format.split(","), gate=gate)
+    return {
+        "ok": True,
+        "passed": bool(gate.passed),
+        "summary": gate.summary_line(target.name),
+        "paths": [str(p) for p in paths],
+        "report": report_to_dict(report, spec, gate),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m checks.worker")
+    p.add_argument("--ref", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--result", required=True)
+    p.add_argument("--spec", default=None)
+    p.add_argument("--fail-on", default="never")
+    p.add_argument("--format", default="md,json")
+    p.add_argument("--memory-limit", type=int, default=0, help="bytes of address space (0: no limit)")
+    p.add_argument("--base", default=None, help="the user's working directory (for module:attr imports)")
+    args = p.parse_args(argv)
+
+    import faulthandler
+
+    faulthandler.enable()  # a segfault/abort leaves a Python stack on stderr
+    _limit_memory(args.memory_limit)
+    if args.base and args.base not in sys.path:
+        sys.path.append(args.base)
+
+    try:
+        result = run(args)
+    except MemoryError:
+        result = {"ok": False, "stage": "audit", "cause": _out_of_memory(args.memory_limit)}
+    except BaseException as exc:  # SystemExit/KeyboardInterrupt from a target included
+        result = {"ok": False, "stage": "audit", "cause": f"the audit failed: {_first_line(exc)}"}
+    cause = str(result.get("cause", ""))
+    if not result.get("ok") and any(w in cause for w in _OOM_WORDS):
+        asked = re.search(r"tried to allocate (\d+) bytes", cause)
+        where = cause.split(":", 1)[0] if ":" in cause else "the audit"
+        detail = f"{where}: tried to allocate {int(asked.group(1)) / 2**30:.1f} GiB" if asked else cause
+        result["cause"] = f"{_out_of_memory(args.memory_limit)}; {detail}"
+    try:
+        text = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        text = json.dumps({"ok": False, "stage": "result", "cause": f"the result could not be serialised: {exc}"})
+    Path(args.result).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
