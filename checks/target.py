@@ -43,6 +43,9 @@ class Target:
     # A hand-written analysis of this target (seed-004): item id -> {"said": status, "quote": text},
     # rendered by the report against what was measured.
     claims: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Items whose value the target's source leaves open (id -> why): a stand-in keeps the recipe
+    # runnable, but judging it would report a placeholder, so these items are `skip`.
+    unstated: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,8 @@ from checks.target import Target
 
 
 def _one(item: Item, ctx: Context, probes: dict) -> Finding:
+    if item.id in ctx.target.unstated:
+        return skipped(item, f"not stated by the target's source: {ctx.target.unstated[item.id]}")
     fn = probes.get(item.probe)
     if fn is None:
         return errored(item, f"no probe named '{item.probe}' (alexnet-audit list probes).")

@@ -76,7 +76,8 @@ def seed_000() -> Target:
 
     def optimizer(params: Any) -> torch.optim.Optimizer:
         # `torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9)`: no weight_decay
-        # argument (so 0). `learning_rate` is never given: torch's default lr (1e-3) stands in.
+        # argument (so 0). `learning_rate` is never given: torch's default lr (1e-3) stands in so
+        # the optimizer can be built, and train.lr is marked unstated (skip) below.
         return torch.optim.SGD(params, momentum=0.9)
 
     return from_mapping("seed-000", {
@@ -93,11 +94,11 @@ def seed_000() -> Target:
         "The document contradicts itself: its header comment names CIFAR-10, but the code loads "
         "torchvision.datasets.Caltech101; the code is followed (101 classes).",
         "The optimizer is SGD(lr=learning_rate, momentum=0.9) but learning_rate is never given: torch's default "
-        "lr 1e-3 stands in, so train.lr reports a placeholder, not the seed's value. No weight_decay is passed (0).",
+        "lr 1e-3 stands in so the optimizer can be built, and train.lr is skipped. No weight_decay is passed (0).",
         "Not stated, so skipped: batch size and any learning-rate schedule. The one transform shown "
         "(Resize((224, 224)), ToTensor, Normalize(0, 1)) serves training and evaluation.",
         "No initialisation code is shown: PyTorch defaults.",
-    ])
+    ], unstated={"train.lr": "SGD(lr=learning_rate, ...) with learning_rate never given"})
 
 
 # ------------------------------------------------------------------------------ seed-001 ------
@@ -467,8 +468,8 @@ SEED_004_NOTES = [
     "(torchvision's order); the paper drops fc6 and fc7 outputs. The analysis presents it as faithful.",
     "Missed by the analysis: conv2/4/5 are ungrouped although it quotes the paper's 5x5x48 and 3x3x192 kernels; "
     "init_bias leaves the three linear layers at PyTorch's default init (fc6/fc7 biases are not 1).",
-    "Stand-ins: the Adam learning rate is not given (torch's default 1e-3 stands in, so train.lr reports a "
-    "placeholder); the scheduler is described only as reducing the learning rate like the paper: "
+    "Stand-ins: the Adam learning rate is not given (torch's default 1e-3 stands in so the optimizer can be "
+    "built; train.lr is skipped); the scheduler is described only as reducing the learning rate like the paper: "
     "StepLR(step_size=30, gamma=0.1) (x0.1 = the paper's factor 10; the step is the repository's, not the "
     "analysis'). The analysis' own contradiction: it lists the paper's grouped kernel depths (5x5x48, 3x3x192) "
     "yet counts ungrouped parameters for 'the architecture described in the paper'.",
@@ -480,7 +481,7 @@ SEED_004_NOTES = [
 def seed_004() -> Target:
     def optimizer(params: Any) -> torch.optim.Optimizer:
         # "uses an `Adam` optimizer by default"; the commented-out SGD is not used. Adam's learning
-        # rate is not in the analysis: torch's default (1e-3) stands in.
+        # rate is not in the analysis: torch's default (1e-3) stands in; train.lr is unstated (skip).
         return torch.optim.Adam(params)
 
     def scheduler(opt: torch.optim.Optimizer) -> Any:
@@ -498,4 +499,5 @@ def seed_004() -> Target:
         # commented out; IMAGE_DIM = 227 (the input size). ToTensor only converts.
         "train_transform": T.Compose([T.CenterCrop(227), T.ToTensor()]),
         # Silent: loss, batch size, epochs, evaluation transform -> skip.
-    }, _source("004"), notes=list(SEED_004_NOTES), claims=dict(SEED_004_CLAIMS))
+    }, _source("004"), notes=list(SEED_004_NOTES), claims=dict(SEED_004_CLAIMS),
+        unstated={"train.lr": "Adam's learning rate is not given by the analysis"})

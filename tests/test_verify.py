@@ -1,0 +1,37 @@
+"""verify: one finding per item, always, in spec order; failures become findings, never crashes."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from checks.findings import Status
+from checks.spec import load_spec
+from checks.target import from_mapping
+from checks.verify import verify
+
+
+def _sgd(params):
+    import torch
+
+    return torch.optim.SGD(params, lr=0.001)
+
+
+def test_unstated_items_are_skipped_with_the_reason() -> None:
+    target = from_mapping("t", {"model": lambda: nn.Linear(2, 2), "optimizer": _sgd}, "test",
+                          unstated={"train.lr": "the README never gives the rate"})
+    report = verify(load_spec(), target, only=["train.lr", "train.momentum"])
+    lr, momentum = report.findings[1], report.findings[0]
+    assert (lr.id, lr.status) == ("train.lr", Status.SKIP)
+    assert "the README never gives the rate" in lr.message
+    assert momentum.status is Status.DEVIATION  # measured: plain SGD has momentum 0
+
+
+def test_a_model_that_cannot_be_built_gives_errors_not_a_crash() -> None:
+    def broken():
+        raise RuntimeError("no weights here")
+
+    report = verify(load_spec(), from_mapping("t", {"model": broken}, "test"))
+    spec_ids = load_spec().ids
+    assert [f.id for f in report.findings] == spec_ids
+    arch = [f for f in report.findings if f.id.startswith("arch.")]
+    assert all(f.status is Status.ERROR and "no weights here" in f.message for f in arch)
+    assert all(f.status is Status.SKIP for f in report.findings if f.id.startswith(("train.", "data.", "eval.")))
