@@ -1,0 +1,535 @@
+"""Data probes (§2, §4.1): resize, mean subtraction, random crops, flips, PCA colour noise, ten-crop.
+
+The target's transforms are applied to synthetic PIL images and their outputs read back:
+- coordinate images (R = column, G = row, as fractions of the image) tell, for every output
+  pixel, where in the source it came from: scale, aspect ratio, crop window and mirroring;
+- each transform is called under a fixed seed (torch, random and numpy), and the same seed is
+  reused for a coordinate image and a black (and a white) image, so that random crops, flips and
+  colour noise are the same in both calls and any per-channel affine step after ToTensor
+  (mean subtraction, std division, an additive colour offset) cancels out of the ratio
+  (coord - black) / (white - black);
+- constant-colour images isolate what happens to colour: the affine map after ToTensor and the
+  per-image colour offsets.
+The global RNG states are restored afterwards.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from checks.findings import Observation
+from checks.probes import probe
+
+# Sample counts: enough for the measurement, small enough that the whole data audit of the
+# reference takes about a second (the 256-px transforms are the cost).
+GEOMETRY_SEEDS = 24
+COLOUR_SEEDS = 64
+HFLIP_DRAWS = 400
+# The widely used ImageNet RGB PCA eigenvalues for [0, 1] pixels (fb.resnet.torch; paper_facts §5.3).
+IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
+
+
+def _declared(ctx: Any, key: str) -> str:
+    if key in ctx.target.declared:
+        return f"declared, not measured: the manifest gives {key} as a literal list of steps; "
+    return ""
+
+
+def _r(x: float, digits: int = 4) -> float:
+    if x == 0 or not math.isfinite(x):
+        return float(x)
+    return float(f"{x:.{digits}g}")
+
+
+# -------------------------------------------------------------------------------- helpers ---
+
+def _one_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a probe with one torch thread: many small tensor ops, where threads only add contention."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _rng_guard() -> Iterator[None]:
+    """Restore the global RNGs after seeded calls."""
+    import numpy as np
+    import torch
+
+    states = (torch.get_rng_state(), random.getstate(), np.random.get_state())
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states[0])
+        random.setstate(states[1])
+        np.random.set_state(states[2])
+
+
+def _seeded(tf: Callable[[Any], Any], img: Any, seed: int) -> Any:
+    import numpy as np
+    import torch
+
+    torch.default_generator.manual_seed(seed)  # CPU transforms; cheaper than torch.manual_seed
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    return tf(img)
+
+
+def _chw(out: Any) -> Any:
+    """A float64 CxHxW tensor from a transform's output (tensor, PIL image or HxWxC array)."""
+    import numpy as np
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        t = out.detach().to(torch.float64)
+        if t.dim() == 2:
+            t = t.unsqueeze(0)
+        if t.dim() != 3:
+            raise ValueError(f"the transform returned a tensor of shape {tuple(out.shape)}, not CxHxW")
+        return t
+    if hasattr(out, "mode") and hasattr(out, "size"):  # PIL image: raw 0-255 values
+        a = np.asarray(out.convert("RGB"), dtype=np.float64)
+        return torch.from_numpy(a).permute(2, 0, 1).contiguous()
+    if isinstance(out, np.ndarray) and out.ndim == 3:
+        a = out.astype(np.float64)
+        t = torch.from_numpy(a)
+        return t if a.shape[0] in (1, 3) else t.permute(2, 0, 1).contiguous()
+    raise ValueError(f"the transform returned {type(out).__name__}, not an image or a CxHxW tensor")
+
+
+def _crops(out: Any) -> list[Any]:
+    """The views an eval transform produced: a NxCxHxW tensor, a CxHxW tensor, or a sequence of images."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        if out.dim() == 4:
+            return [t.to(torch.float64) for t in out.detach()]
+        if out.dim() == 5 and out.shape[0] == 1:
+            return [t.to(torch.float64) for t in out.detach()[0]]
+        return [_chw(out)]
+    if isinstance(out, list | tuple):
+        return [_chw(o) for o in out]
+    return [_chw(out)]
+
+
+def _coord_image(width: int, height: int) -> Any:
+    """R = (x + 0.5) / width and G = (y + 0.5) / height (as 0-255 values); B constant."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.zeros((height, width, 3), dtype=np.uint8)
+    a[..., 0] = np.round(255 * (np.arange(width) + 0.5) / width)[None, :]
+    a[..., 1] = np.round(255 * (np.arange(height) + 0.5) / height)[:, None]
+    a[..., 2] = 128
+    return Image.fromarray(a)
+
+
+def _flat_image(width: int, height: int, rgb: tuple[int, int, int]) -> Any:
+    from PIL import Image
+
+    return Image.new("RGB", (width, height), rgb)
+
+
+def _line(values: Any) -> tuple[float, float]:
+    """Least-squares (slope, intercept) of values over their index, on the central 80%."""
+    import torch
+
+    n = values.numel()
+    lo, hi = int(n * 0.1), max(int(n * 0.9), int(n * 0.1) + 2)
+    x = torch.arange(lo, hi, dtype=torch.float64)
+    y = values[lo:hi]
+    xm, ym = x.mean(), y.mean()
+    slope = float(((x - xm) * (y - ym)).sum() / ((x - xm) ** 2).sum())
+    return slope, float(ym - slope * xm)
+
+
+def _window(u: Any, width: int, height: int) -> dict[str, Any]:
+    """Where a view came from, from its decoded coordinate fractions u (3xHxW, channels R=x, G=y)."""
+    h, w = u.shape[-2:]
+    sx, ix = _line(u[0].mean(dim=0))  # x fraction along the output columns
+    sy, iy = _line(u[1].mean(dim=1))  # y fraction along the output rows
+    xa, xb = (ix - 0.5 * sx) * width, (ix + (w - 0.5) * sx) * width
+    ya, yb = (iy - 0.5 * sy) * height, (iy + (h - 0.5) * sy) * height
+    return {
+        "flipped": sx < 0,
+        "vflipped": sy < 0,
+        "pitch_x": abs(sx) * width,  # source pixels per output pixel
+        "pitch_y": abs(sy) * height,
+        "x0": min(xa, xb), "x1": max(xa, xb), "y0": min(ya, yb), "y1": max(ya, yb),
+        "out": (h, w),
+    }
+
+
+def _decode(coord: Any, black: Any, white: Any) -> Any:
+    """(coord - black) / (white - black), with the per-channel slope averaged over the view."""
+    slope = (white - black).mean(dim=(1, 2), keepdim=True)
+    if bool((slope.abs() < 1e-9).any()):
+        raise ValueError("the transform's output does not depend on the input colour")
+    return (coord - black) / slope
+
+
+def _transform(ctx: Any, key: str) -> Callable[[Any], Any]:
+    tf = ctx.recipe_value(key)
+    if not callable(tf):
+        raise TypeError(f"{key} must be a callable taking a PIL image, got {type(tf).__name__}")
+    return tf
+
+
+# ------------------------------------------------------------------------- train geometry ---
+
+SRC_W, SRC_H = 600, 300  # a 2:1 source: the shorter side is not 256, the long axis has room to roam
+
+
+def _geometry(ctx: Any) -> dict[str, Any]:
+    tf = _transform(ctx, "train_transform")
+
+    def build() -> dict[str, Any]:
+        coord = _coord_image(SRC_W, SRC_H)
+        black = _flat_image(SRC_W, SRC_H, (0, 0, 0))
+        white = _flat_image(SRC_W, SRC_H, (255, 255, 255))
+        windows = []
+        with _rng_guard():
+            slope_white = _chw(_seeded(tf, white, 0))
+            slope_black = _chw(_seeded(tf, black, 0))
+            for s in range(GEOMETRY_SEEDS):
+                c = _chw(_seeded(tf, coord, 1000 + s))
+                b = _chw(_seeded(tf, black, 1000 + s))
+                if c.shape != slope_white.shape:
+                    raise ValueError(f"train_transform output shapes vary: {tuple(c.shape)} vs "
+                                     f"{tuple(slope_white.shape)}")
+                u = (c - b) / (slope_white - slope_black).mean(dim=(1, 2), keepdim=True)
+                windows.append(_window(u, SRC_W, SRC_H))
+        return {"windows": windows}
+
+    return ctx.cached("data.train_geometry", build)
+
+
+def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    import statistics
+
+    px = [w["pitch_x"] for w in windows]
+    py = [w["pitch_y"] for w in windows]
+    spread = max(max(px) / min(px), max(py) / min(py)) - 1
+    if spread > 0.01:
+        mags = sorted(1 / p for p in py)
+        return ({"rule": "random_resized_crop", "size": None, "center_crop": None},
+                f"the source-pixel pitch changes from draw to draw (magnification {mags[0]:.3g}..{mags[-1]:.3g} "
+                f"output px per source px; aspect x/y {min(a / b for a, b in zip(px, py)):.3g}.."
+                f"{max(a / b for a, b in zip(px, py)):.3g}): a random-scale crop, no fixed resize")
+    mx, my = statistics.median(px), statistics.median(py)
+    res_w, res_h = SRC_W / mx, SRC_H / my  # the resized image the crops are taken from
+    size_h = round(res_h)
+    if abs(mx / my - 1) < 0.01:
+        rule = "none" if abs(my - 1) < 0.01 else "shorter_side"
+        size: Any = None if rule == "none" else size_h
+    else:
+        rule = "warp"
+        size = size_h  # the short side's new length; the long side's is in the evidence
+    # Where do the windows sit? Offsets of their centres from the resized image's centre.
+    half_x = max(abs((w["x0"] + w["x1"]) / 2 / mx - res_w / 2) + (w["x1"] - w["x0"]) / mx / 2 for w in windows)
+    half_y = max(abs((w["y0"] + w["y1"]) / 2 / my - res_h / 2) + (w["y1"] - w["y0"]) / my / 2 for w in windows)
+    extent = 2 * max(half_x, half_y)
+    short = res_h if res_h <= res_w + 2 else res_w  # y is encoded more finely (300 px in 256 levels)
+    if extent <= short + 3:
+        center = round(short) if extent >= short - 4 else int(round(extent / 2) * 2)
+        where = (f"all {len(windows)} crop windows lie in the central {extent:.1f}x{extent:.1f} px of the "
+                 f"{res_w:.0f}x{res_h:.0f} resized image, i.e. a central {center}x{center} crop")
+    else:
+        center = None
+        where = (f"crop windows range over {2 * half_x:.0f} x {2 * half_y:.0f} px of the {res_w:.0f}x{res_h:.0f} "
+                 "resized image: no central square crop")
+    how = (f"a {SRC_W}x{SRC_H} coordinate image comes out at {1 / mx:.4g} (x) and {1 / my:.4g} (y) output px per "
+           f"source px in every draw, i.e. resized to {res_w:.1f}x{res_h:.1f}"
+           f"{' (aspect kept)' if rule != 'warp' else ' (aspect changed: a warp)'}; {where}")
+    return {"rule": rule, "size": size, "center_crop": center}, how
+
+
+@probe("data_resize")
+@_one_thread
+def data_resize(ctx: Any, item: Any) -> Observation:
+    """How train images are resized: shorter side with aspect kept, warp or random-resized crop; the central crop."""
+    windows = _geometry(ctx)["windows"]
+    value, how = _resize_rule(windows)
+    return Observation(value, f"{_declared(ctx, 'train_transform')}{how}")
+
+
+@probe("random_crop")
+@_one_thread
+def random_crop(ctx: Any, item: Any) -> Observation:
+    """The training crop: output size, whether it moves between calls, whether it rescales (scale 1.0 = no)."""
+    windows = _geometry(ctx)["windows"]
+    h, w = windows[0]["out"]
+    size: Any = h if h == w else [h, w]
+    px = [w_["pitch_x"] for w_ in windows]
+    py = [w_["pitch_y"] for w_ in windows]
+    xs = [w_["x0"] / p for w_, p in zip(windows, px)]  # window positions in output pixels
+    ys = [w_["y0"] / p for w_, p in zip(windows, py)]
+    moves = max(max(xs) - min(xs), max(ys) - min(ys))
+    random_ = moves > 1.0
+    scale = _r(min(min(px) / max(px), min(py) / max(py)), 3)
+    evidence = (f"{_declared(ctx, 'train_transform')}{len(windows)} seeded draws on a {SRC_W}x{SRC_H} coordinate "
+                f"image: {h}x{w} outputs whose windows move over {moves:.0f} output px; scale = smallest/largest "
+                f"magnification over the draws (per axis) = {scale:g} (1.0: every crop is a plain window of one "
+                "resized image)")
+    return Observation({"size": size, "random": random_, "scale": scale}, evidence)
+
+
+@probe("hflip")
+@_one_thread
+def hflip(ctx: Any, item: Any) -> Observation:
+    """Fraction of training outputs that are mirrored left-right, over 400 draws of an asymmetric image."""
+    tf = _transform(ctx, "train_transform")
+
+    def build() -> dict[str, Any]:
+        img = _coord_image(300, 256)
+        mirrored = vflips = 0
+        with _rng_guard():
+            for s in range(HFLIP_DRAWS):
+                out = _chw(_seeded(tf, img, 5000 + s))
+                h, w = out.shape[-2:]
+                r, g = out[0], out[1]
+                if float(r[:, w // 2:].mean() - r[:, : w // 2].mean()) < 0:
+                    mirrored += 1
+                if float(g[h // 2:].mean() - g[: h // 2].mean()) < 0:
+                    vflips += 1
+        return {"mirrored": mirrored, "vflips": vflips}
+
+    got = ctx.cached("data.hflip", build)
+    frac = got["mirrored"] / HFLIP_DRAWS
+    note = f"; {got['vflips']} were upside down" if got["vflips"] else ""
+    return Observation(_r(frac, 4), f"{_declared(ctx, 'train_transform')}{got['mirrored']} of {HFLIP_DRAWS} seeded "
+                                    f"draws of a left-to-right ramp came out mirrored{note}")
+
+
+# -------------------------------------------------------------------------------- colour ---
+
+C1 = (40, 90, 200)
+C2 = (200, 150, 60)
+
+
+def _colour(ctx: Any) -> dict[str, Any]:
+    """Train outputs of two constant-colour images under the same seeds; the affine map and offsets."""
+    import torch
+
+    tf = _transform(ctx, "train_transform")
+
+    def build() -> dict[str, Any]:
+        img1, img2 = _flat_image(300, 256, C1), _flat_image(300, 256, C2)
+        o1, o2 = [], []
+        with _rng_guard():
+            for s in range(COLOUR_SEEDS):
+                # Every 8th pixel: a mean image or per-pixel noise still shows, at 1/64 of the data.
+                o1.append(_chw(_seeded(tf, img1, 9000 + s))[:, ::8, ::8])
+                o2.append(_chw(_seeded(tf, img2, 9000 + s))[:, ::8, ::8])
+        o1t, o2t = torch.stack(o1), torch.stack(o2)  # N x C x H/8 x W/8
+        c1 = torch.tensor(C1, dtype=torch.float64).view(1, 3, 1, 1) / 255
+        c2 = torch.tensor(C2, dtype=torch.float64).view(1, 3, 1, 1) / 255
+        if o1t.shape[1] != 3:
+            raise ValueError(f"train_transform gave {o1t.shape[1]} channels, not 3")
+        slopes = (o2t - o1t) / (c2 - c1)  # output units per [0, 1] input unit, per draw and pixel
+        a = slopes.mean(dim=(0, 2, 3))  # per channel
+        a_spread = float((slopes / a.view(1, 3, 1, 1) - 1).abs().max())
+        n = len(o1)
+        a_se = slopes.mean(dim=(2, 3)).std(dim=0) / math.sqrt(n)  # per channel, from draw-to-draw change
+        offset = (o1t - a.view(1, 3, 1, 1) * c1) / a.view(1, 3, 1, 1)  # in [0, 1] input units
+        offset2 = (o2t - a.view(1, 3, 1, 1) * c2) / a.view(1, 3, 1, 1)
+        return {"a": a, "a_spread": a_spread, "a_se": a_se, "offset": offset, "offset2": offset2}
+
+    return ctx.cached("data.colour", build)
+
+
+@probe("mean_subtraction")
+@_one_thread
+def mean_subtraction(ctx: Any, item: Any) -> Observation:
+    """What follows ToTensor: a per-pixel mean image, a per-channel mean, a std division, or nothing."""
+    col = _colour(ctx)
+    a, off = col["a"], col["offset"]
+    mean_off = off.mean(dim=0)  # C x H x W, the seed-independent part (colour noise averages out)
+    per_draw = off - off.mean(dim=(2, 3), keepdim=True)  # spatial pattern of every draw
+    pattern = mean_off - mean_off.mean(dim=(1, 2), keepdim=True)
+    spatial = float(pattern.std(dim=(1, 2)).max())
+    if spatial > 1e-4:
+        # A mean image if the draws share one pattern (allowing for mirrored draws); noise otherwise.
+        resid = [min(float((p - pattern).abs().max()), float((p - pattern.flip(-1)).abs().max())) for p in per_draw]
+        varying = "image" if sorted(resid)[len(resid) // 2] < 0.5 * float(pattern.abs().max()) else "noise"
+    else:
+        varying = None
+    chan = -mean_off.mean(dim=(1, 2))  # the subtracted per-channel mean, [0, 1] units
+    # Thresholds widen with the draw-to-draw noise (colour jitter moves both slope and offset).
+    chan_se = off.mean(dim=(2, 3)).std(dim=0) / math.sqrt(len(off))
+    a_tol = [max(0.02, 3 * float(se) / float(x)) for se, x in zip(col["a_se"], a)]
+    scale_ok = [abs(float(x) - 1) < t for x, t in zip(a, a_tol)]
+    raw_ok = [abs(float(x) / 255 - 1) < t for x, t in zip(a, a_tol)]
+    divided = not (all(scale_ok) or all(raw_ok))
+    subtracted = varying == "image" or any(abs(float(c)) > max(0.02, 3 * float(se)) for c, se in zip(chan, chan_se))
+    if varying == "noise":
+        value = "other"
+    elif varying == "image":
+        value = "per_pixel_mean_std" if divided else "per_pixel_mean"
+    elif subtracted:
+        value = "per_channel_mean_std" if divided else "per_channel_mean"
+    else:
+        value = "std_only" if divided else "none"
+    b_is = f"spatially varying (std {spatial:.3g}, a mean image)" if varying == "image" else "spatially constant"
+    evidence = (f"{_declared(ctx, 'train_transform')}two constant colours under the same {COLOUR_SEEDS} seeds: "
+                f"output = a * input + b with a = ({', '.join(f'{float(x):.4g}' for x in a)}) per channel "
+                f"({'a std division' if divided else 'no std division'}); b averaged over the draws is {b_is}"
+                f"; subtracted per-channel mean ({', '.join(f'{float(x):.4g}' for x in chan)}) in [0, 1] units")
+    if varying == "noise":
+        evidence += "; the spatial pattern changes from draw to draw (per-pixel noise, not a mean image)"
+    return Observation(value, evidence)
+
+
+def _find_eigval(tf: Any) -> tuple[Any, Any, str] | None:
+    """(eigval, eigvec, where) if some step of the transform carries 3 PCA eigenvalues (and vectors)."""
+    import torch
+
+    seen: set[int] = set()
+    stack = [tf]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or len(seen) > 200:
+            continue
+        seen.add(id(obj))
+        for name in ("eigval", "eigvals", "eigenvalues", "eig_val"):
+            v = getattr(obj, name, None)
+            if v is not None:
+                try:
+                    t = torch.as_tensor(v, dtype=torch.float64).flatten()
+                except Exception:
+                    continue
+                if t.numel() == 3:
+                    vec = None
+                    for vname in ("eigvec", "eigvecs", "eigenvectors", "eig_vec"):
+                        if getattr(obj, vname, None) is not None:
+                            try:
+                                vec = torch.as_tensor(getattr(obj, vname), dtype=torch.float64).reshape(3, 3)
+                            except Exception:
+                                vec = None
+                    return t, vec, f"{type(obj).__name__}.{name}"
+        for child in getattr(obj, "transforms", None) or []:
+            stack.append(child)
+        if hasattr(obj, "children") and callable(obj.children):
+            try:
+                stack.extend(obj.children())
+            except Exception:
+                pass
+    return None
+
+
+@probe("pca_lighting")
+@_one_thread
+def pca_lighting(ctx: Any, item: Any) -> Observation:
+    """Per-image colour offsets of the train transform: present, shared by all pixels, alpha std in eigenvalue units."""
+    import torch
+
+    tf = _transform(ctx, "train_transform")
+    col = _colour(ctx)
+    off, off2 = col["offset"], col["offset2"]
+    draws = off.mean(dim=(2, 3))  # N x 3, per-image offset in [0, 1] units
+    d = draws - draws.mean(dim=0, keepdim=True)
+    size = float(d.norm(dim=1).mean())
+    decl = _declared(ctx, "train_transform")
+    if size < 1e-5 and col["a_spread"] < 1e-4:
+        return Observation({"present": False, "per_image": False, "alpha_std": 0.0},
+                           f"{decl}a constant-colour image gets the same colour in all {COLOUR_SEEDS} seeded draws "
+                           f"(offset spread {size:.2g}): no colour noise")
+    spatial = off - off.mean(dim=(2, 3), keepdim=True)
+    spatial = spatial - spatial.mean(dim=0, keepdim=True)  # remove a fixed mean image
+    within = float(spatial.abs().amax(dim=(1, 2, 3)).median())
+    per_image = within < 0.05 * size
+    additive = float((off2.mean(dim=(2, 3)) - draws).sub(
+        (off2.mean(dim=(2, 3)) - draws).mean(dim=0, keepdim=True)).norm(dim=1).mean()) < 0.05 * size
+    cov = d.T @ d / (len(d) - 1)
+    found = _find_eigval(tf)
+    if found is not None:
+        eigval, eigvec, where = found
+        src = f"eigenvalues {[round(float(x), 4) for x in eigval]} read from {where}"
+        if eigvec is None:
+            _, vecs = torch.linalg.eigh(cov)
+            eigvec = vecs.flip(1)
+            src += "; eigenvectors from the offsets' covariance"
+        scale = 255.0 if float(col["a"].mean()) > 50 and float(eigval.max()) > 1 else 1.0
+    else:
+        eigval = torch.tensor(IMAGENET_EIGVAL, dtype=torch.float64)
+        _, vecs = torch.linalg.eigh(cov)
+        eigvec = vecs.flip(1)
+        scale = 1.0
+        src = ("no eigenvalues found on the transform: assumed the usual ImageNet ones "
+               f"{list(IMAGENET_EIGVAL)} at [0, 1] scale, eigenvectors from the offsets' covariance")
+    alphas = (d * scale) @ eigvec / eigval.view(1, 3)  # N x 3: alpha_i = p_i . offset / lambda_i
+    per_comp = alphas.std(dim=0)
+    alpha_std = float(alphas.pow(2).mean().sqrt() * math.sqrt(len(d) / (len(d) - 1)))
+    value = {"present": True, "per_image": bool(per_image), "alpha_std": _r(alpha_std, 3)}
+    top = eigvec[:, 0]
+    evidence = (f"{decl}{COLOUR_SEEDS} seeded draws of a constant-colour image: per-image RGB offsets of mean size "
+                f"{size:.3g} ([0, 1] units), {'the same for every pixel' if per_image else 'varying across pixels'}"
+                f" ({within:.2g} within an image), "
+                f"{'additive' if additive else 'depending on the colour (not additive)'}"
+                f"; principal direction ({', '.join(f'{float(x):.3f}' for x in top)}); {src}; alpha std per "
+                f"component ({', '.join(f'{float(x):.3g}' for x in per_comp)}), pooled {alpha_std:.3g}")
+    return Observation(value, evidence)
+
+
+# ------------------------------------------------------------------------------- ten-crop ---
+
+@probe("ten_crop")
+@_one_thread
+def ten_crop(ctx: Any, item: Any) -> Observation:
+    """The eval views of one image: how many, and where (corners + centre + mirrors, centre only, ...)."""
+    tf = _transform(ctx, "eval_transform")
+    coord = _coord_image(SRC_W, SRC_H)
+    black = _flat_image(SRC_W, SRC_H, (0, 0, 0))
+    white = _flat_image(SRC_W, SRC_H, (255, 255, 255))
+    with _rng_guard():
+        cs = _crops(_seeded(tf, coord, 7))
+        bs = _crops(_seeded(tf, black, 7))
+        ws = _crops(_seeded(tf, white, 7))
+    if not (len(cs) == len(bs) == len(ws)):
+        raise ValueError("eval_transform gives a different number of views for different images")
+    wins = [_window(_decode(c, b, w), SRC_W, SRC_H) for c, b, w in zip(cs, bs, ws)]
+    X0, X1 = min(w["x0"] for w in wins), max(w["x1"] for w in wins)
+    Y0, Y1 = min(w["y0"] for w in wins), max(w["y1"] for w in wins)
+    tol = 2.0 * max(max(w["pitch_x"], w["pitch_y"]) for w in wins)
+    names = []
+    for w in wins:
+        cx, cy = (w["x0"] + w["x1"]) / 2, (w["y0"] + w["y1"]) / 2
+        if abs(cx - SRC_W / 2) < tol and abs(cy - SRC_H / 2) < tol:
+            pos = "center"
+        else:
+            h = "l" if abs(w["x0"] - X0) < tol else "r" if abs(w["x1"] - X1) < tol else "?"
+            v = "t" if abs(w["y0"] - Y0) < tol else "b" if abs(w["y1"] - Y1) < tol else "?"
+            pos = v + h if "?" not in v + h else "other"
+        names.append((pos, bool(w["flipped"])))
+    five = {"tl", "tr", "bl", "br", "center"}
+    got = sorted(names)
+    if got == sorted((p, f) for p in five for f in (False, True)):
+        layout = "corners+center+mirrors"
+    elif got == sorted((p, False) for p in five):
+        layout = "corners+center"
+    elif got == [("center", False)]:
+        layout = "center"
+    elif got == [("center", False), ("center", True)]:
+        layout = "center+mirror"
+    else:
+        layout = "other"
+    h, w = wins[0]["out"]
+    show = ", ".join(f"{p}{' mirrored' if f else ''}" for p, f in names)
+    evidence = (f"{_declared(ctx, 'eval_transform')}eval_transform on a {SRC_W}x{SRC_H} coordinate image gave "
+                f"{len(wins)} view(s) of {h}x{w}: {show}; together they cover source x {round(X0) + 0}..{round(X1)}, "
+                f"y {round(Y0) + 0}..{round(Y1)}")
+    return Observation({"crops": len(wins), "layout": layout}, evidence)

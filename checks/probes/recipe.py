@@ -1,0 +1,560 @@
+"""Training-recipe probes (§3.5, §5): the loss, the optimizer and its update, its hyper-parameters,
+the learning-rate schedule, batch size and epochs.
+
+Everything is measured by running the target's own callables: the loss on known logits, the
+optimizer on float64 toy parameters with known gradients (and, for per-layer settings, built on
+the real model's parameters with each one swapped for a small proxy before stepping), the
+scheduler over a simulated run. Values given as literals in a manifest (`Target.declared`) are
+judged the same way, but their evidence says "declared, not measured".
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from checks.findings import Observation, Skip
+from checks.probes import probe
+
+
+def _r(x: float, digits: int = 10) -> float:
+    """Round to `digits` significant digits (stable report bytes; hides float64 noise)."""
+    if x == 0 or not math.isfinite(x):
+        return float(x)
+    return float(f"{x:.{digits}g}")
+
+
+def _declared(ctx: Any, key: str) -> str:
+    if key in ctx.target.declared:
+        return f"declared, not measured: the manifest gives {key} as a literal; "
+    return ""
+
+
+def _name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or type(obj).__name__
+
+
+# ------------------------------------------------------------------------------------ loss ---
+
+def _loss_fn(value: Any) -> Callable[..., Any]:
+    """The loss as something called with (logits, target)."""
+    import torch.nn as nn
+
+    if isinstance(value, nn.Module):
+        return value
+    if inspect.isclass(value):
+        return value()
+    if not callable(value):
+        raise TypeError(f"loss must be an nn.Module or a callable, got {type(value).__name__}")
+    try:
+        sig = inspect.signature(value)
+        required = [p for p in sig.parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        required = []
+    return value if len(required) >= 2 else value()
+
+
+def _loss_on(fn: Callable[..., Any], z: Any, t: Any) -> tuple[Any, str]:
+    import torch
+    import torch.nn.functional as F
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return torch.as_tensor(fn(z, t)).detach().to(torch.float64), "class indices"
+        except Exception as first:
+            onehot = F.one_hot(t, z.shape[1]).to(z.dtype)
+            try:
+                return torch.as_tensor(fn(z, onehot)).detach().to(torch.float64), "one-hot targets"
+            except Exception:
+                raise first from None
+
+
+@probe("loss")
+def loss_probe(ctx: Any, item: Any) -> Observation:
+    """The loss, classified from its value on known logits: CE mean or sum, label smoothing, extra softmax, MSE."""
+    import torch
+    import torch.nn.functional as F
+
+    fn = _loss_fn(ctx.recipe_value("loss"))
+    gen = torch.Generator().manual_seed(1234)
+    batch, classes = 6, 7  # unequal, so no loss can broadcast a (B,) target against (B, C) logits
+    sets = []
+    for _ in range(2):
+        z = torch.randn(batch, classes, generator=gen, dtype=torch.float64) * 2.0
+        t = torch.randint(0, classes, (batch,), generator=gen)
+        sets.append((z, t))
+    observed, forms = [], []
+    for z, t in sets:
+        out, form = _loss_on(fn, z, t)
+        observed.append(out)
+        forms.append(form)
+    if observed[0].numel() != 1:
+        per = [F.cross_entropy(z, t, reduction="none") for z, t in sets]
+        if all(o.shape == p.shape and torch.allclose(o, p, rtol=1e-6, atol=1e-9) for o, p in zip(observed, per)):
+            value = "softmax_cross_entropy_none"
+        else:
+            value = "other"
+        return Observation(value, f"{_declared(ctx, 'loss')}the loss returns shape {tuple(observed[0].shape)}, "
+                                  "not a scalar", where=_name(fn))
+    got = [float(o) for o in observed]
+
+    def cands(z: Any, t: Any) -> dict[str, float]:
+        onehot = F.one_hot(t, classes).to(z.dtype)
+        logp = F.log_softmax(z, dim=1)
+        ce = float(F.cross_entropy(z, t))
+        return {
+            "softmax_cross_entropy_mean": ce,
+            "softmax_cross_entropy_sum": ce * len(t),
+            "softmax_cross_entropy_mean_on_probabilities": float(F.cross_entropy(z.softmax(1), t)),
+            "nll_on_logits": float(F.nll_loss(z, t)),
+            "mse": float(F.mse_loss(z, onehot)),
+            "mse_on_probabilities": float(F.mse_loss(z.softmax(1), onehot)),
+            "bce_with_logits": float(F.binary_cross_entropy_with_logits(z, onehot)),
+            "_uniform": float((-logp).mean()),
+        }
+
+    cs = [cands(z, t) for z, t in sets]
+    close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(b))  # noqa: E731
+    value = "other"
+    for name in cs[0]:
+        if name != "_uniform" and all(close(g, c[name]) for g, c in zip(got, cs)):
+            value = name
+            break
+    eps = None
+    if value == "other":
+        # Label smoothing: L = (1 - eps) CE + eps * mean_k(-log p_k); solve on set 1, confirm on set 2.
+        ce0, u0 = cs[0]["softmax_cross_entropy_mean"], cs[0]["_uniform"]
+        eps = (got[0] - ce0) / (u0 - ce0)
+        ce1, u1 = cs[1]["softmax_cross_entropy_mean"], cs[1]["_uniform"]
+        if 0 < eps < 1 and close(got[1], (1 - eps) * ce1 + eps * u1):
+            value = f"softmax_cross_entropy_mean+label_smoothing={_r(eps, 6):g}"
+    ref = cs[0]["softmax_cross_entropy_mean"]
+    evidence = (f"{_declared(ctx, 'loss')}{_name(fn)} on 6x7 float64 logits ({forms[0]}) gave {got[0]:.6g}; "
+                f"softmax CE mean would be {ref:.6g}, sum {cs[0]['softmax_cross_entropy_sum']:.6g}, "
+                f"CE of softmax outputs {cs[0]['softmax_cross_entropy_mean_on_probabilities']:.6g}, "
+                f"MSE to one-hot {cs[0]['mse']:.6g}")
+    if value == "other" and eps is not None:
+        evidence += f"; no label-smoothing fit either (eps would be {eps:.4g} and does not hold on a second batch)"
+    return Observation(value, evidence, where=_name(fn))
+
+
+# ------------------------------------------------------------------------------- optimizer ---
+
+_G = (1.0, -2.0, 0.5, 4.0, -0.25, 3.0, -1.5, 0.75, 2.5, -3.5, 1.25, -0.5)
+_W = (0.5, -1.0, 2.0, -0.75, 1.5, -2.5, 0.25, 1.0, -1.25, 3.0, -0.5, 0.8)
+
+
+def _pattern(values: tuple[float, ...], shape: Any) -> Any:
+    import torch
+
+    n = int(torch.Size(shape).numel())
+    flat = torch.tensor([values[i % len(values)] for i in range(n)], dtype=torch.float64)
+    return flat.reshape(shape)
+
+
+def _toy_params() -> list[Any]:
+    """A weight-like (3x4) and a bias-like (3,) float64 parameter, as a tiny 'model'."""
+    import torch
+    import torch.nn as nn
+
+    return [nn.Parameter(torch.zeros(3, 4, dtype=torch.float64)), nn.Parameter(torch.zeros(3, dtype=torch.float64))]
+
+
+def _build(factory: Callable[[Any], Any], base: list[Any] | None) -> tuple[Any, list[Any]]:
+    """A fresh optimizer; returns it and, per parameter it was built on, the tensor it now steps.
+
+    With `base` (the real model's parameters) the optimizer is built on them, so its own grouping
+    logic (by order, shape or ndim) sees the real thing; then every parameter is swapped, in its
+    param group, for a small float64 proxy of the same ndim, which is what gets stepped.
+    """
+    import torch
+    import torch.nn as nn
+
+    if base is None:
+        params = _toy_params()
+        opt = factory(list(params))
+        return opt, params
+    opt = factory(list(base))
+    proxies: list[Any] = [None] * len(base)
+    index = {id(p): i for i, p in enumerate(base)}
+    for group in opt.param_groups:
+        swapped = []
+        for p in group["params"]:
+            proxy = nn.Parameter(torch.zeros([2] * p.dim(), dtype=torch.float64))
+            if id(p) in index:
+                proxies[index[id(p)]] = proxy
+            swapped.append(proxy)
+        group["params"] = swapped
+    return opt, proxies
+
+
+def _group_of(opt: Any, p: Any) -> dict[str, Any]:
+    for group in opt.param_groups:
+        if any(q is p for q in group["params"]):
+            return group
+    raise LookupError("the optimizer did not take this parameter")
+
+
+def _drive(factory: Callable[[Any], Any], base: list[Any] | None, index: int, w0: Any, grads: list[Any],
+           cancel: float = 0.0, drop_at: int | None = None) -> list[Any]:
+    """Fresh optimizer; set parameter `index` to w0, step once per gradient; the parameter after each step.
+
+    `cancel` adds -cancel*w to every gradient (removing an L2 decay of that strength); `drop_at`
+    divides every group's lr by 10 before that step (a scheduler's drop).
+    """
+    import torch
+
+    opt, params = _build(factory, base)
+    p = params[index]
+    if p is None:
+        raise LookupError("the optimizer did not take every parameter it was given")
+    with torch.no_grad():
+        p.copy_(w0)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, g in enumerate(grads):
+            if drop_at is not None and k == drop_at:
+                for group in opt.param_groups:
+                    group["lr"] = group["lr"] * 0.1
+            p.grad = (g - cancel * p.detach()).clone()
+            opt.step()
+            out.append(p.detach().clone())
+    return out
+
+
+def _analyse(factory: Callable[[Any], Any], base: list[Any] | None, index: int, shape: Any) -> dict[str, Any]:
+    """Identify the update rule of one parameter's group from its responses to known gradients.
+
+    Heavy-ball SGD (PyTorch or the paper's form) answers a gradient pulse G, 0, 0, ... with steps
+    lr, lr m, lr m^2, ...; Nesterov with lr(1+m), lr m^2, lr m^3; dampening d shows in the second
+    step of a constant gradient (lr(1 + m - d)); adaptive optimizers take steps of equal size for
+    gradients of different size. Weight decay is read from a zero-gradient step at w != 0 and then
+    cancelled out of the other experiments.
+    """
+    import torch
+
+    zero = torch.zeros(shape, dtype=torch.float64)
+    G, W = _pattern(_G, shape), _pattern(_W, shape)
+    first = _drive(factory, base, index, zero, [G])[0]
+    rho = -first / G
+    info: dict[str, Any] = {"first_step": first}
+    if torch.allclose(rho, rho.mean().expand_as(rho), rtol=1e-6, atol=0) and float(rho.mean()) > 0:
+        r1 = float(rho.mean())
+        decayed = _drive(factory, base, index, W, [zero])[0]
+        lam_el = (W - decayed) / W / r1
+        lam = float(lam_el.mean())
+        pulse = _drive(factory, base, index, zero, [G, zero, zero, zero], cancel=lam)
+        prev, r = zero, []
+        for w in pulse:
+            r.append(float((-(w - prev) / G).mean()))
+            prev = w
+        m = r[2] / r[1] if abs(r[1]) > 1e-12 * r1 else 0.0
+        nesterov = False
+        if m > 1e-9:
+            nesterov = abs(r[1] / r[0] - m * m / (1 + m)) < abs(r[1] / r[0] - m)
+        lr = r[0] / (1 + m) if nesterov else r[0]
+        steady = _drive(factory, base, index, zero, [G, G], cancel=lam)
+        rc2 = float((-(steady[1] - steady[0]) / G).mean())
+        damp = (1 + m - rc2 / lr) if not nesterov else (m + 1 - (rc2 / lr - 1) / m)
+        consistent = abs(r[3] - m * r[2]) <= 1e-6 * r1 and bool(
+            torch.allclose(lam_el, lam_el.mean().expand_as(lam_el), rtol=1e-5, atol=1e-12))
+        info.update(type="sgd" if consistent else "other", nesterov=bool(nesterov), dampening=_r(damp, 8) + 0.0,
+                    lr=_r(lr), momentum=_r(m), weight_decay=_r(lam), pulse=r, linear=True)
+        if abs(info["dampening"]) < 1e-9:
+            info["dampening"] = 0.0
+        return info
+    mag = first.abs()
+    info["linear"] = False
+    if float(mag.mean()) > 0 and torch.allclose(mag, mag.mean().expand_as(mag), rtol=1e-3, atol=0):
+        steps = _drive(factory, base, index, zero, [G, G, zero])
+        a1 = float(steps[0].abs().mean())
+        a2 = float((steps[1] - steps[0]).abs().mean())
+        a3 = float((steps[2] - steps[1]).abs().mean())
+        opt, params = _build(factory, base)
+        lr_g = float(_group_of(opt, params[index]).get("lr", float("nan")))
+        if a3 > 0.05 * a1 and abs(a2 / a1 - 1) < 0.05:
+            kind = "adam"
+        elif a3 < 1e-3 * a1 and abs(a1 - lr_g) < 0.05 * lr_g:
+            kind = "adagrad"
+        elif a3 < 1e-3 * a1:
+            kind = "rmsprop"
+        else:
+            kind = "adaptive"
+        info.update(type=kind, nesterov=False, dampening=0.0, steps=[a1, a2, a3])
+        return info
+    info.update(type="other", nesterov=False, dampening=0.0)
+    return info
+
+
+def _optimizer_factory(ctx: Any) -> Callable[[Any], Any]:
+    factory = ctx.recipe_value("optimizer")
+    if not callable(factory):
+        raise TypeError(f"optimizer must be a callable(params) -> Optimizer, got {type(factory).__name__}")
+    return factory
+
+
+def _toy_analysis(ctx: Any) -> dict[str, Any]:
+    factory = _optimizer_factory(ctx)
+
+    def build() -> dict[str, Any]:
+        opt, params = _build(factory, None)
+        info = _analyse(factory, None, 0, (3, 4))
+        group = _group_of(opt, params[0])
+        info["class"] = type(opt).__name__
+        info["group"] = {k: v for k, v in group.items() if k != "params"}
+        return info
+
+    return ctx.cached("recipe.optimizer.toy", build)
+
+
+@probe("optimizer_kind")
+def optimizer_kind(ctx: Any, item: Any) -> Observation:
+    """The optimizer family from its update on known gradients: heavy-ball SGD, Nesterov, dampening, adaptive."""
+    info = _toy_analysis(ctx)
+    value = {"type": info["type"], "nesterov": info["nesterov"], "dampening": info["dampening"]}
+    if info.get("linear"):
+        p = info["pulse"]
+        how = (f"update linear in the gradient; a gradient pulse gave steps {p[0]:.4g}, {p[1]:.4g}, {p[2]:.4g}, "
+               f"{p[3]:.4g} (lr {info['lr']:.4g}, momentum {info['momentum']:.4g}, "
+               f"{'Nesterov: first step lr(1+m), then lr m^k' if info['nesterov'] else 'heavy-ball: lr m^k'})")
+    elif "steps" in info:
+        a = info["steps"]
+        how = (f"equal-size steps for gradients of different size (adaptive); |steps| for G, G, 0: "
+               f"{a[0]:.3g}, {a[1]:.3g}, {a[2]:.3g}")
+    else:
+        how = "the first step is neither proportional to the gradient nor of constant size"
+    group = ", ".join(f"{k}={v}" for k, v in info["group"].items() if isinstance(v, int | float | bool))
+    return Observation(value, f"{_declared(ctx, 'optimizer')}{info['class']} on a float64 toy weight: {how}; "
+                              f"param_group says {group}", where=info["class"])
+
+
+def _real_responses(ctx: Any) -> dict[str, Any]:
+    """lr and weight decay per parameter of the real model, measured on proxies in its own groups."""
+    factory = _optimizer_factory(ctx)
+
+    def build() -> dict[str, Any]:
+        toy = _toy_analysis(ctx)
+        named = list(ctx.model.named_parameters())
+        base = [p for _, p in named]
+        opt, proxies = _build(factory, base)
+        rows = []
+        for i, (name, p) in enumerate(named):
+            group = _group_of(opt, proxies[i]) if proxies[i] is not None else {}
+            row = {"name": name, "ndim": p.dim(), "group_lr": group.get("lr"), "group_wd": group.get("weight_decay")}
+            if toy.get("linear") and toy["type"] == "sgd":
+                info = _analyse(factory, base, i, [2] * p.dim())
+                row.update(lr=info.get("lr"), wd=info.get("weight_decay"), measured=bool(info.get("linear")))
+                if not info.get("linear"):
+                    row.update(lr=group.get("lr"), wd=group.get("weight_decay"))
+            else:
+                row.update(lr=group.get("lr"), wd=group.get("weight_decay"), measured=False)
+            rows.append(row)
+        return {"rows": rows, "class": type(opt).__name__}
+
+    return ctx.cached("recipe.optimizer.real", build)
+
+
+def _split(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """{weights: x, biases: y}; a per-layer mapping where one kind of tensor gets several values."""
+    out: dict[str, Any] = {}
+    for label, pick in (("weights", lambda r: r["ndim"] >= 2), ("biases", lambda r: r["ndim"] <= 1)):
+        sel = [r for r in rows if pick(r)]
+        vals = [r[key] for r in sel]
+        if not sel:
+            out[label] = None
+        elif any(v is None for v in vals):
+            out[label] = None
+        elif all(math.isclose(v, vals[0], rel_tol=1e-9, abs_tol=1e-15) for v in vals):
+            out[label] = _r(float(vals[0]))
+        else:
+            out[label] = {r["name"].rsplit(".", 1)[0]: _r(float(r[key])) for r in sel}
+    return out
+
+
+@probe("optimizer_hparam")
+def optimizer_hparam(ctx: Any, item: Any) -> Observation:
+    """Momentum, lr or weight decay from the measured update (lr and decay per weights/biases of the real model)."""
+    name = item.params.get("name")
+    decl = _declared(ctx, "optimizer")
+    toy = _toy_analysis(ctx)
+    if name == "momentum":
+        if toy["type"] != "sgd":
+            raise Skip(f"the optimizer is not momentum SGD (measured type {toy['type']}, see train.optimizer); "
+                       "SGD momentum is not defined for it")
+        declared_m = toy["group"].get("momentum")
+        note = "" if declared_m is None or math.isclose(declared_m, toy["momentum"], abs_tol=1e-9) else (
+            f"; NOTE param_group says momentum={declared_m}")
+        return Observation(toy["momentum"], f"{decl}ratio of the 3rd to the 2nd step after a gradient pulse "
+                                            f"(decay cancelled) on a toy weight; param_group momentum="
+                                            f"{declared_m}{note}", where=toy["class"])
+    if name not in ("lr", "weight_decay"):
+        raise ValueError(f"optimizer_hparam: unknown params.name {name!r} (momentum, weight_decay or lr)")
+    real = _real_responses(ctx)
+    rows = real["rows"]
+    key = "lr" if name == "lr" else "wd"
+    value = _split(rows, key)
+    measured = all(r["measured"] for r in rows)
+    gkey = "group_lr" if name == "lr" else "group_wd"
+    mism = [r["name"] for r in rows if r["measured"] and r[gkey] is not None and r[key] is not None
+            and not math.isclose(float(r[gkey]), float(r[key]), rel_tol=1e-6, abs_tol=1e-12)]
+    how = ("first step on a zero-initialised proxy with a known gradient (lr), and a zero-gradient step at w != 0 "
+           "divided by it (decay)") if measured else (
+           f"read from param_groups: the update is not linear in the gradient ({toy['type']})")
+    n_w = sum(r["ndim"] >= 2 for r in rows)
+    n_b = sum(r["ndim"] <= 1 for r in rows)
+    evidence = (f"{decl}{real['class']} built on the real model's {len(rows)} parameters ({n_w} weights, "
+                f"{n_b} biases), each stepped through a float64 proxy in its own param group: {how}")
+    if mism:
+        evidence += f"; NOTE param_groups disagree with the measured update for {', '.join(mism[:4])}"
+    elif measured:
+        evidence += f"; param_groups' {'lr' if name == 'lr' else 'weight_decay'} agree"
+    return Observation(value, evidence, where=real["class"])
+
+
+# ------------------------------------------------------------------------------ schedule ---
+
+def _wants_metric(sched: Any) -> bool:
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    if isinstance(sched, ReduceLROnPlateau):
+        return True
+    try:
+        sig = inspect.signature(sched.step)
+    except (TypeError, ValueError):
+        return False
+    pos = [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return bool(pos) and pos[0].default is inspect.Parameter.empty
+
+
+def _drops(lrs: list[float]) -> list[tuple[int, float]]:
+    return [(e, lrs[e] / lrs[e - 1]) for e in range(1, len(lrs)) if lrs[e] < lrs[e - 1] * (1 - 1e-9)]
+
+
+@probe("lr_schedule")
+def lr_schedule(ctx: Any, item: Any) -> Observation:
+    """How the lr falls over a simulated run: after a validation plateau (and not otherwise), or at fixed epochs."""
+    sched_fn = ctx.recipe_value("scheduler")
+    opt_fn = _optimizer_factory(ctx)
+    epochs = int(ctx.recipe.get("epochs") or 90)
+    plateau_at = min(10, max(1, epochs // 3))
+
+    names: list[str] = []
+
+    def run(metrics: list[float] | None) -> tuple[list[float], bool]:
+        params = _toy_params()
+        opt = opt_fn(list(params))
+        sched = sched_fn(opt)
+        names.append(type(sched).__name__)
+        metric_mode = _wants_metric(sched)
+        group = _group_of(opt, params[0])
+        lrs = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for e in range(epochs):
+                lrs.append(float(group["lr"]))
+                opt.step()  # no gradients: a no-op that keeps the optimizer-before-scheduler order
+                if metric_mode:
+                    sched.step(metrics[e] if metrics is not None else 0.9 ** e)
+                else:
+                    sched.step()
+        return lrs, metric_mode
+
+    improving = [0.9 ** e for e in range(epochs)]
+    plateau = [0.9 ** min(e, plateau_at) for e in range(epochs)]
+    lrs_imp, metric_mode = run(improving)
+    lrs = run(plateau)[0] if metric_mode else lrs_imp
+    d_imp, d = _drops(lrs_imp), _drops(lrs)
+    ups = [e for e in range(1, len(lrs)) if lrs[e] > lrs[e - 1] * (1 + 1e-9)]
+    ratios = [r for _, r in d]
+    uniform = bool(ratios) and all(math.isclose(r, ratios[0], rel_tol=1e-6) for r in ratios)
+    if ups:
+        value: dict[str, Any] = {"trigger": "other", "factor": _r(lrs[-1] / lrs[0], 6)}
+    elif not d:
+        value = {"trigger": "none", "factor": 1.0}
+    elif metric_mode and not d_imp:
+        value = {"trigger": "plateau", "factor": _r(ratios[0], 6) if uniform else _r(min(ratios), 6)}
+    elif uniform and len(d) <= max(1, len(lrs) // 4):
+        value = {"trigger": "step", "factor": _r(ratios[0], 6), "drops": len(d)}
+    else:
+        value = {"trigger": "smooth", "factor": _r(lrs[-1] / lrs[0], 6), "drops": len(d)}
+    at = ", ".join(f"x{_r(r, 4):g} before epoch {e}" for e, r in d[:6]) or "no change"
+    how = (f"stepped with a validation error that improves until epoch {plateau_at} and is flat after it: {at}; "
+           f"with one that keeps improving: {len(d_imp)} drop(s)") if metric_mode else (
+           f"stepped once per epoch (scheduler.step()): {at}")
+    evidence = (f"{_declared(ctx, 'scheduler')}{names[0]} over {epochs} "
+                f"epochs, lr {lrs[0]:.4g} -> {lrs[-1]:.4g}; {how}")
+    return Observation(value, evidence)
+
+
+# --------------------------------------------------------------------------- plain values ---
+
+@probe("recipe_value")
+def recipe_value(ctx: Any, item: Any) -> Observation:
+    """A literal recipe value (batch_size, epochs) as the target gives it."""
+    key = item.params.get("key")
+    if not key:
+        raise ValueError("recipe_value needs params.key")
+    value = ctx.recipe_value(key)
+    how = (f"declared, not measured: the manifest gives {key}={value!r}" if key in ctx.target.declared
+           else f"the recipe's {key}={value!r} (a plain value of the target mapping; nothing to measure)")
+    return Observation(value, how)
+
+
+# ---------------------------------------------------------------------------- update rule ---
+
+@probe("update_rule")
+def update_rule(ctx: Any, item: Any) -> Observation:
+    """Which SGD form the optimizer follows across a /10 lr drop: the paper's (lr inside v) or PyTorch's."""
+    import torch
+
+    factory = _optimizer_factory(ctx)
+    toy = _toy_analysis(ctx)
+    decl = _declared(ctx, "optimizer")
+    if toy["type"] != "sgd" or toy["nesterov"] or toy["dampening"] != 0.0:
+        return Observation("other", f"{decl}the update is not plain momentum SGD (type {toy['type']}, nesterov "
+                                    f"{toy['nesterov']}, dampening {toy['dampening']}): neither §5 nor PyTorch SGD",
+                           where=toy["class"])
+    lr0, m, lam = toy["lr"], toy["momentum"], toy["weight_decay"]
+    shape = (3, 4)
+    coeffs = (1.0, 0.5, -0.3, 0.8, 1.2, 0.7, 0.9, -0.4, 0.6, 1.1, 0.2, 0.5, -0.8, 1.0)
+    G, W = _pattern(_G, shape), _pattern(_W, shape)
+    grads = [c * G for c in coeffs]
+    drop = 6
+    traj = _drive(factory, None, 0, W, grads, drop_at=drop)
+
+    def paper() -> list[Any]:
+        w, v, lr, out = W.clone(), torch.zeros_like(W), lr0, []
+        for k, g in enumerate(grads):
+            lr = lr0 * 0.1 if k >= drop else lr0
+            v = m * v - lam * lr * w - lr * g
+            w = w + v
+            out.append(w)
+        return out
+
+    def pytorch() -> list[Any]:
+        w, b, out = W.clone(), None, []
+        for k, g in enumerate(grads):
+            lr = lr0 * 0.1 if k >= drop else lr0
+            d = g + lam * w
+            b = d.clone() if b is None else m * b + d
+            w = w - lr * b
+            out.append(w)
+        return out
+
+    scale = max(float((t - W).abs().max()) for t in traj) or 1.0
+
+    def err(sim: list[Any]) -> float:
+        return max(float((t - s).abs().max()) for t, s in zip(traj, sim)) / scale
+
+    e_paper, e_torch = err(paper()), err(pytorch())
+    value = "paper" if e_paper < 1e-7 else "pytorch_sgd" if e_torch < 1e-7 else "other"
+    gap = max(float((a - b).abs().max()) for a, b in zip(paper(), pytorch())) / scale
+    evidence = (f"{decl}{toy['class']} on a toy weight: {drop} steps at lr {lr0:g}, then lr/10 for "
+                f"{len(grads) - drop} (momentum {m:g}, decay {lam:g}); relative trajectory error vs the §5 rule "
+                f"{e_paper:.2g}, vs torch.optim.SGD's rule {e_torch:.2g} (the two rules differ by {gap:.2g})")
+    return Observation(value, evidence, where=toy["class"])
