@@ -1,0 +1,127 @@
+"""Dropout probes (§4.2): rate and placement measured in training mode, behaviour at test time.
+
+The train-mode pass runs the same input as the structural trace with the model in `train()`;
+a dropout site is an executed dropout call that changes its input there. Its rate is measured by
+re-running that very call (same function, same arguments) on 2^19+ ones, and cross-checked
+against the zeros it introduced into the real activations.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from checks.findings import Observation, Skip
+from checks.probes import probe
+from checks.probes.arch import is_identity
+from checks.spec import Item
+from checks.trace import ACTIVATIONS, Trace, get_trace, get_train_trace, make_input, one_thread, replay
+
+_SKIP_BACK = ACTIVATIONS | {"flatten", "reshape", "slice", "identity", "scale", "dropout", "pad", "cat"}
+
+
+def _sites(tr: Trace) -> list[int]:
+    return [i for i, op in enumerate(tr.ops) if op.kind == "dropout" and not op.attrs.get("identity", False)]
+
+
+def _anchor(tr: Trace, i: int) -> str:
+    """The layer whose output the dropout at i acts on (activations and layouts looked through)."""
+    labels = tr.labels()
+    for j in range(i - 1, -1, -1):
+        op = tr.ops[j]
+        if op.kind in _SKIP_BACK or is_identity(op):
+            continue
+        return labels[j]
+    return "input"
+
+
+def _site_rate(tr: Trace, i: int) -> tuple[float, int]:
+    """Fraction of units the executed dropout call zeroes, on >= 2^19 ones."""
+    det = tr.details[i]
+    rates, total = [], 0
+    for rec in det.recs:
+        shape = tuple(rec.args[0].shape) if rec.args and isinstance(rec.args[0], torch.Tensor) else tr.ops[i].in_shape
+        per = math.prod(shape[1:]) or 1
+        b = max(1, -(-(1 << 19) // per))
+        ones = torch.ones((b, *shape[1:]), dtype=rec.args[0].dtype if rec.args else torch.float32)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            with torch.no_grad():
+                y = replay([rec], {rec.data_in[0]: ones})[rec.out_ids[0]]
+        rates.append(float((y == 0).float().mean()))
+        total += y.numel()
+    return sum(rates) / len(rates), total
+
+
+@probe("dropout_rate")
+def dropout_rate(ctx, item: Item) -> Observation:
+    """Fraction of units each train-mode dropout site zeroes (the executed call re-run on 2^19+ units)."""
+    tr = get_train_trace(ctx)
+    sites = _sites(tr)
+    if not sites:
+        raise Skip("no dropout acts in training mode; see dropout.placement")
+    per: dict[str, float] = {}
+    notes = []
+    for i in sites:
+        with one_thread():
+            rate, n = _site_rate(tr, i)
+        lab = f"on {_anchor(tr, i)}"
+        per[lab] = round(rate, 4)
+        a = tr.ops[i].attrs
+        live = a.get("nonzero_in", 0)
+        real = (a.get("zeroed", 0) / live) if live else float("nan")
+        notes.append(f"{lab}: {rate:.4f} of {n:,} units (in the real pass {a.get('zeroed', 0)}/{live} "
+                     f"live units zeroed = {real:.3f}; call {a.get('function')}(p={a.get('p')}))")
+    vals = list(per.values())
+    value: Any = round(sum(vals) / len(vals), 4) if max(vals) - min(vals) <= 0.01 else per
+    return Observation(value, "; ".join(notes), ", ".join(dict.fromkeys(tr.where(i) for i in sites)))
+
+
+@probe("dropout_placement")
+def dropout_placement(ctx, item: Item) -> Observation:
+    """The layers whose outputs are dropped in training mode (fc6 = after fc6 and its ReLU), in order."""
+    tr = get_train_trace(ctx)
+    sites = _sites(tr)
+    value = [_anchor(tr, i) for i in sites]
+    ev = ("; ".join(f"dropout on the output of {a} ({tr.where(i)})" for a, i in zip(value, sites))
+          or "no dropout changes activations in training mode")
+    return Observation(value, ev, ", ".join(dict.fromkeys(tr.where(i) for i in sites)))
+
+
+@probe("dropout_eval")
+def dropout_eval(ctx, item: Item) -> Observation:
+    """'off' when eval-mode output is deterministic and every dropout site is the identity or a constant scale."""
+    tr = get_trace(ctx)
+    model = ctx.model
+    x = make_input(model, tuple(ctx.target.input_size))
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with one_thread(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(12345)
+            with torch.no_grad():
+                y = model(x)
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+    y = y if isinstance(y, torch.Tensor) else next(t for t in (y if isinstance(y, (list, tuple)) else y.values())
+                                                    if isinstance(t, torch.Tensor))
+    deterministic = bool(torch.equal(y, tr.output))
+    sites = [i for i, op in enumerate(tr.ops) if op.kind == "dropout"]
+    bad = []
+    notes = []
+    for i in sites:
+        a = tr.ops[i].attrs
+        const = bool(a.get("identity")) or bool(a.get("const_scale"))
+        scale = 1.0 if a.get("identity") else a.get("scale")
+        notes.append(f"{tr.where(i)}: {'identity' if a.get('identity') else f'x{scale:.3g}' if const else 'random mask'}"
+                     f" (call {a.get('function')}(p={a.get('p')}, training={a.get('training')}))")
+        if not const:
+            bad.append(tr.where(i))
+    value = "off" if deterministic and not bad else "active"
+    ev = ("eval-mode output identical across two runs with different RNG seeds" if deterministic
+          else "eval-mode output CHANGES between two runs with different RNG seeds")
+    if notes:
+        ev += "; eval-mode dropout sites: " + "; ".join(notes)
+    return Observation(value, ev, ", ".join(bad))

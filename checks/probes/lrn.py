@@ -1,0 +1,92 @@
+"""Local response normalisation probes (§3.3): where it runs and its n, k, alpha, beta.
+
+The parameters are FITTED: crafted inputs go through each executed normalisation (an
+`F.local_response_norm` call or a hand-written module found by its behaviour) and
+b = a / (k + alpha * sum a^2)^beta is fitted, alpha being the coefficient of the plain sum of
+squares as printed in the paper (PyTorch's LocalResponseNorm(5, alpha=1e-4) measures 2e-5).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from checks.findings import Observation, Skip
+from checks.probes import probe
+from checks.probes.arch import blocks
+from checks.spec import Item
+from checks.trace import ACTIVATIONS, POOLS, get_trace
+
+_PARAMS = {"n": "n", "size": "n", "k": "k", "alpha": "alpha", "beta": "beta"}
+# two layers "agree" when they differ by less than this (then one scalar is reported)
+_AGREE = {"n": 0.0, "k": 1e-3, "alpha": 1e-3, "beta": 1e-4}
+
+
+def _role(kind: str) -> str | None:
+    if kind in ACTIVATIONS:
+        return "relu"
+    if kind == "lrn":
+        return "lrn"
+    if kind in POOLS:
+        return "pool"
+    return None
+
+
+@probe("lrn_placement")
+def lrn_placement(ctx, item: Item) -> Observation:
+    """Per conv block holding a response normalisation: the order of non-linearity, LRN and pooling."""
+    tr = get_trace(ctx)
+    value: dict[str, str] = {}
+    where = []
+    for name, idx in blocks(tr):
+        roles = [r for r in (_role(tr.ops[i].kind) for i in idx) if r]
+        if "lrn" in roles:
+            value[name] = ">".join(roles)
+            where.extend(tr.where(i) for i in idx if tr.ops[i].kind == "lrn")
+    if not value:
+        return Observation(value, "no response normalisation executed (checked every op whose output has its "
+                                  "input's shape by its measured input/output relation)", "")
+    ev = "; ".join(f"{k}: {v}" for k, v in value.items()) + " (relu = the non-linearity, whatever its type)"
+    return Observation(value, ev, ", ".join(where))
+
+
+def _close(a: Any, b: Any, param: str) -> bool:
+    if a is None or b is None:
+        return a is b
+    if param == "n":
+        return a == b
+    return abs(a - b) <= _AGREE[param] * max(abs(a), abs(b), 1e-12)
+
+
+@probe("lrn_params")
+def lrn_params(ctx, item: Item) -> Observation:
+    """One LRN parameter (n, k, alpha on the plain sum, beta) fitted from crafted inputs through each LRN."""
+    param = _PARAMS.get(item.params.get("param", ""))
+    if param is None:
+        raise ValueError(f"lrn_params: unknown param '{item.params.get('param')}' (one of n, k, alpha, beta)")
+    tr = get_trace(ctx)
+    labels = tr.labels()
+    lrns = [(labels[i], i, op) for i, op in enumerate(tr.ops) if op.kind == "lrn"]
+    if not lrns:
+        raise Skip("no LRN layer to measure; see lrn.placement")
+    per: dict[str, Any] = {}
+    notes = []
+    for lab, i, op in lrns:
+        a = op.attrs
+        if "fit_error" in a:
+            raise RuntimeError(f"{lab}: the LRN fit failed: {a['fit_error']}")
+        per[lab] = a.get(param)
+        towers = a.get("towers") or []
+        if towers and any(not _close(t.get(param), a.get(param), param) for t in towers):
+            notes.append(f"{lab} towers differ: {[t.get(param) for t in towers]}")
+        fit = (f"{lab}: n={a.get('n')} k={a.get('k')} alpha={a.get('alpha')} beta={a.get('beta')} "
+               f"(window {a.get('window')}, fit rms log error {a.get('fit_residual')}"
+               + (f", {len(towers)} per-tower LRNs" if towers else "") + ")")
+        if "declared" in a:
+            fit += f" [declared {a['declared']}]"
+        notes.append(fit)
+    vals = list(per.values())
+    if all(_close(v, vals[0], param) for v in vals):
+        value = vals[0] if param == "n" or vals[0] is None else float(f"{sum(vals) / len(vals):.6g}")
+    else:
+        value = per
+    where = ", ".join(dict.fromkeys(tr.where(i) for _, i, _ in lrns))
+    return Observation(value, "; ".join(notes), where)

@@ -1,0 +1,67 @@
+"""Pooling probes (§3.4, §3.5): type told apart by outputs, kernel/stride of the executed calls,
+and which conv blocks are followed by a pooling that changes the function."""
+from __future__ import annotations
+
+from typing import Any
+
+from checks.findings import Observation, Skip
+from checks.probes import probe
+from checks.probes.arch import blocks, is_identity, visible
+from checks.spec import Item
+from checks.trace import POOLS, Trace, get_trace
+
+_ATTRS = ("type", "kernel_size", "stride", "padding")
+
+
+def _pools(tr: Trace) -> list[tuple[str, int]]:
+    labels = tr.labels()
+    return [(labels[i], i) for i in visible(tr) if tr.ops[i].kind in POOLS]
+
+
+def _identities(tr: Trace) -> list[str]:
+    labels = tr.labels()
+    return [f"{labels[i]} ({op.module_path or op.kind}, {op.kind} {list(op.in_shape[1:])} -> identity)"
+            for i, op in enumerate(tr.ops) if op.kind in POOLS and is_identity(op)]
+
+
+@probe("pool_attr")
+def pool_attr(ctx, item: Item) -> Observation:
+    """One attribute of every function-changing pooling: type (max/avg by outputs), kernel_size or stride."""
+    attr = item.params.get("attr")
+    if attr not in _ATTRS:
+        raise ValueError(f"pool_attr: unknown attr '{attr}' (one of {', '.join(_ATTRS)})")
+    tr = get_trace(ctx)
+    pools = _pools(tr)
+    if not pools:
+        raise Skip("no pooling layer changes the function; see pool.placement")
+    per: dict[str, Any] = {lab: tr.ops[i].attrs.get(attr) for lab, i in pools}
+    vals = list(per.values())
+    value = vals[0] if all(v == vals[0] for v in vals) else per
+    ev = "; ".join(f"{lab}: {tr.ops[i].kind} kernel_size={tr.ops[i].attrs.get('kernel_size')} "
+                   f"stride={tr.ops[i].attrs.get('stride')} padding={tr.ops[i].attrs.get('padding')}"
+                   + (f" (adaptive to {tr.ops[i].attrs.get('output_size')})" if "output_size" in tr.ops[i].attrs else "")
+                   for lab, i in pools)
+    if attr == "type":
+        ev += " (type measured by comparing outputs with max and average pooling on a random input)"
+    ids = _identities(tr)
+    if ids:
+        ev += "; ignored as identities on this input: " + ", ".join(ids)
+    return Observation(value, ev, ", ".join(dict.fromkeys(tr.where(i) for _, i in pools)))
+
+
+@probe("pool_placement")
+def pool_placement(ctx, item: Item) -> Observation:
+    """The conv block each function-changing pooling follows (one entry per pooling, adaptive ones included)."""
+    tr = get_trace(ctx)
+    value: list[str] = []
+    detail = []
+    for name, idx in blocks(tr):
+        for i in idx:
+            if tr.ops[i].kind in POOLS:
+                value.append(name)
+                detail.append(f"{tr.ops[i].kind} after {name} ({tr.where(i)})")
+    ev = "; ".join(detail) or "no pooling changes the function"
+    ids = _identities(tr)
+    if ids:
+        ev += "; tolerated identities: " + ", ".join(ids)
+    return Observation(value, ev, "")

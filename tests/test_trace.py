@@ -1,0 +1,149 @@
+"""checks.trace: one forward pass, logical layers named in paper order, whatever the model's form."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from checks.trace import Op, Trace, build_trace, one_thread
+from tests.mutants.model import FunctionalNet, make
+
+PAPER = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+GROUPS = {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
+PARAMS = {"conv1": 34944, "conv2": 307456, "conv3": 885120, "conv4": 663936, "conv5": 442624,
+          "fc6": 37752832, "fc7": 16781312, "fc8": 4097000}
+
+
+def _trace(model, size=(3, 224, 224)) -> Trace:
+    torch.manual_seed(0)
+    with one_thread():
+        return build_trace(model, size)
+
+
+FORMS = {
+    "sequential": lambda: make(),
+    "functional": FunctionalNet,
+    "control_flow": lambda: make(style="control_flow"),
+    "towers": lambda: make(style="towers"),
+    "hand_lrn": lambda: make(lrn_impl="hand"),
+    "modulelist": lambda: make(style="modulelist"),
+}
+
+
+@pytest.fixture(scope="module", params=list(FORMS), ids=list(FORMS))
+def form(request):
+    return request.param, _trace(FORMS[request.param]())
+
+
+def test_unusual_forms_name_the_paper_layers(form):
+    name, tr = form
+    layers = tr.layers()
+    assert list(layers) == PAPER
+    assert {n: op.params for n, op in layers.items()} == PARAMS
+    assert {n: layers[n].attrs["groups"] for n in GROUPS} == GROUPS
+    assert layers["conv1"].out_shape == (2, 96, 55, 55)
+    assert [op.kind for op in tr.ops if op.kind == "lrn"] == ["lrn", "lrn"]
+    assert tr.param_count == 60965224
+    assert tr.output_shape == (2, 1000)
+
+
+def test_sequence_of_kinds_on_the_reference_form(form):
+    name, tr = form
+    kinds = [op.name or op.kind for op in tr.ops if op.kind not in ("flatten", "reshape", "slice")]
+    assert kinds == ["conv1", "relu", "lrn", "maxpool", "conv2", "relu", "lrn", "maxpool", "conv3", "relu",
+                     "conv4", "relu", "conv5", "relu", "maxpool", "fc6", "relu", "dropout", "fc7", "relu",
+                     "dropout", "fc8"]
+
+
+def test_two_towers_are_one_logical_layer():
+    tr = _trace(make(style="towers"))
+    layers = tr.layers()
+    conv2 = layers["conv2"]
+    assert conv2.parts == ("conv2.gpu0", "conv2.gpu1")
+    assert conv2.module_path == "conv2.gpu0+conv2.gpu1"
+    assert conv2.attrs["groups"] == 2 and conv2.attrs["groups_declared"] == 2
+    assert conv2.attrs["in_channels"] == 96 and conv2.attrs["out_channels"] == 256
+    assert layers["conv3"].attrs["groups"] == 1  # both towers see every map: cross-GPU layer
+    # per-tower ReLUs after conv4 merge into one op
+    i = tr.index("conv4")
+    assert tr.ops[i + 1].kind == "relu" and tr.ops[i + 1].parts == ("conv4.act", "conv4.act")
+    assert tr.ops[i + 2].name == "conv5"
+
+
+def test_grouped_conv_measured_not_declared():
+    class Lying(nn.Module):
+        """A grouped conv wrapped so no `groups` attribute is visible: only the behaviour tells."""
+
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(8, 2, 3, 3))
+
+        def forward(self, x):
+            return F.linear(F.conv2d(x, self.w, None, 1, 1, 1, 4).flatten(1), torch.randn(3, 8 * 36))
+
+    tr = _trace(Lying(), (8, 6, 6))
+    assert tr.layers()["conv1"].attrs["groups"] == 4
+
+
+def test_zero_pad_folded_into_conv1_and_identity_pool_flagged():
+    tr = _trace(make(adaptive_identity=True))
+    conv1 = tr.layers()["conv1"]
+    assert conv1.attrs["padding"] == [0, 3, 0, 3] and conv1.in_shape == (2, 3, 224, 224)
+    assert "pad" not in [op.kind for op in tr.ops]
+    ada = [op for op in tr.ops if op.kind == "adaptive_avgpool"]
+    assert len(ada) == 1 and ada[0].attrs["identity"] is True
+
+
+def test_functional_math_in_forward_is_measured():
+    class Inline(nn.Module):
+        """ReLU as clamp, LRN as inline arithmetic in forward, a control-flow probe that is not used."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 16, 3, padding=1)
+            self.fc = nn.Linear(16 * 8 * 8, 4)
+
+        def forward(self, x):
+            x = self.conv(x)
+            if x.mean() > 100:  # data-dependent, not taken
+                x = x * 0
+            x = x.clamp(min=0)
+            x = self._lrn(x)
+            return self.fc(torch.flatten(x, 1))
+
+        @staticmethod
+        def _lrn(x):
+            sq = F.pad(x.pow(2).unsqueeze(1), (0, 0, 0, 0, 2, 2)).squeeze(1)
+            s = sq[:, 0:16] + sq[:, 1:17] + sq[:, 2:18] + sq[:, 3:19] + sq[:, 4:20]
+            return x / (2.0 + 1e-4 * s) ** 0.75
+
+    tr = _trace(Inline(), (3, 8, 8))
+    kinds = [op.name or op.kind for op in tr.ops if op.kind not in ("flatten",)]
+    assert kinds[0] == "conv1" and kinds[-1] == "fc6"
+    assert "relu" in kinds
+    lrn = [op for op in tr.ops if op.kind == "lrn"]
+    assert lrn, kinds
+    assert lrn[0].attrs["n"] == 5
+    assert lrn[0].attrs["alpha"] == pytest.approx(1e-4, rel=1e-3)
+    assert lrn[0].attrs["beta"] == pytest.approx(0.75, abs=1e-4)
+
+
+def test_op_record_is_the_public_shape():
+    tr = _trace(make())
+    op = tr.ops[0]
+    assert isinstance(op, Op)
+    assert op.kind == "conv" and op.name == "conv1" and op.module_path == "conv1"
+    assert set(op.attrs) >= {"in_channels", "out_channels", "kernel_size", "stride", "padding", "groups"}
+    fc6 = tr.layers()["fc6"]
+    assert fc6.attrs["in_features"] == 9216 and fc6.attrs["out_features"] == 4096
+    assert tr.input_shape == (2, 3, 224, 224)
+    pool = next(op for op in tr.ops if op.kind == "maxpool")
+    assert (pool.attrs["kernel_size"], pool.attrs["stride"], pool.attrs["padding"]) == (3, 2, 0)
+    assert tr.labels()[3] == "pool1"
+
+
+def test_train_trace_sees_dropout_acting():
+    tr = build_trace(make(), (3, 224, 224), train=True, measure=False)
+    drops = [op for op in tr.ops if op.kind == "dropout"]
+    assert len(drops) == 2 and all(not d.attrs["identity"] and d.attrs["zeroed"] > 0 for d in drops)
