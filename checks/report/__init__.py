@@ -1,0 +1,66 @@
+"""Deviation reports (issue 5): per-target markdown and JSON, and the cross-target comparison.
+
+    report_to_dict(report, spec, gate=None) -> dict     the JSON report (DESIGN.md)
+    to_json(report, spec, gate=None) -> str
+    to_markdown(report, spec, gate=None) -> str
+    write_reports(report, spec, out_dir, formats=("md", "json"), gate=None) -> [Path]
+    write_comparison(results, out_dir) -> [Path]         comparison.md / .json / .png
+
+Everything is deterministic: the same report gives the same bytes (no timestamps, rounded floats,
+no absolute paths). `gate` is duck-typed (`passed`, `fail_on`, `failing`, `waived`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from checks.findings import Report
+from checks.report.claims import review_claims
+from checks.report.comparison import comparison_dict, safe_name, write_comparison, write_heatmap
+from checks.report.data import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
+from checks.report.markdown import SYMBOLS, anchor
+from checks.report.markdown import render as _render_markdown
+from checks.spec import Spec
+
+__all__ = [
+    "FORMAT",
+    "SYMBOLS",
+    "WEIGHTS",
+    "anchor",
+    "comparison_dict",
+    "fidelity",
+    "report_to_dict",
+    "review_claims",
+    "safe_name",
+    "to_json",
+    "to_markdown",
+    "write_comparison",
+    "write_heatmap",
+    "write_reports",
+]
+
+
+def to_markdown(report: Report, spec: Spec, gate: Any = None) -> str:
+    return _render_markdown(report_to_dict(report, spec, gate), spec)
+
+
+def write_reports(report: Report, spec: Spec, out_dir: str | Path, formats: Iterable[str] = ("md", "json"),
+                  gate: Any = None) -> list[Path]:
+    """Write `<name>.md` and/or `<name>.json` into `out_dir` (created); return the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = report_to_dict(report, spec, gate)
+    stem = safe_name(data["target"].get("name") or "target")
+    paths: list[Path] = []
+    for fmt in formats:
+        if fmt == "md":
+            text = _render_markdown(data, spec)
+        elif fmt == "json":
+            text = dumps(data)
+        else:
+            raise ValueError(f"unknown report format {fmt!r} (md or json)")
+        path = out / f"{stem}.{fmt}"
+        path.write_text(text, encoding="utf-8", newline="\n")
+        paths.append(path)
+    return paths

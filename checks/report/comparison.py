@@ -1,0 +1,259 @@
+"""The cross-target comparison: `comparison.md`, `comparison.json` and the heatmap `comparison.png`.
+
+Input: one JSON report dict per target (`report_to_dict` output, or the parsed `<name>.json`), in
+the order the targets were given. A target that could not be audited is a report whose findings
+are all `error`; it becomes an error column like any other.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from checks.report._values import cell, fmt_macs, normalise
+from checks.report.data import SEVERITIES, STATUSES, dumps, fidelity
+from checks.report.markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
+from checks.spec import GROUPS
+
+FORMAT = "alexnet-audit/comparison@1"
+COLOURS = {  # heatmap colours per status (colour-blind-safe Okabe-Ito tones)
+    "pass": "#009E73",
+    "variant": "#F0E442",
+    "deviation": "#D55E00",
+    "skip": "#BBBBBB",
+    "error": "#5A2A82",
+    "missing": "#FFFFFF",
+}
+LEGEND = ("✅ pass · 🟡 accepted variant · ❌ deviation · ⏭ skip (not observable on this target) · "
+          "💥 error (probe or target failed) · blank: item not in that target's report")
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe form of a target name (`path/to/x.py:attr` -> `path-to-x.py-attr`).
+
+    The same rule as `checks.resolve.safe_name`: letters, digits, '.', '_' and '-' only.
+    """
+    import re
+
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-.")
+    return out or "target"
+
+
+def _name(r: dict[str, Any]) -> str:
+    return str((r.get("target") or {}).get("name") or "?")
+
+
+def _items(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Union of the items of all reports, in the first report's (spec) order."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for f in r.get("findings") or []:
+            if f["id"] not in seen:
+                seen[f["id"]] = {"id": f["id"], "group": f.get("group") or "other", "severity": f.get("severity")}
+    return list(seen.values())
+
+
+def _summary(r: dict[str, Any]) -> dict[str, Any]:
+    findings = r.get("findings") or []
+    counts = {s: 0 for s in STATUSES}
+    devs = {s: 0 for s in SEVERITIES}
+    for f in findings:
+        counts[f["status"]] = counts.get(f["status"], 0) + 1
+        if f["status"] == "deviation":
+            devs[f["severity"]] = devs.get(f["severity"], 0) + 1
+    gate = (r.get("summary") or {}).get("gate")
+    return {
+        "name": _name(r),
+        "source": (r.get("target") or {}).get("source"),
+        "file": safe_name(_name(r)) + ".md",
+        "fidelity_score": fidelity(findings)["score"],
+        "counts": counts,
+        "deviations_by_severity": devs,
+        "gate_passed": None if gate is None else bool(gate.get("passed")),
+        "error": next((f.get("message") for f in findings if f["status"] == "error"), None),
+    }
+
+
+def _layer_names(results: list[dict[str, Any]]) -> list[str]:
+    names: set[str] = set()
+    for r in results:
+        names.update(row["layer"] for row in r.get("layers") or [])
+
+    def key(n: str) -> tuple[int, int, str]:
+        kind = 0 if n.startswith("conv") else 1 if n.startswith("fc") else 2
+        digits = "".join(ch for ch in n if ch.isdigit())
+        return (kind, int(digits) if digits else 0, n)
+
+    return sorted(names, key=key)
+
+
+def _layers(results: list[dict[str, Any]]) -> dict[str, Any]:
+    names = _layer_names(results)
+    paper: dict[str, dict[str, Any]] = {}
+    per_target = []
+    for r in results:
+        rows = {row["layer"]: row for row in r.get("layers") or []}
+        for n, row in rows.items():
+            for k in ("paper_params", "paper_macs"):
+                if row.get(k) is not None:
+                    paper.setdefault(n, {}).setdefault(k[6:], row[k])
+        per_target.append({n: {"params": rows[n].get("params"), "macs": rows[n].get("macs")}
+                           for n in names if n in rows})
+    return {"layers": names, "paper": {n: paper.get(n, {}) for n in names}, "targets": per_target}
+
+
+def comparison_dict(results: list[dict[str, Any]]) -> dict[str, Any]:
+    results = [normalise(r) for r in results]
+    items = _items(results)
+    status = [{f["id"]: f["status"] for f in r.get("findings") or []} for r in results]
+    spec = next((r["spec"] for r in results if r.get("spec")), None)
+    return {
+        "format": FORMAT,
+        "spec": spec,
+        "targets": [_summary(r) for r in results],
+        "items": [{**it, "statuses": [s.get(it["id"]) for s in status]} for it in items],
+        "layers": _layers(results),
+    }
+
+
+# ------------------------------------------------------------------ markdown -------------------
+
+def _fmt_params(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else "—"
+
+
+def _layer_table(c: dict[str, Any], key: str, fmt, title: str) -> list[str]:
+    lay = c["layers"]
+    names = [t["name"] for t in c["targets"]]
+    if not lay["layers"]:
+        return []
+    out = [f"### {title}", "", "| layer | paper | " + " | ".join(cell(n) for n in names) + " |",
+           "|---|---:|" + "---:|" * len(names)]
+    totals = [0] * len(names)
+    complete = [bool(t) for t in lay["targets"]]
+    ptotal, pcomplete = 0, True
+    for layer in lay["layers"]:
+        p = lay["paper"].get(layer, {}).get(key)
+        if isinstance(p, int | float):
+            ptotal += p
+        else:
+            pcomplete = False
+        row = [layer, fmt(p)]
+        for i, t in enumerate(lay["targets"]):
+            v = (t.get(layer) or {}).get(key)
+            if isinstance(v, int | float):
+                totals[i] += v
+            else:
+                complete[i] = False
+            text = fmt(v)
+            row.append(f"**{text}**" if isinstance(v, int | float) and isinstance(p, int | float) and v != p else text)
+        out.append("| " + " | ".join(row) + " |")
+    tot = ["**total**", fmt(ptotal) if pcomplete else "—"]
+    tot += [fmt(totals[i]) if complete[i] else "—" for i in range(len(names))]
+    out += ["| " + " | ".join(tot) + " |", ""]
+    return out
+
+
+def render(c: dict[str, Any], png: str | None = None) -> str:
+    targets = c["targets"]
+    names = [t["name"] for t in targets]
+    out = ["# AlexNet fidelity: comparison", ""]
+    if c.get("spec"):
+        out += [f"Spec `paper_spec.yaml` {c['spec']['version']} (sha256 `{c['spec']['sha256'][:12]}`); "
+                "per-target details in the linked reports.", ""]
+    if not targets:
+        return "\n".join(out + ["No targets.", ""])
+    out += ["## Summary", "",
+            "Fidelity score: severity-weighted share (major 3, minor 1, info 0) of measured items that pass or are "
+            "accepted variants, 0-100; skips and errors are not measured (README, “Statuses, severities and the "
+            "fidelity score”).", "",
+            "| target | fidelity | ✅ pass | 🟡 variant | ❌ major | ❌ minor | ❌ info | ⏭ skip | 💥 error | gate |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for t in targets:
+        n, d = t["counts"], t["deviations_by_severity"]
+        score = f"{t['fidelity_score']:.1f}" if t["fidelity_score"] is not None else "n/a"
+        gate = "—" if t["gate_passed"] is None else ("passes" if t["gate_passed"] else "fails")
+        out.append(f"| [{cell(t['name'])}]({t['file']}) | {score} | {n['pass']} | {n['variant']} | {d['major']} "
+                   f"| {d['minor']} | {d['info']} | {n['skip']} | {n['error']} | {gate} |")
+    out.append("")
+    broken = [t for t in targets if t["counts"]["error"] and t["counts"]["error"] == sum(t["counts"].values())]
+    for t in broken:
+        out.append(f"**{cell(t['name'])} could not be audited**: {cell(t.get('error') or 'every item errored')}")
+    if broken:
+        out.append("")
+    if png:
+        out += ["## Heatmap", "", f"![status of every item on every target]({png})", ""]
+    out += ["## Item matrix", "", LEGEND + ". A symbol links to the item in that target's report.", "",
+            "| item | severity | " + " | ".join(cell(n) for n in names) + " |",
+            "|---|---|" + ":---:|" * len(names)]
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for it in c["items"]:
+        by_group.setdefault(it["group"], []).append(it)
+    order = [g for g in GROUPS if g in by_group] + sorted(g for g in by_group if g not in GROUPS)
+    for g in order:
+        out.append(f"| **{GROUP_TITLES.get(g, g.capitalize())}** | |" + " |" * len(names))
+        for it in by_group[g]:
+            cells = []
+            for t, s in zip(targets, it["statuses"]):
+                cells.append(f"[{SYMBOLS[s]}]({t['file']}#{anchor(it['id'])})" if s in SYMBOLS else " ")
+            out.append(f"| `{it['id']}` | {it['severity']} | " + " | ".join(cells) + " |")
+    out.append("")
+    layer_md = (_layer_table(c, "params", _fmt_params, "Parameters (weights + biases)")
+                + _layer_table(c, "macs", fmt_macs, "Multiply-accumulates"))
+    if layer_md:
+        out += ["## Parameters and multiply-accumulates per layer", "",
+                f"{MAC_CONVENTION}. Values that differ from the paper's are in bold; the paper's MACs are derived "
+                "from the spec's per-layer parameters, neurons and map sizes.", "", *layer_md]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ heatmap --------------------
+
+def write_heatmap(c: dict[str, Any], path: Path) -> Path:
+    """A deterministic PNG of the matrix: fixed geometry per size, no software/date metadata."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    keys = list(COLOURS)
+    code = {k: i for i, k in enumerate(keys)}
+    items = c["items"]
+    names = [t["name"] for t in c["targets"]]
+    grid = [[code.get(s or "missing", code["missing"]) for s in it["statuses"]] for it in items] or [[code["missing"]]]
+    left, right, top, bottom = 2.2, 1.4, 0.5, 1.1  # margins in inches: ids, legend, title, names
+    height = top + bottom + 0.19 * max(len(items), 1)
+    width = left + right + 0.8 * max(len(names), 1)
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    box = (left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height)
+    ax = fig.add_axes(box)
+    cmap = ListedColormap([COLOURS[k] for k in keys])
+    ax.imshow(grid, cmap=cmap, norm=BoundaryNorm(range(len(keys) + 1), cmap.N), aspect="auto",
+              interpolation="nearest")
+    ax.set_xticks(range(len(names)), labels=names, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(items)), labels=[it["id"] for it in items], fontsize=6.5)
+    ax.set_xticks([x - 0.5 for x in range(1, len(names))], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, len(items))], minor=True)
+    ax.grid(which="minor", color="white", linewidth=0.6)
+    ax.tick_params(which="minor", length=0)
+    ax.set_title("Status per item and target", fontsize=9)
+    fig.legend(handles=[Patch(facecolor=COLOURS[k], edgecolor="#666666", label=k) for k in keys[:-1]],
+               loc="upper left", bbox_to_anchor=(box[0] + box[2] + 0.1 / width, box[1] + box[3]),
+               fontsize=7, frameon=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100, metadata={"Software": None})
+    return path
+
+
+def write_comparison(results: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Write comparison.md, comparison.json and comparison.png into `out_dir`; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    c = comparison_dict([json.loads(json.dumps(normalise(r), allow_nan=False)) for r in results])
+    png = write_heatmap(c, out / "comparison.png")
+    md = out / "comparison.md"
+    md.write_text(render(c, png.name), encoding="utf-8", newline="\n")
+    js = out / "comparison.json"
+    js.write_text(dumps(c), encoding="utf-8", newline="\n")
+    return [md, js, png]

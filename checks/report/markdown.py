@@ -1,0 +1,334 @@
+"""The per-target markdown report, rendered from the JSON report dict and the spec.
+
+Layout: header, verdict, one table per spec group, one block per deviation and per accepted
+variant (paper statement, evidence, why it matters, fix), what could not be checked, the per-layer
+table, target notes, and (when the target carries a hand-written analysis) how that analysis
+compares with the measurements. Every item has exactly one stable anchor, `anchor(id)`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from checks.report._values import cell, fmt_macs, code, show
+from checks.report.claims import review_claims
+from checks.spec import GROUPS, Item, Spec
+
+SYMBOLS = {"pass": "✅", "variant": "🟡", "deviation": "❌", "skip": "⏭", "error": "💥"}
+GROUP_TITLES = {
+    "architecture": "Architecture",
+    "normalisation": "Local response normalisation",
+    "pooling": "Pooling",
+    "dropout": "Dropout",
+    "init": "Initialisation",
+    "training": "Training",
+    "data": "Data",
+    "evaluation": "Evaluation",
+    "context": "Context",
+}
+VERDICT_LABELS = {"right": "✅ right", "wrong": "❌ wrong", "missed": "⚠️ missed", "unverified": "⏭ unverified",
+                  "unknown item": "❔ unknown item"}
+MAC_CONVENTION = ("MACs = FLOPs/2 as counted by `torch.utils.flop_counter`, forward pass, batch 1 "
+                  "(bias additions, activations, normalisation and pooling not counted)")
+CELL = 90  # characters in a table cell before truncation (the item's block has the full value)
+LIST = 8  # list entries shown in a table cell
+
+
+def anchor(item_id: str) -> str:
+    """Stable HTML anchor for an item id: `lrn.alpha` -> `lrn-alpha`."""
+    return re.sub(r"[^a-z0-9_-]+", "-", item_id.lower()).strip("-") or "item"
+
+
+def status_label(f: dict[str, Any], severity: bool = True) -> str:
+    s = f["status"]
+    text = f"{SYMBOLS.get(s, '?')} {s}"
+    if severity and s in ("deviation", "variant", "error"):
+        text += f" · {f['severity']}"
+    if f.get("waived"):
+        text += " · waived"
+    return text
+
+
+def _item(spec: Spec, item_id: str) -> Item | None:
+    try:
+        return spec.item(item_id)
+    except KeyError:
+        return None
+
+
+def _tolerance(item: Item | None) -> str:
+    if item is None or not item.tolerance:
+        return ""
+    return " (tolerance " + ", ".join(f"{k} {v:g}" for k, v in sorted(item.tolerance.items())) + ")"
+
+
+def _link(item_id: str) -> str:
+    return f"[{item_id}](#{anchor(item_id)})"
+
+
+# ------------------------------------------------------------------ sections -------------------
+
+def _header(d: dict[str, Any], spec: Spec) -> list[str]:
+    t, env, sp = d["target"], d["environment"], d["spec"]
+    size = t.get("input_size") or []
+    size_txt = "×".join(str(x) for x in size) if size else "unknown"
+    classes = t.get("num_classes")
+    recipe = t.get("recipe") or []
+    declared = t.get("declared") or []
+    recipe_txt = ", ".join(recipe) if recipe else "none given (recipe items are skipped)"
+    if declared:
+        recipe_txt += f"; declared, not measured: {', '.join(declared)}"
+    paper = spec.paper or {}
+    paper_txt = f"{paper.get('authors', '')}, “{paper.get('title', '')}”, {paper.get('venue', '')}".strip(", ")
+    if paper.get("url"):
+        paper_txt = f"[{paper_txt}]({paper['url']})"
+    return [
+        f"# AlexNet fidelity report: {t.get('name', '?')}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Target | {code(t.get('name', '?'))} from {code(t.get('source', '?'))} |",
+        f"| Input | {size_txt}, {str(classes) + ' classes' if classes else 'class count read from the model'} |",
+        f"| Recipe | {cell(recipe_txt)} |",
+        f"| Spec | `paper_spec.yaml` {sp['version']} (sha256 `{sp['sha256'][:12]}`) |",
+        f"| Paper | {cell(paper_txt)} |",
+        f"| Environment | torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']} |",
+        "",
+    ]
+
+
+def _verdict(d: dict[str, Any]) -> list[str]:
+    s = d["summary"]
+    c, devs = s["counts"], s["deviations_by_severity"]
+    score = s["fidelity_score"]
+    score_txt = f"{score:.1f} / 100" if score is not None else "n/a (nothing could be measured)"
+    out = [
+        "## Verdict",
+        "",
+        f"**Fidelity score: {score_txt}**: the severity-weighted share (major 3, minor 1, info 0) of the "
+        "measured items that pass or are accepted variants; skips and errors are not measured "
+        f"(measured weight: {s['fidelity_coverage'] if s['fidelity_coverage'] is not None else 0:g}% of the total). "
+        "Definitions: README, “Statuses, severities and the fidelity score”.",
+        "",
+        "| ✅ pass | 🟡 variant | ❌ deviation | ⏭ skip | 💥 error | items |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {c.get('pass', 0)} | {c.get('variant', 0)} | {c.get('deviation', 0)} | {c.get('skip', 0)} "
+        f"| {c.get('error', 0)} | {s['items']} |",
+        "",
+        f"Deviations by severity: **{devs.get('major', 0)} major**, {devs.get('minor', 0)} minor, "
+        f"{devs.get('info', 0)} info.",
+        "",
+    ]
+    dev_ids = [f for f in d["findings"] if f["status"] == "deviation"]
+    if dev_ids:
+        out += ["Deviations: " + ", ".join(f"{_link(f['id'])} ({f['severity']})" for f in dev_ids) + ".", ""]
+    g = s.get("gate")
+    if g is None:
+        out += ["**Gate**: not evaluated.", ""]
+    else:
+        mark = "✅ passes" if g["passed"] else "❌ fails"
+        line = f"**Gate** (`--fail-on {g['fail_on']}`): {mark}"
+        if g["failing"]:
+            line += f"; {len(g['failing'])} blocking: " + ", ".join(_link(i) for i in g["failing"])
+        out += [line + ".", ""]
+        for wid, reason in (g.get("waived") or {}).items():
+            out.append(f"- waived {_link(wid)}: {cell(show(reason))}")
+        if g.get("waived"):
+            out.append("")
+    return out
+
+
+def _group_tables(d: dict[str, Any], spec: Spec) -> list[str]:
+    out = ["## Findings by section", ""]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for f in d["findings"]:
+        groups.setdefault(f.get("group") or "other", []).append(f)
+    order = [g for g in GROUPS if g in groups] + sorted(g for g in groups if g not in GROUPS)
+    for g in order:
+        out += [f"### {GROUP_TITLES.get(g, g.capitalize())}", "",
+                "| id | claim | expected | observed | status | paper |", "|---|---|---|---|---|---|"]
+        for f in groups[g]:
+            item = _item(spec, f["id"])
+            ident = f"<a id=\"{anchor(f['id'])}\"></a>`{f['id']}`" if f["status"] == "pass" else _link(f["id"])
+            observed = show(f["observed"], LIST) if f["status"] not in ("skip", "error") else "—"
+            out.append(
+                f"| {ident} | {cell(item.claim if item else '', CELL)} | {cell(show(f['expected'], LIST), CELL)} "
+                f"| {cell(observed, CELL)} | {status_label(f)} | {cell(f.get('section') or '')} |"
+            )
+        out.append("")
+    return out
+
+
+def _block(f: dict[str, Any], item: Item | None) -> list[str]:
+    title = item.claim if item else f["id"]
+    out = [f"### <a id=\"{anchor(f['id'])}\"></a>{f['id']} · {status_label(f)}", ""]
+    out.append(f"- **The paper** ({f.get('section') or 'no section'}): {title}")
+    out.append(f"- **Expected**: {code(show(f['expected']))}{_tolerance(item)}")
+    out.append(f"- **Observed**: {code(show(f['observed']))}")
+    out.append(f"- **Evidence**: {' '.join(str(f.get('message', '')).split())}")
+    if f.get("evidence"):
+        out.append(f"  {' '.join(str(f['evidence']).split())}")
+    if f.get("where"):
+        out.append(f"- **Where**: {code(f['where'])}")
+    if f["status"] == "variant":
+        why = ""
+        if item is not None:
+            for v in item.variants:
+                if v.name == f.get("variant"):
+                    why = v.why
+        out.append(f"- **Accepted reading**: *{f.get('variant') or '?'}*" + (f": {why}" if why else ""))
+        out.append(f"- **To match the printed paper exactly**: {item.fix if item and item.fix else 'see the claim above.'}")
+    else:
+        impact = item.impact if item and item.impact else _default_impact(f)
+        out.append(f"- **Why it matters**: {impact}")
+        out.append(f"- **Fix**: {item.fix if item and item.fix else 'see the claim above.'}")
+    if f.get("waived"):
+        out.append(f"- **Waived**: {' '.join(str(f['waived']).split())}")
+    if item is not None and item.note:
+        out.append(f"- **Note**: {item.note}")
+    out.append("")
+    return out
+
+
+def _default_impact(f: dict[str, Any]) -> str:
+    return {
+        "major": "The paper gives no ablation figure for this item; it is major because it changes the function "
+                 "the network computes or its training dynamics.",
+        "minor": "The paper gives no ablation figure for this item; it is minor: a bounded effect on the function "
+                 "or the training.",
+        "info": "Context only; it never gates.",
+    }.get(f["severity"], "")
+
+
+def _details(d: dict[str, Any], spec: Spec) -> list[str]:
+    out: list[str] = []
+    devs = [f for f in d["findings"] if f["status"] == "deviation"]
+    vars_ = [f for f in d["findings"] if f["status"] == "variant"]
+    if devs:
+        out += ["## Deviations, and how to fix them", ""]
+        for f in devs:
+            out += _block(f, _item(spec, f["id"]))
+    if vars_:
+        out += ["## Accepted variants", "",
+                "These differ from the paper's text in a way its own ambiguity allows; they do not lower the score.",
+                ""]
+        for f in vars_:
+            out += _block(f, _item(spec, f["id"]))
+    return out
+
+
+def _unchecked(d: dict[str, Any]) -> list[str]:
+    rows = [f for f in d["findings"] if f["status"] in ("skip", "error")]
+    out = ["## What could not be checked", ""]
+    if not rows:
+        return out + ["Every item was measured.", ""]
+    out += ["| id | status | reason |", "|---|---|---|"]
+    for f in rows:
+        out.append(f"| <a id=\"{anchor(f['id'])}\"></a>`{f['id']}` | {status_label(f)} | {cell(f.get('message', ''))} |")
+    return out + [""]
+
+
+def _fmt_int(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else "—"
+
+
+def _cmp(observed: Any, paper: Any, fmt) -> str:
+    text = fmt(observed)
+    if isinstance(observed, int | float) and isinstance(paper, int | float) and observed != paper:
+        return f"**{text}**"
+    return text
+
+
+def layer_rows_markdown(layers: list[dict[str, Any]], error: str | None = None) -> list[str]:
+    out = ["## Per-layer table", ""]
+    if error:
+        out += [f"The per-layer table could not be built: {cell(error)}", ""]
+    if not layers:
+        return out + (["No layers were traced."] if not error else []) + [""]
+    out += [f"{MAC_CONVENTION}. Paper values come from `paper_spec.yaml` (arch.params_per_layer, arch.neurons; "
+            "paper MACs derived from those and arch.feature_maps); values that differ from the paper are in bold.",
+            "",
+            "| layer | module | output | neurons | paper neurons | params | paper params | MACs | paper MACs |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    tot = {"params": 0, "paper_params": 0, "macs": 0, "paper_macs": 0}
+    complete = dict.fromkeys(tot, True)
+    shape_based = False
+    for r in layers:
+        for k in tot:
+            if isinstance(r.get(k), int | float):
+                tot[k] += r[k]
+            else:
+                complete[k] = False
+        mods = ", ".join(code(m) for m in r.get("modules") or []) or "—"
+        shape = "×".join(str(x) for x in r.get("output_shape") or []) or "—"
+        mark = ""
+        if r.get("macs_source") == "shape":
+            mark, shape_based = " †", True
+        out.append(
+            f"| {r.get('layer')} | {mods} | {shape} | {_cmp(r.get('neurons'), r.get('paper_neurons'), _fmt_int)} "
+            f"| {_fmt_int(r.get('paper_neurons'))} | {_cmp(r.get('params'), r.get('paper_params'), _fmt_int)} "
+            f"| {_fmt_int(r.get('paper_params'))} | {_cmp(r.get('macs'), r.get('paper_macs'), fmt_macs)}{mark} "
+            f"| {fmt_macs(r.get('paper_macs'))} |"
+        )
+    def total(k: str, fmt) -> str:
+        return fmt(tot[k]) if complete[k] else fmt(tot[k]) + " (partial)"
+
+    out.append(f"| **total** | | | | | {total('params', _fmt_int)} | {total('paper_params', _fmt_int)} "
+               f"| {total('macs', fmt_macs)} | {total('paper_macs', fmt_macs)} |")
+    out.append("")
+    if shape_based:
+        out += ["† computed from the layer's shape: the layer ran as a functional call that the flop counter "
+                "could not attribute to its own module.", ""]
+    return out
+
+
+def _notes(d: dict[str, Any]) -> list[str]:
+    notes = d["target"].get("notes") or []
+    if not notes:
+        return []
+    return ["## Target notes", "", *[f"- {' '.join(str(n).split())}" for n in notes], ""]
+
+
+def _claims(d: dict[str, Any]) -> list[str]:
+    claims = d["target"].get("claims")
+    if not claims:
+        return []
+    rows = d.get("claims_review") or review_claims(claims, d["findings"])
+    n = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICT_LABELS}
+    out = ["## What the seed analysis got right and what it got wrong", "",
+           f"This target ships a hand-written analysis ({len(claims)} statements). Held against what this audit "
+           f"measured: **{n['right']} right**, **{n['wrong']} wrong**, **{n['missed']} missed** (deviations the "
+           f"analysis does not mention), {n['unverified']} could not be verified"
+           + (f", {n['unknown item']} name no spec item" if n["unknown item"] else "") + ".",
+           "", "| item | the analysis said | quote | measured | verdict | what was measured |",
+           "|---|---|---|---|---|---|"]
+    for r in rows:
+        said = r["said"] if r["said"] is not None else "— (not mentioned)"
+        quote = f"“{r['quote']}”" if r["quote"] else ""
+        measured = f"{SYMBOLS.get(r['measured'], '')} {r['measured']}" if r["measured"] else "—"
+        ident = _link(r["id"]) if r["verdict"] != "unknown item" else code(r["id"])
+        detail = ""
+        if r["verdict"] != "right":
+            detail = " ".join(x for x in (r.get("message") or "", r.get("correction") or "") if x)
+        out.append(f"| {ident} | {cell(said)} | {cell(quote, 160)} | {measured} | {VERDICT_LABELS[r['verdict']]} "
+                   f"| {cell(detail, 240)} |")
+    return out + [""]
+
+
+def render(d: dict[str, Any], spec: Spec) -> str:
+    lines = [
+        *_header(d, spec),
+        *_verdict(d),
+        *_group_tables(d, spec),
+        *_details(d, spec),
+        *_unchecked(d),
+        *layer_rows_markdown(d.get("layers") or [], d.get("layers_error")),
+        *_notes(d),
+        *_claims(d),
+        "---",
+        "",
+        "Generated by `alexnet-audit` from the spec above; statuses, severities and the fidelity score are defined "
+        "in the project README.",
+        "",
+    ]
+    return "\n".join(lines)
