@@ -1,0 +1,149 @@
+"""`alexnet-audit audit` exit codes: 0 the gate passes, 1 it fails, 2 a usage, spec or target error
+with one line on stderr and no traceback. In-process through `checks.cli.main`, and once through
+the installed console script."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checks.cli import EXIT_GATE, EXIT_OK, EXIT_USAGE, main
+from checks.spec import default_spec_path
+
+MUTANT_K1 = '''\
+"""The reference with one minor defect: LRN with PyTorch's default k=1 (lrn.k, minor)."""
+import torch.nn as nn
+
+import alexnet_ref
+
+
+def build():
+    target = alexnet_ref.recipe()
+    make = target["model"]
+
+    def model():
+        m = make()
+        for name in ("lrn1", "lrn2"):
+            setattr(m.features, name, nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=1.0))
+        return m
+
+    target["model"] = model
+    return target
+'''
+
+
+def _probes_missing() -> str | None:
+    try:
+        from checks.probes import all_probes
+        from checks.spec import load_spec
+
+        missing = {it.probe for it in load_spec().items} - set(all_probes())
+    except Exception as exc:  # a probe module not written yet
+        return f"probes not ready: {type(exc).__name__}: {exc}"
+    return f"probes not registered yet: {sorted(missing)}" if missing else None
+
+
+needs_probes = pytest.mark.skipif(bool(_probes_missing()), reason=str(_probes_missing()))
+
+
+@pytest.fixture
+def mutant(tmp_path: Path) -> str:
+    (tmp_path / "k1_mutant.py").write_text(MUTANT_K1, encoding="utf-8")
+    return f"{tmp_path / 'k1_mutant.py'}:build"
+
+
+@pytest.fixture
+def lrn_spec(tmp_path: Path) -> Path:
+    """The real spec cut down to its normalisation items (same ids, same values): a cheap audit."""
+    data = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    data["items"] = [it for it in data["items"] if it["id"].startswith("lrn.")]
+    path = tmp_path / "lrn_spec.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def audit(tmp_path: Path, *args: str) -> int:
+    return main(["audit", *args, "--out", str(tmp_path / "out")])
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("alexnet-audit: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------- gate: 0 and 1 ---
+
+@pytest.mark.slow
+@needs_probes
+def test_reference_passes_exit_0(tmp_path, capsys):
+    assert audit(tmp_path, "reference") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "reference: 0 deviations (0 major, 0 minor)" in out and "gate fail-on=minor: PASS" in out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reference.json", "reference.md"]
+
+
+@pytest.mark.slow
+@needs_probes
+def test_minor_mutant_fails_exit_1(tmp_path, capsys, mutant):
+    assert audit(tmp_path, mutant) == EXIT_GATE
+    out = capsys.readouterr().out
+    assert "1 deviation (0 major, 1 minor)" in out and "gate fail-on=minor: FAIL (lrn.k)" in out
+
+
+@needs_probes
+def test_minor_mutant_passes_with_fail_on_major_or_waived(tmp_path, capsys, mutant, lrn_spec):
+    assert audit(tmp_path, mutant, "--spec", str(lrn_spec)) == EXIT_GATE
+    assert audit(tmp_path, mutant, "--spec", str(lrn_spec), "--fail-on", "major") == EXIT_OK
+    assert "gate fail-on=major: PASS" in capsys.readouterr().out
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("lrn.k: {reason: pretrained checkpoint uses k=1, until: 2999-12-31}\n", encoding="utf-8")
+    assert audit(tmp_path, mutant, "--spec", str(lrn_spec), "--waivers", str(waivers)) == EXIT_OK
+    assert "1 waived; gate fail-on=minor: PASS" in capsys.readouterr().out
+    # the same waiver once the defect is fixed: stale, exit 1
+    assert audit(tmp_path, "reference", "--spec", str(lrn_spec), "--waivers", str(waivers)) == EXIT_GATE
+    assert "FAIL (lrn.k)" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- usage errors: 2 ---
+
+def test_bad_target_name_exit_2(tmp_path, capsys):
+    assert audit(tmp_path, "no-such-target") == EXIT_USAGE
+    assert "no-such-target" in one_line_error(capsys)
+
+
+def test_malformed_spec_exit_2(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("format: alexnet-audit/spec\nversion: '1'\npaper: {title: t}\nitems: [\n", encoding="utf-8")
+    assert audit(tmp_path, "reference", "--spec", str(spec)) == EXIT_USAGE
+    assert "spec.yaml: not valid YAML" in one_line_error(capsys)
+
+
+def test_malformed_waiver_file_exit_2(tmp_path, capsys):
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("lrn.k: {reason: x, until: someday}\n", encoding="utf-8")
+    assert audit(tmp_path, "reference", "--waivers", str(waivers)) == EXIT_USAGE
+    assert "waivers.yaml: waiver 'lrn.k': 'until' must be a date YYYY-MM-DD" in one_line_error(capsys)
+
+
+def test_unknown_waiver_id_exit_2(tmp_path, capsys):
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("lrn.kk: typo\n", encoding="utf-8")
+    assert audit(tmp_path, "reference", "--waivers", str(waivers)) == EXIT_USAGE
+    assert "unknown item id 'lrn.kk' (did you mean 'lrn.k'?)" in one_line_error(capsys)
+
+
+def test_console_script_usage_error_has_no_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("alexnet-audit")
+    cmd = [str(exe)] if exe.exists() else [shutil.which("alexnet-audit") or "alexnet-audit"]
+    proc = subprocess.run([*cmd, "audit", "no-such-target", "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == EXIT_USAGE
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "no-such-target" in proc.stderr
