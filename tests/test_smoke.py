@@ -1,0 +1,208 @@
+"""Training smoke run (issue #7): checks.smoke, `alexnet-audit smoke`, DDP on CPU with gloo.
+
+The reference runs at batch 4 for 8 steps (a few seconds a step on a busy 2-core CPU); the
+other runs use a tiny CNN target so that they stay fast.
+"""
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from checks import smoke  # noqa: E402
+from checks.cli import main  # noqa: E402
+from checks.target import from_object  # noqa: E402
+
+TINY = textwrap.dedent(
+    """
+    import torch
+    import torch.nn as nn
+
+    def _model():
+        return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 16 * 16, 10))
+
+    def target():
+        return {
+            "model": _model,
+            "input_size": (3, 16, 16),
+            "num_classes": 10,
+            "optimizer": lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9),
+            "batch_size": 16,
+        }
+    """
+)
+
+ZERO_WEIGHTS = textwrap.dedent(
+    """
+    import torch
+    import alexnet_ref
+
+    def zero_weights():
+        \"\"\"Mutant: every weight initialised to 0 (biases as in §5); no gradient reaches conv1..fc7.\"\"\"
+        m = alexnet_ref.alexnet(num_classes=1000)
+        with torch.no_grad():
+            for layer in m.weight_layers().values():
+                layer.weight.zero_()
+        return m
+    """
+)
+
+
+def _tiny_target():
+    ns: dict = {}
+    exec(TINY, ns)  # noqa: S102 - our own test source
+    return from_object("tiny", ns["target"], "test:tiny")
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """The reference through the CLI: batch 4, 8 steps, JSON and markdown written."""
+    out = tmp_path_factory.mktemp("smoke")
+    code = main(["smoke", "reference", "--device", "cpu", "--steps", "8", "--batch-size", "4",
+                 "--json", str(out / "smoke.json"), "--out", str(out)])
+    return code, json.loads((out / "smoke.json").read_text()), out
+
+
+# ------------------------------------------------------------------------------ the reference ---
+
+def test_reference_trains_on_cpu(reference_run):
+    code, r, _ = reference_run
+    assert code == 0, r["problems"]
+    assert r["verdict"] == "ok" and r["problems"] == []
+    assert math.isfinite(r["initial_loss"]) and abs(r["initial_loss"] - math.log(1000)) < 2
+    assert r["loss_falls"] is True
+    assert r["params_without_grad"] == 0
+    assert r["nonfinite"] is False
+    assert r["steps"] == 8 and r["batch_size"] == 4 and len(r["loss_curve"]) == 8
+    assert r["final_loss"] == r["loss_curve"][-1] and r["initial_loss"] == r["loss_curve"][0]
+    assert r["images_per_second"] > 0
+    assert r["flops_per_image"] > 1e9  # ~1.45 GFLOP forward for the grouped net
+    assert r["achieved_tflops"] > 0 and r["peak_share"] is None  # no peak table for CPUs
+    assert r["device"].startswith("cpu") and r["dtype"] == "float32"
+    assert r["recipe"]["optimizer"] == "target: PaperSGD" and r["recipe"]["lr_scale"] == pytest.approx(4 / 128)
+    assert set(r["versions"]) == {"torch", "torchvision", "cuda"}
+
+
+def test_json_has_exactly_the_fields(reference_run):
+    _, r, _ = reference_run
+    assert tuple(r) == smoke.FIELDS
+    issue_fields = {"initial_loss", "ln_num_classes", "final_loss", "loss_curve", "loss_falls",
+                    "params_without_grad", "nonfinite", "images_per_second", "peak_memory_bytes",
+                    "flops_per_image", "achieved_tflops", "peak_share", "device", "steps", "batch_size",
+                    "dtype", "versions"}
+    assert issue_fields <= set(r)
+    assert set(r) - issue_fields == {"target", "recipe", "options", "notes", "problems", "verdict"}
+
+
+def test_markdown_and_loss_curve_written(reference_run):
+    _, _, out = reference_run
+    md = (out / "smoke-reference.md").read_text()
+    assert "## Smoke run: reference" in md and "![loss curve](smoke-reference.png)" in md
+    assert (out / "smoke-reference.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# -------------------------------------------------------------------------------- failures ---
+
+def test_zero_weight_mutant_is_flagged(tmp_path, capsys):
+    (tmp_path / "mutant.py").write_text(ZERO_WEIGHTS)
+    code = main(["smoke", f"{tmp_path / 'mutant.py'}:zero_weights", "--device", "cpu", "--steps", "3",
+                 "--batch-size", "2", "--json", str(tmp_path / "m.json")])
+    r = json.loads((tmp_path / "m.json").read_text())
+    assert code == 1
+    assert r["verdict"] == "fail"
+    assert r["params_without_grad"] == 14  # all but fc8's weight and bias
+    assert any("received no finite non-zero gradient" in p for p in r["problems"])
+    assert "problem:" in capsys.readouterr().out
+
+
+def test_cuda_without_cuda_is_a_usage_error(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code = main(["smoke", "reference", "--device", "cuda"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "CUDA is not available" in err
+
+
+def test_broken_init_and_stuck_loss_are_judged():
+    ln_c = math.log(1000)
+    r = {"initial_loss": 11.2, "ln_num_classes": ln_c, "nonfinite": False, "params_without_grad": 0,
+         "loss_curve": [11.2] * 8, "loss_falls": smoke.loss_falls([11.2] * 8, ln_c)}
+    problems = smoke.judge(r)
+    assert any("more than 2 above ln(1000)=6.91" in p for p in problems)
+    assert any(p.startswith("loss did not fall") for p in problems)
+    # Stuck at ln C, the classic failure: not a fall.
+    assert not smoke.loss_falls([6.9] * 30, ln_c)
+    assert smoke.loss_falls([7.8, 6.0, 4.0, 3.5, 3.0, 3.2, 3.1, 3.4], ln_c)
+    assert not smoke.loss_falls([7.8, 3.0, float("nan"), 3.0], ln_c)
+
+
+def test_peak_table():
+    assert smoke.peak_tflops("NVIDIA H100 80GB HBM3", "bf16") == 989
+    assert smoke.peak_tflops("NVIDIA H100 80GB HBM3", "tf32") == 494
+    assert smoke.peak_tflops("NVIDIA A100-SXM4-80GB", "fp32") == 19.5
+    assert smoke.peak_tflops("NVIDIA GeForce GTX 580", "fp32") is None
+
+
+# ------------------------------------------------------------------------- options, tiny model ---
+
+def test_tiny_bf16_channels_last():
+    r = smoke.run_smoke(_tiny_target(), device="cpu", steps=12, batch_size=16, amp="bf16", channels_last=True,
+                        progress=False)
+    assert r["dtype"] == "bfloat16-autocast" and r["options"]["channels_last"] is True
+    assert r["verdict"] == "ok", r["problems"]
+    assert r["recipe"]["lr_scale"] == 1.0  # batch 16 = the tiny recipe's batch
+
+
+def test_compile_failure_falls_back_to_eager(monkeypatch):
+    def broken_compile(module, *a, **k):
+        def call(*args, **kwargs):
+            raise RuntimeError("no compiler here")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    r = smoke.run_smoke(_tiny_target(), device="cpu", steps=4, batch_size=16, compile=True, progress=False)
+    assert r["options"]["compile"] is False
+    assert any("torch.compile failed" in n and "ran eager" in n for n in r["notes"])
+    assert r["params_without_grad"] == 0
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_gloo(tmp_path):
+    (tmp_path / "tiny.py").write_text(TINY)
+    r = smoke.run_ddp(f"{tmp_path / 'tiny.py'}:target", nproc=2, device="cpu", steps=12, batch_size=8,
+                      progress=False, timeout=240)
+    assert tuple(r) == smoke.FIELDS
+    assert r["options"]["ddp"] is True and r["options"]["world_size"] == 2
+    assert "x 2 processes (gloo)" in r["device"]
+    assert r["verdict"] == "ok", r["problems"]
+    assert r["recipe"]["lr_scale"] == 1.0  # global batch 2 x 8 = the tiny recipe's 16
+
+
+# ------------------------------------------------------------------------------------- CUDA ---
+
+@pytest.mark.cuda
+def test_reference_on_cuda_bf16_channels_last():
+    from checks.resolve import load_target
+
+    r = smoke.run_smoke(load_target("reference"), device="cuda", steps=12, batch_size=64, amp="bf16",
+                        channels_last=True, progress=False)
+    assert r["options"]["timer"] == "cuda events"
+    assert r["params_without_grad"] == 0 and not r["nonfinite"]
+    assert abs(r["initial_loss"] - math.log(1000)) < 2
+    assert r["loss_falls"], r["problems"]
+    assert r["images_per_second"] > 0 and r["peak_memory_bytes"] > 0
+    assert r["device"] == torch.cuda.get_device_name()
+
+
+@pytest.mark.cuda
+def test_ddp_on_cuda_with_nccl(tmp_path):
+    (tmp_path / "tiny.py").write_text(TINY)
+    r = smoke.run_ddp(f"{tmp_path / 'tiny.py'}:target", nproc=1, device="cuda", steps=12, batch_size=16,
+                      progress=False, timeout=240)
+    assert "(nccl)" in r["device"] and r["verdict"] == "ok", r["problems"]
