@@ -271,6 +271,12 @@ class _Recorder(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        # An in-place dropout (nn.Dropout(inplace=True), F.dropout_) overwrites its input: keep a
+        # copy so the mask it applied can still be seen by comparing input and output.
+        before = None
+        if _raw_kind(_fname(func), args) == "dropout":
+            first = next((t for t in _flat(args) + _flat(kwargs) if id(t) in self.data), None)
+            before = first.detach().clone() if isinstance(first, torch.Tensor) else None
         out = func(*args, **kwargs)
         outs = _flat(out)
         if not outs:
@@ -293,7 +299,7 @@ class _Recorder(TorchFunctionMode):
             rec.wparams = self._params_of(sig.get("weight"))
             rec.bparams = self._params_of(sig.get("bias"))
         elif rec.kind in ("pool", "dropout", "pad"):
-            x = ins[0] if ins else None
+            x = before if before is not None else (ins[0] if ins else None)
             y = outs[0]
             if isinstance(x, torch.Tensor) and x.shape == y.shape:
                 rec.info["identity"] = bool(y is x or torch.equal(x, y))

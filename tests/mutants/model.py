@@ -32,6 +32,7 @@ class Cfg:
     fc: tuple = (4096, 4096)
     num_classes: int = 1000
     act: str = "relu"  # relu | tanh | leaky
+    inplace: bool = False  # nn.ReLU(inplace=True) and nn.Dropout(inplace=True), common in real code
     no_act: frozenset = frozenset()  # layers without their non-linearity, e.g. {"conv3"}
     act_fc8: bool = False
     lrn: dict | None = field(default_factory=lambda: {"size": 5, "alpha": 5e-4, "beta": 0.75, "k": 2.0})
@@ -95,6 +96,8 @@ class Towers(nn.Module):
 
 
 def _act(c: Cfg) -> nn.Module:
+    if c.inplace and c.act == "relu":
+        return nn.ReLU(inplace=True)
     return {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky": lambda: nn.LeakyReLU(0.01)}[c.act]()
 
 
@@ -155,7 +158,7 @@ def _steps(c: Cfg) -> tuple[list[tuple[str, nn.Module]], list[list[nn.Module]]]:
     fin = cin * side * side
 
     def drop(name):
-        return (name, AlwaysDropout(c.dropout_p) if c.dropout_always else nn.Dropout(c.dropout_p))
+        return (name, AlwaysDropout(c.dropout_p) if c.dropout_always else nn.Dropout(c.dropout_p, inplace=c.inplace))
 
     if "pool5" in c.dropout_on:
         steps.append(drop("drop5"))
@@ -296,6 +299,8 @@ MUTANTS: list[Mutant] = [
        style="modulelist"),
     _m("faithful_dropout_before_relu", "Dropout placed before the ReLU of fc6/fc7 (equivalent; no defect)",
        dropout_before_act=True),
+    _m("faithful_inplace", "nn.ReLU(inplace=True) and nn.Dropout(inplace=True) everywhere (no defect)",
+       inplace=True),
     _m("faithful_sym_pad2", "conv1 with symmetric padding 2 on 224 gives 55 (no defect)", conv1_pad=2),
     _m("faithful_adaptive_identity", "torchvision's AdaptiveAvgPool2d((6, 6)), an identity at 224 (no defect)",
        adaptive_identity=True),
@@ -375,6 +380,8 @@ MUTANTS: list[Mutant] = [
     _m("dropout_torchvision_order", "dropout on pool5 and fc6 outputs (torchvision order)",
        dropout_on=("pool5", "fc6"), deviates={"dropout.placement", "arch.layer_sequence"},
        probes={"dropout_placement"}),
+    _m("dropout_p03_inplace", "in-place dropout p=0.3 (nn.Dropout(0.3, inplace=True))", dropout_p=0.3,
+       inplace=True, deviates={"dropout.p"}, probes={"dropout_rate"}),
     _m("dropout_active_in_eval", "F.dropout(training=True): dropout stays on in eval", dropout_always=True,
        deviates={"dropout.eval"}, probes={"dropout_eval"}),
     _m("default_init", "PyTorch default init (Kaiming-uniform weights and uniform biases)", init="default",
