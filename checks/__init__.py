@@ -1,14 +1,31 @@
-"""alexnet-audit: measure an AlexNet implementation against the NIPS 2012 paper, item by item."""
-from checks.findings import Finding, Report, Severity, Status
-from checks.spec import Item, Spec, SpecError, load_spec
+"""alexnet-audit: measure an AlexNet implementation against the NIPS 2012 paper, item by item.
 
-__all__ = ["Finding", "Item", "Report", "Severity", "Spec", "SpecError", "Status", "load_spec", "verify"]
+Names are imported on first use: the pytest plugin imports this package in every pytest run of
+an environment that has us installed, and that must stay cheap (no torch, no pydantic).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Finding": "checks.findings",
+    "Report": "checks.findings",
+    "Severity": "checks.findings",
+    "Status": "checks.findings",
+    "Item": "checks.spec",
+    "Spec": "checks.spec",
+    "SpecError": "checks.spec",
+    "load_spec": "checks.spec",
+    "load_target": "checks.resolve",
+}
+# `verify` lives in `checks.verify.verify`: a package attribute of that name would be rebound to
+# the submodule as soon as anything imports `checks.verify`.
+
+__all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    # verify pulls in torch; keep `import checks` light for the pytest plugin.
-    if name == "verify":
-        from checks.verify import verify
-
-        return verify
-    raise AttributeError(name)
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'checks' has no attribute {name!r}")
