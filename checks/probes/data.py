@@ -244,8 +244,15 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     half_y = max(abs((w["y0"] + w["y1"]) / 2 / my - res_h / 2) + (w["y1"] - w["y0"]) / my / 2 for w in windows)
     extent = 2 * max(half_x, half_y)
     short = res_h if res_h <= res_w + 2 else res_w  # y is encoded more finely (300 px in 256 levels)
-    if extent <= short + 3:
-        center = round(short) if extent >= short - 4 else int(round(extent / 2) * 2)
+    fixed = all(abs(w[k] - windows[0][k]) < 0.5 for w in windows for k in ("x0", "y0", "x1", "y1"))
+    out_h, out_w = windows[0]["out"]
+    if fixed and out_h == out_w and extent <= out_h + 2 and extent < short - 4:
+        # one deterministic window, centred to within a pixel: a CenterCrop of the output size
+        # (an odd crop of an even side sits half a pixel off-centre, so `extent` reads one more)
+        center = out_h
+        where = f"every draw takes the same {out_w}x{out_h} window at the centre of the resized image"
+    elif extent <= short + 3:
+        center = round(short) if extent >= short - 4 else int(round(extent))
         where = (f"all {len(windows)} crop windows lie in the central {extent:.1f}x{extent:.1f} px of the "
                  f"{res_w:.0f}x{res_h:.0f} resized image, i.e. a central {center}x{center} crop")
     else:

@@ -500,4 +500,5 @@ def seed_004() -> Target:
         "train_transform": T.Compose([T.CenterCrop(227), T.ToTensor()]),
         # Silent: loss, batch size, epochs, evaluation transform -> skip.
     }, _source("004"), notes=list(SEED_004_NOTES), claims=dict(SEED_004_CLAIMS),
-        unstated={"train.lr": "Adam's learning rate is not given by the analysis"})
+        unstated={"train.lr": "Adam's learning rate is not given by the analysis",
+                  "train.weight_decay": "Adam's arguments are not given by the analysis"})

@@ -164,6 +164,10 @@ MUTANTS: list[Mutant] = [
     _m("recipe-per-channel-mean", "A 3x1x1 per-channel mean instead of the mean image.",
        variants={"data.mean_subtraction"},
        train_transform=_train(normalise=MeanSubtraction(torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1)))),
+    _m("recipe-227-crops", "Random 227x227 crops (Caffe's size, the 227-input variant).",
+       variants={"data.random_crop", "data.mean_subtraction"},
+       train_transform=_train(resize=[T.Resize(256), T.CenterCrop(256), T.RandomCrop(227)],
+                              normalise=MeanSubtraction(torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1)))),
     # ------------------------------------------------------------------ evaluation (§4.1) -----------
     _m("recipe-centre-crop-eval", "Single centre 224 crop at test time instead of ten patches.", {"eval.ten_crop"},
        eval_transform=_centre_crop_eval),
