@@ -34,6 +34,13 @@ def pool_attr(ctx, item: Item) -> Observation:
     pools = _pools(tr)
     if not pools:
         raise Skip("no pooling layer changes the function; see pool.placement")
+    adaptive = [lab for lab, i in pools if "output_size" in tr.ops[i].attrs]
+    if attr in ("kernel_size", "stride"):
+        # An adaptive pool has no fixed window (its geometry follows the input); its presence is
+        # judged by pool.placement, its kind by pool.type.
+        pools = [(lab, i) for lab, i in pools if "output_size" not in tr.ops[i].attrs]
+        if not pools:
+            raise Skip("only adaptive pooling, which has no fixed window; see pool.placement")
     per: dict[str, Any] = {lab: tr.ops[i].attrs.get(attr) for lab, i in pools}
     vals = list(per.values())
     value = vals[0] if all(v == vals[0] for v in vals) else per
@@ -46,6 +53,8 @@ def pool_attr(ctx, item: Item) -> Observation:
     ids = _identities(tr)
     if ids:
         ev += "; ignored as identities on this input: " + ", ".join(ids)
+    if attr in ("kernel_size", "stride") and adaptive:
+        ev += "; adaptive (no fixed window, see pool.placement): " + ", ".join(adaptive)
     return Observation(value, ev, ", ".join(dict.fromkeys(tr.where(i) for _, i in pools)))
 
 
