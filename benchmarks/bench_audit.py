@@ -14,6 +14,7 @@ from collections import defaultdict
 import torch
 
 from checks.context import Context
+from checks.layers import layer_table
 from checks.probes import all_probes
 from checks.resolve import load_target
 from checks.spec import load_spec
@@ -31,6 +32,9 @@ def bench(ref: str) -> float:
         t0 = time.perf_counter()
         _one(item, ctx, probes)
         per_group[item.group] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    layer_table(ctx)  # verify builds the report's per-layer table too
+    per_group["layer table"] += time.perf_counter() - t0
     total = time.perf_counter() - start
     print(f"{ref}: {total:.2f} s total (torch {torch.__version__}, {torch.get_num_threads()} threads)")
     for group, secs in per_group.items():
