@@ -70,6 +70,7 @@ def _summary(r: dict[str, Any]) -> dict[str, Any]:
         "counts": counts,
         "deviations_by_severity": devs,
         "gate_passed": None if gate is None else bool(gate.get("passed")),
+        "gate_fail_on": None if gate is None else gate.get("fail_on"),
         "error": next((f.get("message") for f in findings if f["status"] == "error"), None),
     }
 
@@ -172,7 +173,12 @@ def render(c: dict[str, Any], png: str | None = None) -> str:
     for t in targets:
         n, d = t["counts"], t["deviations_by_severity"]
         score = f"{t['fidelity_score']:.1f}" if t["fidelity_score"] is not None else "n/a"
-        gate = "—" if t["gate_passed"] is None else ("passes" if t["gate_passed"] else "fails")
+        if t["gate_passed"] is None:
+            gate = "—"
+        elif t["gate_fail_on"] == "never":
+            gate = "report only"  # `--fail-on never`: nothing gates, so "passes" would mislead
+        else:
+            gate = f"{'passes' if t['gate_passed'] else 'fails'} (fail-on {t['gate_fail_on']})"
         out.append(f"| [{cell(t['name'])}]({t['file']}) | {score} | {n['pass']} | {n['variant']} | {d['major']} "
                    f"| {d['minor']} | {d['info']} | {n['skip']} | {n['error']} | {gate} |")
     out.append("")

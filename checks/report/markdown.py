@@ -126,7 +126,10 @@ def _verdict(d: dict[str, Any]) -> list[str]:
     if g is None:
         out += ["**Gate**: not evaluated.", ""]
     else:
-        mark = "✅ passes" if g["passed"] else "❌ fails"
+        if g["fail_on"] == "never":
+            mark = "report only: nothing gates at this threshold (use `--fail-on minor` or `major` to gate)"
+        else:
+            mark = "✅ passes" if g["passed"] else "❌ fails"
         line = f"**Gate** (`--fail-on {g['fail_on']}`): {mark}"
         if g["failing"]:
             line += f"; {len(g['failing'])} blocking: " + ", ".join(_link(i) for i in g["failing"])
