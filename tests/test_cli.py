@@ -13,27 +13,8 @@ import yaml
 
 from checks.cli import EXIT_GATE, EXIT_OK, EXIT_USAGE, main
 from checks.spec import default_spec_path
+from tests.fixtures.mutant_sources import MUTANT_K1
 
-MUTANT_K1 = '''\
-"""The reference with one minor defect: LRN with PyTorch's default k=1 (lrn.k, minor)."""
-import torch.nn as nn
-
-import alexnet_ref
-
-
-def build():
-    target = alexnet_ref.recipe()
-    make = target["model"]
-
-    def model():
-        m = make()
-        for name in ("lrn1", "lrn2"):
-            setattr(m.features, name, nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=1.0))
-        return m
-
-    target["model"] = model
-    return target
-'''
 
 
 def _probes_missing() -> str | None:

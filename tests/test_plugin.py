@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.mutant_sources import MUTANT_K1
+
 pytest_plugins = ["pytester"]
 
 TINY_SPEC = """\
@@ -347,26 +349,6 @@ def test_paper_target_fixture_skips_without_a_target(pytester):
 
 # ---------------------------------------------------------- acceptance: real spec, real model ---
 
-MUTANT_K1 = '''\
-"""The reference with one minor defect: LRN with PyTorch's default k=1 (lrn.k, minor)."""
-import torch.nn as nn
-
-import alexnet_ref
-
-
-def build():
-    target = alexnet_ref.recipe()
-    make = target["model"]
-
-    def model():
-        m = make()
-        for name in ("lrn1", "lrn2"):
-            setattr(m.features, name, nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=1.0))
-        return m
-
-    target["model"] = model
-    return target
-'''
 
 REFERENCE_FALLBACK = '''\
 import alexnet_ref

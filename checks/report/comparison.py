@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.report._values import cell, fmt_macs, normalise
-from checks.report.data import SEVERITIES, STATUSES, dumps, fidelity
+from checks.report.data import dumps, summarise
 from checks.report.markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
 from checks.spec import GROUPS
 
@@ -55,20 +55,15 @@ def _items(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _summary(r: dict[str, Any]) -> dict[str, Any]:
     findings = r.get("findings") or []
-    counts = {s: 0 for s in STATUSES}
-    devs = {s: 0 for s in SEVERITIES}
-    for f in findings:
-        counts[f["status"]] = counts.get(f["status"], 0) + 1
-        if f["status"] == "deviation":
-            devs[f["severity"]] = devs.get(f["severity"], 0) + 1
     gate = (r.get("summary") or {}).get("gate")
+    summary = summarise(findings, gate)
     return {
         "name": _name(r),
         "source": (r.get("target") or {}).get("source"),
         "file": safe_name(_name(r)) + ".md",
-        "fidelity_score": fidelity(findings)["score"],
-        "counts": counts,
-        "deviations_by_severity": devs,
+        "fidelity_score": summary["fidelity_score"],
+        "counts": summary["counts"],
+        "deviations_by_severity": summary["deviations_by_severity"],
         "gate_passed": None if gate is None else bool(gate.get("passed")),
         "gate_fail_on": None if gate is None else gate.get("fail_on"),
         "error": next((f.get("message") for f in findings if f["status"] == "error"), None),
