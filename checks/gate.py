@@ -24,13 +24,13 @@ Semantics (README, "Gate your model in CI"):
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from checks.findings import Report, Severity, Status
+from checks.inputs import did_you_mean, read_yaml
 from checks.spec import Spec, SpecError
 from checks.target import Waiver
 
@@ -127,14 +127,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _suggest(bad: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(bad, choices, n=1, cutoff=0.6)
-    if not close:  # "k" -> "lrn.k": match on the last dotted part too
-        tails = {c.rsplit(".", 1)[-1]: c for c in choices}
-        close = [tails[t] for t in difflib.get_close_matches(bad.rsplit(".", 1)[-1], list(tails), n=1, cutoff=0.8)]
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _date(value: Any, where: str) -> _dt.date:
     if isinstance(value, _dt.datetime):
         return value.date()
@@ -169,7 +161,7 @@ def parse_waivers(mapping: Any, spec: Spec | None, where: str) -> dict[str, Waiv
         elif isinstance(value, Mapping):
             extra = [str(k) for k in value if k not in ("reason", "until")]
             if extra:
-                raise WaiverError(f"{at}: unknown key '{extra[0]}'{_suggest(extra[0], ['reason', 'until'])}; "
+                raise WaiverError(f"{at}: unknown key '{extra[0]}'{did_you_mean(extra[0], ['reason', 'until'])}; "
                                   "use {reason: ..., until: YYYY-MM-DD}.")
             reason = value.get("reason")
             if not isinstance(reason, str):
@@ -191,24 +183,13 @@ def check_waiver_ids(waivers: Mapping[str, Waiver], spec: Spec, where: str = "wa
     ids = spec.ids
     for key in waivers:
         if key not in ids:
-            raise WaiverError(f"{where}: unknown item id '{key}'{_suggest(key, ids)} (alexnet-audit list items).")
+            raise WaiverError(f"{where}: unknown item id '{key}'{did_you_mean(key, ids)} (alexnet-audit list items).")
 
 
 def load_waivers(path: str | Path, spec: Spec) -> dict[str, Waiver]:
     """Read a waivers YAML file; raises WaiverError with one line naming the file (and key)."""
-    import yaml
-
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WaiverError(f"{p}: cannot read waivers ({exc.strerror or exc}).") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise WaiverError(f"{p}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}.") from None
+    raw, _ = read_yaml(p, "waivers", WaiverError)
     return parse_waivers(raw, spec, str(p))
 
 

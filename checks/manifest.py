@@ -28,7 +28,6 @@ type names); all problems are reported at once.
 """
 from __future__ import annotations
 
-import difflib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -39,16 +38,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from checks.inputs import did_you_mean, read_yaml
 from checks.target import Target, TargetError, from_mapping
 
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
         "loss", "batch_size", "epochs", "train_transform", "eval_transform", "waivers", "notes")
 RECIPE_REFS = ("optimizer", "scheduler", "loss", "train_transform", "eval_transform")
-
-
-def _suggest(bad: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.6) -> str:
-    close = difflib.get_close_matches(bad, list(choices), n=1, cutoff=cutoff)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _is_int(v: Any) -> bool:
@@ -184,7 +179,7 @@ def _kw_problems(cls: Any, kwargs: dict[str, Any], skip: int, at: str) -> list[s
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return []
     names = [p.name for p in params[skip:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return [f"{at}: {cls.__name__} takes no argument '{k}'{_suggest(k, names)}." for k in kwargs if k not in names]
+    return [f"{at}: {cls.__name__} takes no argument '{k}'{did_you_mean(k, names)}." for k in kwargs if k not in names]
 
 
 def _classes(module: Any, want: Callable[[Any], bool]) -> dict[str, Any]:
@@ -225,7 +220,7 @@ def _typed(value: Mapping[str, Any], classes: dict[str, Any], at: str, kind: str
         return None
     tname = value["type"]
     if not isinstance(tname, str) or tname not in classes:
-        problems.append(f"{at}.type: unknown {kind} '{tname}'{_suggest(str(tname), list(classes))}.")
+        problems.append(f"{at}.type: unknown {kind} '{tname}'{did_you_mean(str(tname), list(classes))}.")
         return None
     kwargs = {str(k): v for k, v in value.items() if k != "type"}
     return classes[tname], kwargs
@@ -315,18 +310,7 @@ def _literal_transform(value: list[Any], at: str, problems: list[str]) -> Any:
 # ------------------------------------------------------------------------------- loading ---
 
 def _read(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TargetError(f"{path}: cannot read the manifest ({exc.strerror or exc}).") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise TargetError(f"{path}: not valid YAML{line}: {getattr(exc, 'problem', None) or exc}.") from None
+    data, _ = read_yaml(path, "the manifest", TargetError)
     if not isinstance(data, Mapping):
         raise TargetError(f"{path}: a manifest is a mapping with at least a 'model' key (got {type(data).__name__}).")
     return dict(data)
@@ -346,7 +330,7 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
     problems: list[str] = []
     for key in data:
         if key not in KEYS:
-            problems.append(f"{where}: unknown key '{key}'{_suggest(str(key), KEYS)}; allowed: {', '.join(KEYS)}.")
+            problems.append(f"{where}: unknown key '{key}'{did_you_mean(str(key), KEYS)}; allowed: {', '.join(KEYS)}.")
     at = lambda k: f"{where}: {k}"  # noqa: E731
     if "model" not in data:
         problems.append(f"{where}: model: missing; give 'package.module:attr' or 'path/file.py:attr'.")

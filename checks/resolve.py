@@ -11,7 +11,6 @@ Every failure is a `TargetError` with a one-line message (no traceback reaches t
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import re
@@ -20,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from checks.inputs import did_you_mean
 from checks.target import Target, TargetError, from_object
 
 ENTRY_POINT_GROUP = "alexnet_audit.targets"
@@ -195,8 +195,7 @@ def get_attr(module: Any, attr: str, what: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             names = [n for n in dir(obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(part, names)
             owner = getattr(obj, "__name__", type(obj).__name__)
             raise TargetError(f"{what}: '{owner}' has no attribute '{part}'{hint}.") from None
         except Exception as exc:  # a module __getattr__ that raises something else
@@ -268,11 +267,6 @@ def _merged(target: Target, name: str, source: str, extra: dict[str, Any]) -> Ta
     return dataclasses.replace(target, **changes)
 
 
-def _did_you_mean(ref: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(ref, names, n=1, cutoff=0.5)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
 def load_target(ref: str, name: str | None = None) -> Target:
     """Resolve any target form to a Target; `name` overrides the report name."""
     if not isinstance(ref, str) or not ref.strip():
@@ -295,6 +289,6 @@ def load_target(ref: str, name: str | None = None) -> Target:
         raise TargetError(f"'{ref}': name the attribute too, as '{ref}:attr' (a model, a factory or a target mapping).")
     if Path(ref).exists():
         raise TargetError(f"'{ref}': a file target needs ':attr' (file.py:attr) or a .yaml manifest.")
-    raise TargetError(f"unknown target '{ref}'.{_did_you_mean(ref, list(registry))} Registered: "
+    raise TargetError(f"unknown target '{ref}'{did_you_mean(ref, list(registry), cutoff=0.5)}. Registered: "
                       f"{', '.join(registry)}; or give module:attr, path/file.py:attr or a .yaml manifest.")
 

@@ -5,17 +5,16 @@ did-you-mean for misspelt keys, so a spec edit never fails with a traceback.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from checks.findings import Severity
+from checks.inputs import did_you_mean, read_yaml
 
 GROUPS = ("architecture", "normalisation", "pooling", "dropout", "init", "training", "data", "evaluation", "context")
 
@@ -127,11 +126,6 @@ def default_spec_path() -> Path:
     return Path(str(resources.files("checks") / "paper_spec.yaml"))
 
 
-def _suggest(bad: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(bad, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _first_error(exc: ValidationError, where: str, allowed: list[str]) -> str:
     # A misspelt key shows up as both 'unknown' and 'missing': name the typo, it is the cause.
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
@@ -140,7 +134,7 @@ def _first_error(exc: ValidationError, where: str, allowed: list[str]) -> str:
     key = loc[0] if loc else "?"
     dotted = ".".join(loc)
     if err["type"] == "extra_forbidden":
-        return f"{where}: unknown key '{dotted}'{_suggest(key, allowed) if len(loc) == 1 else ''}."
+        return f"{where}: unknown key '{dotted}'{did_you_mean(key, allowed) if len(loc) == 1 else ''}."
     if err["type"] == "missing":
         return f"{where}: missing required key '{dotted}'."
     got = err.get("input")
@@ -150,16 +144,7 @@ def _first_error(exc: ValidationError, where: str, allowed: list[str]) -> str:
 def load_spec(path: str | Path | None = None) -> Spec:
     """Read, validate and freeze a spec; raises SpecError with one line on any problem."""
     p = Path(path) if path is not None else default_spec_path()
-    try:
-        raw_bytes = p.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"{p}: cannot read spec ({exc.strerror or exc}).") from None
-    try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{p}: not valid YAML{at}: {getattr(exc, 'problem', exc)}.") from None
+    raw, raw_bytes = read_yaml(p, "spec", SpecError)
     if not isinstance(raw, dict):
         raise SpecError(f"{p}: the spec must be a mapping with 'format', 'version', 'paper' and 'items'.")
     try:

@@ -7,11 +7,12 @@ live in `checks.resolve`.
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from checks.inputs import did_you_mean
 
 RECIPE_KEYS = ("optimizer", "scheduler", "loss", "batch_size", "epochs", "train_transform", "eval_transform")
 TARGET_KEYS = ("model", "input_size", "num_classes", *RECIPE_KEYS)
@@ -60,11 +61,6 @@ class Target:
         }
 
 
-def _suggest(bad: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(bad, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _input_size(value: Any, where: str) -> tuple[int, int, int]:
     if isinstance(value, int) and not isinstance(value, bool):
         return (3, value, value)
@@ -77,7 +73,7 @@ def from_mapping(name: str, mapping: Mapping[str, Any], source: str, **extra: An
     """Build a Target from the plain-dict target protocol; unknown keys are an error."""
     for key in mapping:
         if key not in TARGET_KEYS:
-            raise TargetError(f"{source}: unknown target key '{key}'{_suggest(str(key), TARGET_KEYS)}.")
+            raise TargetError(f"{source}: unknown target key '{key}'{did_you_mean(str(key), TARGET_KEYS)}.")
     if "model" not in mapping:
         raise TargetError(f"{source}: the target mapping has no 'model' key.")
     model = mapping["model"]

@@ -69,7 +69,7 @@ def test_unknown_name_has_a_did_you_mean() -> None:
     with pytest.raises(TargetError) as err:
         load_target("torchvison")
     msg = str(err.value)
-    assert "unknown target 'torchvison'. Did you mean 'torchvision'?" in msg and "\n" not in msg
+    assert "unknown target 'torchvison' (did you mean 'torchvision'?)." in msg and "\n" not in msg
 
 
 def test_module_attr(tiny_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
