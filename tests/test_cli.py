@@ -16,21 +16,6 @@ from checks.spec import default_spec_path
 from tests.fixtures.mutant_sources import MUTANT_K1
 
 
-
-def _probes_missing() -> str | None:
-    try:
-        from checks.probes import all_probes
-        from checks.spec import load_spec
-
-        missing = {it.probe for it in load_spec().items} - set(all_probes())
-    except Exception as exc:  # a probe module not written yet
-        return f"probes not ready: {type(exc).__name__}: {exc}"
-    return f"probes not registered yet: {sorted(missing)}" if missing else None
-
-
-needs_probes = pytest.mark.skipif(bool(_probes_missing()), reason=str(_probes_missing()))
-
-
 @pytest.fixture
 def mutant(tmp_path: Path) -> str:
     (tmp_path / "k1_mutant.py").write_text(MUTANT_K1, encoding="utf-8")
@@ -62,7 +47,6 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 # ---------------------------------------------------------------------------- gate: 0 and 1 ---
 
 @pytest.mark.slow
-@needs_probes
 def test_reference_passes_exit_0(tmp_path, capsys):
     assert audit(tmp_path, "reference") == EXIT_OK
     out = capsys.readouterr().out
@@ -71,14 +55,12 @@ def test_reference_passes_exit_0(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@needs_probes
 def test_minor_mutant_fails_exit_1(tmp_path, capsys, mutant):
     assert audit(tmp_path, mutant) == EXIT_GATE
     out = capsys.readouterr().out
     assert "1 deviation (0 major, 1 minor)" in out and "gate fail-on=minor: FAIL (lrn.k)" in out
 
 
-@needs_probes
 def test_minor_mutant_passes_with_fail_on_major_or_waived(tmp_path, capsys, mutant, lrn_spec):
     assert audit(tmp_path, mutant, "--spec", str(lrn_spec)) == EXIT_GATE
     assert audit(tmp_path, mutant, "--spec", str(lrn_spec), "--fail-on", "major") == EXIT_OK

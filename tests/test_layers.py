@@ -170,7 +170,6 @@ def test_layer_table_uses_the_trace_and_caches(monkeypatch, spec):
 
 
 def test_layer_table_on_the_reference_with_the_real_trace():
-    pytest.importorskip("checks.trace", reason="checks.trace (issue: tracing) has not landed yet")
     import alexnet_ref
 
     from checks.context import Context

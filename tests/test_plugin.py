@@ -7,7 +7,6 @@ The acceptance runs at the end use the real spec against the reference and a one
 """
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -40,8 +39,6 @@ TINY_ITEMS = [
 
 STUB_CONFTEST = '''\
 """Stand-in probe for the plugin tests: reads params['key'] out of the plain dict the target builds."""
-import importlib
-
 from checks import probes as _probes
 from checks.findings import Observation, Skip
 
@@ -53,25 +50,12 @@ def _stub(ctx, item):
     return Observation(values[item.params["key"]], where=f"values[{item.params['key']!r}]")
 
 
-def _importable(mod):  # the stand-in needs none of the real probes; a half-written one must not matter
-    try:
-        importlib.import_module(f"checks.probes.{mod}")
-        return True
-    except Exception:
-        return False
-
-
-_SAVED = _probes._MODULES
-
-
 def pytest_configure(config):
     _probes.PROBES["stub"] = _stub
-    _probes._MODULES = tuple(m for m in _SAVED if _importable(m))
 
 
 def pytest_unconfigure(config):  # in-process runs share the registry with the outer session
     _probes.PROBES.pop("stub", None)
-    _probes._MODULES = _SAVED
 '''
 
 TINY_TARGET = '''\
@@ -282,10 +266,6 @@ def test_target_load_failure_is_one_line_per_item(tiny):
 def test_paper_report_writes_reports_and_summary(tiny):
     result = run(tiny, *tiny_args("mutant", "--paper-waivers=waivers.yaml", "--paper-report=out"))
     result.stdout.fnmatch_lines(["*- paper audit -*", "tiny_target.mutant: *; gate fail-on=minor: FAIL (*"])
-    try:
-        from checks.report import write_reports  # noqa: F401
-    except ImportError:
-        pytest.skip("checks.report.write_reports has not landed yet; the summary line is checked")
     written = sorted(p.suffix for p in (tiny.path / "out").iterdir())
     assert written == [".json", ".md"]
     result.stdout.fnmatch_lines(["wrote *out*"])
@@ -350,42 +330,15 @@ def test_paper_target_fixture_skips_without_a_target(pytester):
 # ---------------------------------------------------------- acceptance: real spec, real model ---
 
 
-REFERENCE_FALLBACK = '''\
-import alexnet_ref
-
-build = alexnet_ref.recipe
-'''
-
-
-def _real_audit_ready() -> str | None:
-    """Why the real acceptance runs cannot run yet (other sessions still writing probes), or None."""
-    try:
-        from checks.probes import all_probes
-        from checks.spec import load_spec
-
-        missing = {it.probe for it in load_spec().items} - set(all_probes())
-    except Exception as exc:  # a probe module not written yet
-        return f"probes not ready: {type(exc).__name__}: {exc}"
-    return f"probes not registered yet: {sorted(missing)}" if missing else None
-
-
 @pytest.fixture
 def real(pytester: pytest.Pytester) -> pytest.Pytester:
-    why = _real_audit_ready()
-    if why:
-        pytest.skip(why)
-    pytester.makepyfile(k1_mutant=MUTANT_K1, ref_fallback=REFERENCE_FALLBACK)
+    pytester.makepyfile(k1_mutant=MUTANT_K1)
     return pytester
-
-
-def reference_ref() -> str:
-    # `reference` is registered by checks.targets.builtin; until that lands, the same recipe by file.
-    return "reference" if importlib.util.find_spec("checks.targets.builtin") else "ref_fallback.py:build"
 
 
 @pytest.mark.slow
 def test_acceptance_reference_passes(real):
-    result = run_sub(real, f"--paper-target={reference_ref()}")
+    result = run_sub(real, "--paper-target=reference")
     assert result.ret == 0, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["*0 deviations (0 major, 0 minor)*gate fail-on=minor: PASS"])
 

@@ -387,12 +387,6 @@ def test_comparison_of_nothing(tmp_path):
 # ------------------------------------------------------------------ a real audit ---------------
 
 def _audit_twice(tmp_path):
-    try:
-        from checks.probes import all_probes
-
-        all_probes()
-    except ImportError as exc:
-        pytest.skip(f"the probes have not all landed yet ({exc})")
     import alexnet_ref
 
     from checks.target import from_object

@@ -11,12 +11,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from checks import smoke  # noqa: E402
-from checks.cli import main  # noqa: E402
-from checks.target import from_object  # noqa: E402
+from checks import smoke
+from checks.cli import main
+from checks.target import from_object
 
 TINY = textwrap.dedent(
     """
