@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 __all__ = ["Op", "Trace", "get_trace", "get_train_trace", "build_trace", "classify_elementwise", "fit_lrn",
-           "measure_groups", "make_input", "replay", "one_thread", "ACTIVATIONS", "POOLS"]
+           "measure_groups", "make_input", "nonfinite_reason", "replay", "one_thread", "ACTIVATIONS", "POOLS"]
 
 # Measured elementwise non-linearities (Op.kind values).
 ACTIVATIONS = frozenset({
@@ -950,6 +950,9 @@ def build_trace(model: nn.Module, input_size: tuple[int, ...], *, train: bool = 
     if not outs:
         raise RuntimeError(f"the model returned {type(y).__name__}, not a tensor")
     out_t = outs[0]
+    bad = nonfinite_reason(out_t, tuple(x.shape))
+    if bad:
+        raise ValueError(bad)
     tensors: dict[int, torch.Tensor] = {id(x): x}
     for r in rec.recs:
         for t in _flat(r.out):
@@ -1172,6 +1175,17 @@ def one_thread() -> Iterator[None]:
     finally:
         if n > 1:
             torch.set_num_threads(n)
+
+
+def nonfinite_reason(y: torch.Tensor, shape: tuple[int, ...]) -> str | None:
+    """Why a model output cannot be audited (NaN or inf values), or None when it is finite."""
+    if not (y.is_floating_point() or y.is_complex()):
+        return None
+    bad = int((~torch.isfinite(y)).sum())
+    if not bad:
+        return None
+    kind = "NaN" if bool(torch.isnan(y).any()) else "inf"
+    return f"the forward pass returned non-finite outputs ({bad} of {y.numel()} are {kind}) on a {shape} input"
 
 
 def _build(ctx: Any, train: bool) -> Trace:

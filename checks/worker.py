@@ -49,6 +49,8 @@ def preflight(target: Any) -> str | None:
     import torch
     import torch.nn as nn
 
+    from checks.trace import nonfinite_reason
+
     torch.manual_seed(0)
     try:
         model = target.model()
@@ -72,12 +74,7 @@ def preflight(target: Any) -> str | None:
         y = y[0]
     if not isinstance(y, torch.Tensor):
         return f"the forward pass returned {type(y).__name__}, not a tensor"
-    if y.is_floating_point() or y.is_complex():
-        bad = (~torch.isfinite(y)).sum().item()
-        if bad:
-            kind = "NaN" if torch.isnan(y).any().item() else "inf"
-            return f"the forward pass returned non-finite outputs ({bad} of {y.numel()} are {kind}) on a {shape} input"
-    return None
+    return nonfinite_reason(y, shape)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

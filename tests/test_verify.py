@@ -35,3 +35,21 @@ def test_a_model_that_cannot_be_built_gives_errors_not_a_crash() -> None:
     arch = [f for f in report.findings if f.id.startswith("arch.")]
     assert all(f.status is Status.ERROR and "no weights here" in f.message for f in arch)
     assert all(f.status is Status.SKIP for f in report.findings if f.id.startswith(("train.", "data.", "eval.")))
+
+
+class _NaNNet(nn.Module):
+    """Finite weights, NaN outputs: the structure is measurable, the function is not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3 * 8 * 8, 4)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1)) * float("nan")
+
+
+def test_a_model_with_non_finite_outputs_is_an_error_naming_the_nan() -> None:
+    report = verify(load_spec(), from_mapping("t", {"model": _NaNNet, "input_size": (3, 8, 8)}, "test"),
+                    only=["arch.layer_sequence", "arch.fc6.out_features"])
+    for f in report.findings:
+        assert f.status is Status.ERROR and "non-finite outputs (8 of 8 are NaN)" in f.message, f.message
