@@ -76,9 +76,3 @@ class Report:
 
     def by_id(self) -> dict[str, Finding]:
         return {f.id: f for f in self.findings}
-
-    def counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Status}
-        for f in self.findings:
-            out[f.status.value] += 1
-        return out

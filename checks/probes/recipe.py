@@ -440,7 +440,7 @@ def lr_schedule(ctx: Any, item: Any) -> Observation:
     """How the lr falls over a simulated run: after a validation plateau (and not otherwise), or at fixed epochs."""
     sched_fn = ctx.recipe_value("scheduler")
     opt_fn = _optimizer_factory(ctx)
-    epochs = int(ctx.recipe.get("epochs") or 90)
+    epochs = int(ctx.recipe.get("epochs") or item.params["epochs"])
     plateau_at = min(10, max(1, epochs // 3))
 
     names: list[str] = []
