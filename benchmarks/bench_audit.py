@@ -13,12 +13,12 @@ from collections import defaultdict
 
 import torch
 
-from checks.context import Context
-from checks.layers import layer_table
-from checks.probes import all_probes
-from checks.resolve import load_target
-from checks.spec import load_spec
-from checks.verify import _one
+from alexnet_audit.context import Context
+from alexnet_audit.layers import layer_table
+from alexnet_audit.probes import all_probes
+from alexnet_audit.resolve import load_target
+from alexnet_audit.spec import load_spec
+from alexnet_audit.verify import _one
 
 
 def bench(ref: str) -> float:

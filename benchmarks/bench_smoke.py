@@ -1,6 +1,6 @@
 """Training throughput of the reference AlexNet against torchvision's, in one process (issue #7).
 
-Both models run through `checks.smoke.run_smoke` on the same device with the same settings: the
+Both models run through `alexnet_audit.smoke.run_smoke` on the same device with the same settings: the
 same synthetic fixed batch, the paper's optimizer (torch SGD 0.01 / 0.9 / 5e-4, so the optimizer
 is identical and only the model differs), the same steps and warm-up. Two modes:
 
@@ -40,7 +40,7 @@ def _targets() -> dict[str, Any]:
     import torch.nn as nn
 
     import alexnet_ref
-    from checks.target import from_object
+    from alexnet_audit.target import from_object
 
     def no_lrn() -> nn.Module:
         m = alexnet_ref.alexnet(num_classes=1000)
@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--markdown", type=Path, default=None, help="write the table here (reports/smoke-<device>.md)")
     args = p.parse_args(argv)
 
-    from checks.cli import UsageError
-    from checks.smoke import resolve_device, run_smoke, versions
+    from alexnet_audit.errors import UsageError
+    from alexnet_audit.smoke import resolve_device, run_smoke, versions
 
     try:
         dev = resolve_device(args.device)

@@ -8,24 +8,26 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+__version__ = "0.2.0"
+
 _EXPORTS = {
-    "Finding": "checks.findings",
-    "Report": "checks.findings",
-    "Severity": "checks.findings",
-    "Status": "checks.findings",
-    "Item": "checks.spec",
-    "Spec": "checks.spec",
-    "SpecError": "checks.spec",
-    "load_spec": "checks.spec",
-    "load_target": "checks.resolve",
+    "Finding": ".findings",
+    "Report": ".findings",
+    "Severity": ".findings",
+    "Status": ".findings",
+    "Item": ".spec",
+    "Spec": ".spec",
+    "SpecError": ".spec",
+    "load_spec": ".spec",
+    "load_target": ".resolve",
 }
-# `verify` lives in `checks.verify.verify`: a package attribute of that name would be rebound to
-# the submodule as soon as anything imports `checks.verify`.
+# `verify` lives in `alexnet_audit.verify.verify`: a package attribute of that name would be rebound to
+# the submodule as soon as anything imports `alexnet_audit.verify`.
 
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'checks' has no attribute {name!r}")
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,11 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import UsageError
+
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
 
 
 def _formats(text: str) -> list[str]:
@@ -68,13 +66,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     if args.what == "items":
-        from checks.spec import load_spec
+        from .spec import load_spec
 
         for it in load_spec(args.spec).items:
             print(f"{it.id:32} {it.severity.value:6} {it.section:24} {it.claim}")
     elif args.what == "probes":
-        from checks.probes import all_probes
-        from checks.spec import load_spec
+        from .probes import all_probes
+        from .spec import load_spec
 
         users: dict[str, list[str]] = {}
         for it in load_spec(args.spec).items:
@@ -83,7 +81,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
             print(f"{name:20} {doc}  [{', '.join(users.get(name, [])) or 'unused'}]")
     else:
-        from checks.resolve import registered_targets
+        from .resolve import registered_targets
 
         for name, where in registered_targets().items():
             print(f"{name:16} {where}")
@@ -91,11 +89,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from checks.gate import evaluate_gate, load_waivers
-    from checks.report import write_reports
-    from checks.resolve import load_target
-    from checks.spec import load_spec
-    from checks.verify import verify
+    from .gate import evaluate_gate, load_waivers
+    from .report import write_reports
+    from .resolve import load_target
+    from .spec import load_spec
+    from .verify import verify
 
     spec = load_spec(args.spec)
     target = load_target(args.target)
@@ -112,14 +110,14 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from checks.compare import compare
+    from .compare import compare
 
     return compare(args.targets, out=args.out, spec_path=args.spec, timeout=args.timeout, jobs=args.jobs,
                    fail_on=args.fail_on)
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
-    from checks.smoke import smoke_command
+    from .smoke import smoke_command
 
     return smoke_command(args)
 
@@ -128,8 +126,8 @@ _COMMANDS = {"audit": _cmd_audit, "compare": _cmd_compare, "smoke": _cmd_smoke, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from checks.spec import SpecError
-    from checks.target import TargetError
+    from .spec import SpecError
+    from .target import TargetError
 
     args = _parser().parse_args(argv)
     try:

@@ -107,13 +107,13 @@ def _env(jobs: int) -> dict[str, str]:
 
 def _audit_one(ref: str, name: str, out: Path, spec_path: Path | None, timeout: float, fail_on: str,
                env: dict[str, str], base: Path) -> Outcome:
-    from checks.resolve import absolutize
+    from .resolve import absolutize
 
     outcome = Outcome(ref=ref, name=name)
     scratch = Path(tempfile.mkdtemp(prefix="alexnet-audit-"))
     result = scratch / ".alexnet-audit-result.json"
     stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
-    cmd = [sys.executable, "-m", "checks.worker", "--ref", absolutize(ref, base), "--name", name,
+    cmd = [sys.executable, "-m", f"{__package__}.worker", "--ref", absolutize(ref, base), "--name", name,
            "--out", str(out), "--result", str(result), "--fail-on", fail_on,
            "--memory-limit", str(memory_limit()), "--base", str(base)]
     if spec_path is not None:
@@ -174,8 +174,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def error_report(outcome: Outcome, spec: Any) -> Any:
     """A Report where every finding is `error` with the cause (the target could not be audited)."""
-    from checks.findings import Report
-    from checks.judge import errored
+    from .findings import Report
+    from .judge import errored
 
     target = dict(outcome.target or {})
     target.setdefault("name", outcome.name)
@@ -187,7 +187,7 @@ def error_report(outcome: Outcome, spec: Any) -> Any:
 
 
 def _unique_names(refs: list[str]) -> list[str]:
-    from checks.resolve import default_name
+    from .resolve import default_name
 
     seen: dict[str, int] = {}
     names = []
@@ -204,11 +204,11 @@ def _unique_names(refs: list[str]) -> list[str]:
 def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Path | str | None = None,
             timeout: float = DEFAULT_TIMEOUT, jobs: int = 1, fail_on: str = "never") -> int:
     """Audit each target in its own subprocess; write per-target reports and the comparison into `out`."""
-    from checks.report import report_to_dict, write_comparison, write_reports
-    from checks.spec import load_spec
+    from .report import report_to_dict, write_comparison, write_reports
+    from .spec import load_spec
 
     if not targets:
-        from checks.target import TargetError
+        from .target import TargetError
 
         raise TargetError("compare needs at least one target.")
     spec = load_spec(spec_path)  # a bad spec is a usage error (exit 2) before anything runs

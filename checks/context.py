@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from checks.target import Target, TargetError
+from .target import Target, TargetError
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ class Context:
 
     def recipe_value(self, key: str) -> Any:
         """The recipe entry or a Skip naming what is missing (DESIGN.md: missing keys make items skip)."""
-        from checks.findings import Skip
+        from .findings import Skip
 
         if key not in self.target.recipe:
             raise Skip(f"the target gives no {key}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="checks.ddp_worker")
+    p = argparse.ArgumentParser(prog=f"{__package__}.ddp_worker")
     p.add_argument("target")
     p.add_argument("--device", choices=["cuda", "cpu"], required=True)
     p.add_argument("--steps", type=int, default=30)
@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
-    from checks.cli import UsageError
-    from checks.smoke import SmokeFailure, run_smoke, write_json
-    from checks.target import TargetError
+    from .errors import UsageError
+    from .smoke import SmokeFailure, run_smoke, write_json
+    from .target import TargetError
 
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     dist.init_process_group(backend="nccl" if args.device == "cuda" else "gloo")
     error: dict[str, str] | None = None
     try:
-        from checks.resolve import load_target
+        from .resolve import load_target
 
         target = load_target(args.target)
         result = run_smoke(target, device=device, steps=args.steps, batch_size=args.batch_size,

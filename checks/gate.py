@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.findings import Report, Severity, Status
-from checks.inputs import did_you_mean, read_yaml
-from checks.spec import Spec, SpecError
-from checks.target import Waiver
+from .findings import Report, Severity, Status
+from .inputs import did_you_mean, read_yaml
+from .spec import Spec, SpecError
+from .target import Waiver
 
 FAIL_ON = ("major", "minor", "never")
 _GATED = {"major": (Severity.MAJOR,), "minor": (Severity.MAJOR, Severity.MINOR), "never": ()}

@@ -10,8 +10,8 @@ import difflib
 import math
 from typing import Any
 
-from checks.findings import Finding, Observation, Status
-from checks.spec import Item
+from .findings import Finding, Observation, Status
+from .spec import Item
 
 _MISSING = object()
 

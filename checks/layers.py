@@ -28,14 +28,14 @@ def layer_table(ctx: Any) -> list[dict[str, Any]]:
 
 
 def _build(ctx: Any) -> list[dict[str, Any]]:
-    from checks.trace import get_trace
+    from .trace import get_trace
 
     trace = get_trace(ctx)
     layers = trace.layers()
     model = ctx.model
     spec = getattr(ctx, "spec", None)
     if spec is None:
-        from checks.spec import load_spec
+        from .spec import load_spec
 
         spec = load_spec()
     try:

@@ -38,8 +38,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from checks.inputs import did_you_mean, read_yaml
-from checks.target import Target, TargetError, from_mapping
+from .inputs import did_you_mean, read_yaml
+from .target import Target, TargetError, from_mapping
 
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
         "loss", "batch_size", "epochs", "train_transform", "eval_transform", "waivers", "notes")
@@ -368,8 +368,8 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
 
 
 def _waivers(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
-    from checks.gate import WaiverError, parse_waivers
-    from checks.spec import SpecError, load_spec
+    from .gate import WaiverError, parse_waivers
+    from .spec import SpecError, load_spec
 
     try:
         spec = load_spec(None)
@@ -402,7 +402,7 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     if stubs:
         install_stubs(stubs)
 
-    from checks.resolve import load_object
+    from .resolve import load_object
 
     declared: set[str] = set()
     mapping: dict[str, Any] = {}
@@ -434,7 +434,7 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     notes = [notes] if isinstance(notes, str) else list(notes)
     if stubs:
         notes.append(f"Stubbed optional modules: {', '.join(stubs)}.")
-    from checks.resolve import safe_name
+    from .resolve import safe_name
 
     target_name = name or safe_name(data.get("name") or path.stem)
     return from_mapping(target_name, mapping, where, declared=frozenset(declared), waivers=waivers, notes=notes)

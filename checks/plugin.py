@@ -71,8 +71,8 @@ class _Audit:
     """The one audit of a pytest session: configuration, then (lazily) target, report and gate."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from checks.gate import load_waivers
-        from checks.spec import SpecError, load_spec
+        from .gate import load_waivers
+        from .spec import SpecError, load_spec
 
         opt = config.getoption
         self.ref: str = opt("paper_target")
@@ -100,13 +100,13 @@ class _Audit:
         if self.ran:
             return
         self.ran = True
-        from checks.spec import SpecError
-        from checks.target import TargetError
+        from .spec import SpecError
+        from .target import TargetError
 
         try:
             self.target = _load_target(self.ref)
             self.name = self.target.name
-            from checks.verify import verify
+            from .verify import verify
 
             self.report = verify(self.spec, self.target, only=ids)
             self.gate = _gate(self.report, self.spec, self.target, self.file_waivers, self.fail_on, self.strict)
@@ -120,7 +120,7 @@ class _Audit:
         if self.report_dir is None or self.report is None:
             return
         try:
-            from checks.report import write_reports
+            from .report import write_reports
 
             self.written = list(write_reports(self.report, self.spec, self.report_dir, formats=("md", "json"),
                                               gate=self.gate))
@@ -138,19 +138,19 @@ def _first_line(exc: BaseException) -> str:
 
 def _load_target(ref: Any) -> Any:
     """A Target from a reference string (resolver), a Target, or any object the target protocol accepts."""
-    from checks.target import Target, from_object
+    from .target import Target, from_object
 
     if isinstance(ref, Target):
         return ref
     if isinstance(ref, str | Path):
-        from checks.resolve import load_target
+        from .resolve import load_target
 
         return load_target(str(ref))
     return from_object(getattr(ref, "__name__", "paper_target"), ref, "paper_target fixture")
 
 
 def _gate(report: Any, spec: Any, target: Any, file_waivers: dict, fail_on: str, strict: bool) -> Any:
-    from checks.gate import check_waiver_ids, evaluate_gate
+    from .gate import check_waiver_ids, evaluate_gate
 
     waivers = dict(target.waivers)
     check_waiver_ids(waivers, spec, f"{target.source}: waivers")
@@ -233,7 +233,7 @@ class PaperItem(pytest.Item):
             raise PaperProblem(_describe(self.spec_item, a.report.by_id()[self.name], verdict.note))
 
     def runtest(self) -> None:
-        from checks import gate as g
+        from . import gate as g
 
         a = _audit(self.config)
         assert a is not None and a.report is not None
@@ -266,7 +266,7 @@ class PaperItem(pytest.Item):
 
 def _describe(item: Any, finding: Any, headline: str) -> str:
     """The failure text: headline, then the claim, section, expected, observed and the fix hint."""
-    from checks.judge import _show
+    from .judge import _show
 
     lines = [headline, "",
              f"  claim:    {item.claim}",
@@ -359,7 +359,7 @@ def paper_target(pytestconfig: pytest.Config) -> Any:
 @pytest.fixture(scope="session")
 def paper_spec(pytestconfig: pytest.Config) -> Any:
     """The spec (--paper-spec or the packaged one)."""
-    from checks.spec import SpecError, load_spec
+    from .spec import SpecError, load_spec
 
     a = _audit(pytestconfig)
     if a is not None:
@@ -373,7 +373,7 @@ def paper_spec(pytestconfig: pytest.Config) -> Any:
 @pytest.fixture(scope="session")
 def paper_waivers(pytestconfig: pytest.Config, paper_spec: Any) -> Any:
     """Waivers from --paper-waivers (id -> Waiver). Override to return `{id: reason}` instead."""
-    from checks.gate import WaiverError, load_waivers
+    from .gate import WaiverError, load_waivers
 
     path = pytestconfig.getoption("paper_waivers")
     try:
@@ -385,9 +385,9 @@ def paper_waivers(pytestconfig: pytest.Config, paper_spec: Any) -> Any:
 @pytest.fixture(scope="session")
 def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any, paper_waivers: Any) -> PaperAudit:
     """The audit of `paper_target` (run once per session) with the gate of --paper-fail-on."""
-    from checks.gate import Waiver, parse_waivers
-    from checks.spec import SpecError
-    from checks.target import TargetError
+    from .gate import Waiver, parse_waivers
+    from .spec import SpecError
+    from .target import TargetError
 
     a = _audit(pytestconfig)
     fail_on = pytestconfig.getoption("paper_fail_on")
@@ -404,7 +404,7 @@ def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any,
         if shared:
             target, report = a.target, a.report
         else:
-            from checks.verify import verify
+            from .verify import verify
 
             target = _load_target(paper_target)
             report = verify(paper_spec, target)

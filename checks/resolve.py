@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checks.inputs import did_you_mean
-from checks.target import Target, TargetError, from_object
+from .inputs import did_you_mean
+from .target import Target, TargetError, from_object
 
 ENTRY_POINT_GROUP = "alexnet_audit.targets"
 
@@ -28,13 +28,13 @@ ENTRY_POINT_GROUP = "alexnet_audit.targets"
 # a source checkout that was never `pip install`-ed still knows them; an installed entry point of
 # the same name wins.
 BUILTIN_TARGETS: dict[str, str] = {
-    "reference": "checks.targets.builtin:reference",
-    "torchvision": "checks.targets.builtin:torchvision_alexnet",
-    "seed-000": "checks.targets.seeds:seed_000",
-    "seed-001": "checks.targets.seeds:seed_001",
-    "seed-002": "checks.targets.seeds:seed_002",
-    "seed-003": "checks.targets.seeds:seed_003",
-    "seed-004": "checks.targets.seeds:seed_004",
+    "reference": "alexnet_audit.targets.builtin:reference",
+    "torchvision": "alexnet_audit.targets.builtin:torchvision_alexnet",
+    "seed-000": "alexnet_audit.targets.seeds:seed_000",
+    "seed-001": "alexnet_audit.targets.seeds:seed_001",
+    "seed-002": "alexnet_audit.targets.seeds:seed_002",
+    "seed-003": "alexnet_audit.targets.seeds:seed_003",
+    "seed-004": "alexnet_audit.targets.seeds:seed_004",
 }
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -232,7 +232,7 @@ def build_target(name: str, obj: Any, source: str, **extra: Any) -> Target:
 
     `extra` (waivers, notes, declared...) is merged into the result.
     """
-    from checks.target import _is_module
+    from .target import _is_module
 
     if isinstance(obj, Target):
         return _merged(obj, name, source, extra)
@@ -273,7 +273,7 @@ def load_target(ref: str, name: str | None = None) -> Target:
         raise TargetError("empty target reference.")
     ref = ref.strip()
     if is_manifest_ref(ref):
-        from checks.manifest import load_manifest
+        from .manifest import load_manifest
 
         return load_manifest(Path(ref), name=name)
     parts = split_ref(ref)

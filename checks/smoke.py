@@ -67,8 +67,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from checks.cli import UsageError
-from checks.target import Target, TargetError
+from .errors import UsageError
+from .target import Target, TargetError
 
 FIELDS = (
     "target",
@@ -100,7 +100,7 @@ FIELDS = (
 # place that holds the paper's numbers.
 def _paper_recipe() -> tuple[float, float, float, int]:
     """The §5 recipe (lr, momentum, weight decay, batch) as paper_spec.yaml states it."""
-    from checks.spec import load_spec
+    from .spec import load_spec
 
     spec = load_spec()
     return (float(spec.item("train.lr").expected["weights"]), float(spec.item("train.momentum").expected),
@@ -744,7 +744,7 @@ def run_ddp(ref: str, *, nproc: int = 2, device: str = "auto", steps: int = 30, 
     with tempfile.TemporaryDirectory(prefix="smoke-ddp-") as tmp:
         result_path = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "checks.ddp_worker", ref, "--device", "cuda" if use_cuda else "cpu", "--steps", str(steps),
+               "-m", f"{__package__}.ddp_worker", ref, "--device", "cuda" if use_cuda else "cpu", "--steps", str(steps),
                "--recipe", recipe, "--amp", amp, "--result", str(result_path)]
         if batch_size is not None:
             cmd += ["--batch-size", str(batch_size)]
@@ -787,7 +787,7 @@ def smoke_command(args: Any) -> int:
                              batch_size=args.batch_size, recipe=args.recipe, amp=args.amp,
                              channels_last=args.channels_last, compile=args.compile)
         else:
-            from checks.resolve import load_target
+            from .resolve import load_target
 
             resolve_device(args.device)  # usage errors before the (slow) target load
             target = load_target(args.target)

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from checks.findings import Severity
-from checks.inputs import did_you_mean, read_yaml
+from .findings import Severity
+from .inputs import did_you_mean, read_yaml
 
 GROUPS = ("architecture", "normalisation", "pooling", "dropout", "init", "training", "data", "evaluation", "context")
 
@@ -122,8 +121,10 @@ class Spec:
 
 
 def default_spec_path() -> Path:
-    """The spec shipped inside the package (a link to the top-level paper_spec.yaml in a checkout)."""
-    return Path(str(resources.files("checks") / "paper_spec.yaml"))
+    """The packaged spec: a copy inside an installed wheel, the top-level paper_spec.yaml in a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "paper_spec.yaml"
+    return packaged if packaged.is_file() else here.parent / "paper_spec.yaml"
 
 
 def _first_error(exc: ValidationError, where: str, allowed: list[str]) -> str:

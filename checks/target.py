@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from checks.inputs import did_you_mean
+from .inputs import did_you_mean
 
 RECIPE_KEYS = ("optimizer", "scheduler", "loss", "batch_size", "epochs", "train_transform", "eval_transform")
 TARGET_KEYS = ("model", "input_size", "num_classes", *RECIPE_KEYS)

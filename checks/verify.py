@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from checks.context import Context
-from checks.findings import Finding, Report, Skip
-from checks.judge import errored, judge, skipped
-from checks.probes import all_probes
-from checks.spec import Item, Spec
-from checks.target import Target
+from .context import Context
+from .findings import Finding, Report, Skip
+from .judge import errored, judge, skipped
+from .probes import all_probes
+from .spec import Item, Spec
+from .target import Target
 
 
 def _one(item: Item, ctx: Context, probes: dict) -> Finding:
@@ -35,7 +35,7 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
     findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
     extras = ctx.cached("extras", dict)
     try:  # the per-layer table of the report (shapes, parameters, MACs); optional evidence
-        from checks.layers import layer_table
+        from .layers import layer_table
 
         extras["layers"] = layer_table(ctx)
     except Exception as exc:

@@ -49,7 +49,7 @@ def preflight(target: Any) -> str | None:
     import torch
     import torch.nn as nn
 
-    from checks.trace import nonfinite_reason
+    from .trace import nonfinite_reason
 
     torch.manual_seed(0)
     try:
@@ -78,9 +78,9 @@ def preflight(target: Any) -> str | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from checks.resolve import load_target
-    from checks.spec import load_spec
-    from checks.target import TargetError
+    from .resolve import load_target
+    from .spec import load_spec
+    from .target import TargetError
 
     spec = load_spec(args.spec)
     try:
@@ -93,9 +93,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if cause is not None:
         return {"ok": False, "stage": "model", "cause": cause, "target": described}
 
-    from checks.gate import evaluate_gate
-    from checks.report import report_to_dict, write_reports
-    from checks.verify import verify
+    from .gate import evaluate_gate
+    from .report import report_to_dict, write_reports
+    from .verify import verify
 
     report = verify(spec, target)
     gate = evaluate_gate(report, spec, dict(target.waivers), fail_on=args.fail_on)
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m checks.worker")
+    p = argparse.ArgumentParser(prog=f"python -m {__package__}.worker")
     p.add_argument("--ref", required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--out", required=True)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-import checks.compare as cmp
-from checks.compare import Outcome, _unique_names, compare, memory_limit
+import alexnet_audit.compare as cmp
+from alexnet_audit.compare import Outcome, _unique_names, compare, memory_limit
 from tests.fixtures.repo import make_repo
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -154,9 +154,9 @@ def _fake(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, Outcome]) -> None
 
 
 def _ok_report(name: str) -> dict[str, Any]:
-    from checks.findings import Report
-    from checks.report import report_to_dict
-    from checks.spec import load_spec
+    from alexnet_audit.findings import Report
+    from alexnet_audit.report import report_to_dict
+    from alexnet_audit.spec import load_spec
 
     spec = load_spec(None)
     return report_to_dict(Report(target={"name": name, "source": name}, spec={"version": spec.version,
@@ -191,7 +191,7 @@ def test_unique_names_and_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cli_compare_rejects_a_bad_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from checks.cli import main
+    from alexnet_audit.cli import main
 
     bad = tmp_path / "spec.yaml"
     bad.write_text("items: 3\n")

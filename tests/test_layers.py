@@ -1,4 +1,4 @@
-"""checks.layers: per-layer parameters and multiply-accumulates against the paper's values."""
+"""alexnet_audit.layers: per-layer parameters and multiply-accumulates against the paper's values."""
 from __future__ import annotations
 
 import sys
@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from checks.layers import build_rows, count_macs, layer_table, paper_values
-from checks.spec import load_spec
+from alexnet_audit.layers import build_rows, count_macs, layer_table, paper_values
+from alexnet_audit.spec import load_spec
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +160,9 @@ def test_layer_table_uses_the_trace_and_caches(monkeypatch, spec):
         calls.append(ctx)
         return FakeTrace()
 
-    fake = types.ModuleType("checks.trace")
+    fake = types.ModuleType("alexnet_audit.trace")
     fake.get_trace = get_trace
-    monkeypatch.setitem(sys.modules, "checks.trace", fake)
+    monkeypatch.setitem(sys.modules, "alexnet_audit.trace", fake)
     ctx = _Ctx(model, (3, 8, 8))
     rows = layer_table(ctx)
     assert rows is layer_table(ctx) and len(calls) == 1
@@ -172,8 +172,8 @@ def test_layer_table_uses_the_trace_and_caches(monkeypatch, spec):
 def test_layer_table_on_the_reference_with_the_real_trace():
     import alexnet_ref
 
-    from checks.context import Context
-    from checks.target import from_object
+    from alexnet_audit.context import Context
+    from alexnet_audit.target import from_object
 
     ctx = Context(from_object("reference", alexnet_ref.alexnet, "alexnet_ref:alexnet"))
     rows = layer_table(ctx)

@@ -9,15 +9,15 @@ import pytest
 import torch
 import torchvision  # noqa: F401  (imported once, before the fixture snapshots sys.modules)
 
-from checks.manifest import KEYS, StubModule, install_stubs, load_manifest, validate
-from checks.target import TargetError
+from alexnet_audit.manifest import KEYS, StubModule, install_stubs, load_manifest, validate
+from alexnet_audit.target import TargetError
 from tests.fixtures.repo import make_repo
 
 
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run in tmp_path and undo what loading a manifest does to sys.modules / sys.path / the stub finder."""
-    from checks import manifest
+    from alexnet_audit import manifest
 
     monkeypatch.chdir(tmp_path)
     modules, path, roots = set(sys.modules), list(sys.path), set(manifest._FINDER.roots)
@@ -237,7 +237,7 @@ def test_the_readme_manifest_example_is_valid() -> None:
     assert blocks, "the README shows a manifest"
     data = yaml.safe_load(blocks[0])
     assert validate(data, "README") == []
-    from checks.manifest import _literal_optimizer, _literal_scheduler, _literal_transform
+    from alexnet_audit.manifest import _literal_optimizer, _literal_scheduler, _literal_transform
 
     problems: list[str] = []
     opt = _literal_optimizer(data["optimizer"], "optimizer", problems)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from checks.probes import all_probes
-from checks.spec import load_spec
+from alexnet_audit.probes import all_probes
+from alexnet_audit.spec import load_spec
 from tests.mutants import all_mutants
 
 # Probes whose items are paper context (hardware, results): they can only be `skip`, never deviate.

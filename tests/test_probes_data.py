@@ -1,4 +1,4 @@
-"""Data probes (checks.probes.data): resize, mean subtraction, crops, flips, PCA lighting, ten-crop,
+"""Data probes (alexnet_audit.probes.data): resize, mean subtraction, crops, flips, PCA lighting, ten-crop,
 measured by feeding synthetic images through small transform pipelines."""
 from __future__ import annotations
 
@@ -206,7 +206,7 @@ def test_missing_transforms_skip() -> None:
 def test_declared_literal_transforms_say_declared(tmp_path: Any) -> None:
     import textwrap
 
-    from checks.manifest import load_manifest
+    from alexnet_audit.manifest import load_manifest
 
     (tmp_path / "net.py").write_text("import torch.nn as nn\ndef net():\n    return nn.Linear(4, 2)\n")
     (tmp_path / "t.yaml").write_text(textwrap.dedent("""

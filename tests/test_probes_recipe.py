@@ -1,4 +1,4 @@
-"""Recipe probes (checks.probes.recipe): loss, optimizer kind and hyper-parameters, lr schedule,
+"""Recipe probes (alexnet_audit.probes.recipe): loss, optimizer kind and hyper-parameters, lr schedule,
 batch size / epochs and the update rule, measured on small targets."""
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import torch
 from torch import nn
 
 import alexnet_ref
-from checks.context import Context
-from checks.findings import Finding
-from checks.spec import load_spec
-from checks.target import Target, from_object
-from checks.verify import _one
+from alexnet_audit.context import Context
+from alexnet_audit.findings import Finding
+from alexnet_audit.spec import load_spec
+from alexnet_audit.target import Target, from_object
+from alexnet_audit.verify import _one
 
 SPEC = load_spec()
 RECIPE_IDS = [it.id for it in SPEC.items if it.group in ("training", "data", "evaluation")]
@@ -24,10 +24,10 @@ RECIPE_IDS = [it.id for it in SPEC.items if it.group in ("training", "data", "ev
 
 def probes() -> dict[str, Any]:
     """Our probes (and whichever other probe modules exist already)."""
-    from checks.probes import PROBES
+    from alexnet_audit.probes import PROBES
 
     for mod in ("recipe", "data", "context"):
-        importlib.import_module(f"checks.probes.{mod}")
+        importlib.import_module(f"alexnet_audit.probes.{mod}")
     return PROBES
 
 
@@ -298,7 +298,7 @@ def test_update_rule_with_momentum_zero_is_both_forms() -> None:
 # ---------------------------------------------------------------------- declared literals ---
 
 def test_declared_literal_optimizer_is_judged_and_says_declared(tmp_path: Any) -> None:
-    from checks.manifest import load_manifest
+    from alexnet_audit.manifest import load_manifest
 
     (tmp_path / "net.py").write_text(textwrap.dedent("""
         import torch.nn as nn

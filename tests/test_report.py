@@ -1,4 +1,4 @@
-"""checks.report: JSON and markdown reports, the comparison and the heatmap.
+"""alexnet_audit.report: JSON and markdown reports, the comparison and the heatmap.
 
 Most tests build Reports by hand (fast); one real audit checks end-to-end determinism.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.findings import Observation, Report
-from checks.judge import errored, judge, skipped
-from checks.report import (
+from alexnet_audit.findings import Observation, Report
+from alexnet_audit.judge import errored, judge, skipped
+from alexnet_audit.report import (
     anchor,
     fidelity,
     report_to_dict,
@@ -25,7 +25,7 @@ from checks.report import (
     write_comparison,
     write_reports,
 )
-from checks.spec import GROUPS, load_spec
+from alexnet_audit.spec import GROUPS, load_spec
 
 SPEC = load_spec()
 
@@ -50,7 +50,7 @@ LAYERS = [
 
 @dataclass
 class StandInGate:
-    """The duck type of checks.gate.GateResult that the report reads."""
+    """The duck type of alexnet_audit.gate.GateResult that the report reads."""
 
     passed: bool = False
     fail_on: str = "minor"
@@ -389,8 +389,8 @@ def test_comparison_of_nothing(tmp_path):
 def _audit_twice(tmp_path):
     import alexnet_ref
 
-    from checks.target import from_object
-    from checks.verify import verify
+    from alexnet_audit.target import from_object
+    from alexnet_audit.verify import verify
 
     import torch
 

@@ -36,13 +36,13 @@ def _first_difference(name: str, old: bytes, new: bytes) -> str:
 def test_committed_reports_are_current(tmp_path, monkeypatch):
     committed = [REPORTS / f"{t}.json" for t in TARGETS]
     assert any(p.is_file() for p in committed), f"reports/ holds no committed report: run `{REFRESH}` and commit it"
-    from checks.resolve import load_target
+    from alexnet_audit.resolve import load_target
 
-    import checks.report.data as report_data
-    from checks.gate import evaluate_gate
-    from checks.report import report_to_dict, write_comparison, write_reports
-    from checks.spec import load_spec
-    from checks.verify import verify
+    import alexnet_audit.report.data as report_data
+    from alexnet_audit.gate import evaluate_gate
+    from alexnet_audit.report import report_to_dict, write_comparison, write_reports
+    from alexnet_audit.spec import load_spec
+    from alexnet_audit.verify import verify
 
     first = next(json.loads(p.read_text(encoding="utf-8")) for p in committed if p.is_file())
     env = first.get("environment")

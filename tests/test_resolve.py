@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from checks.resolve import (BUILTIN_TARGETS, ENTRY_POINT_GROUP, absolutize, default_name, load_target,
+from alexnet_audit.resolve import (BUILTIN_TARGETS, ENTRY_POINT_GROUP, absolutize, default_name, load_target,
                             registered_targets, safe_name, split_ref)
-from checks.target import Target, TargetError
+from alexnet_audit.target import Target, TargetError
 
 TINY = '''
 import torch.nn as nn

@@ -1,4 +1,4 @@
-"""Training smoke run (issue #7): checks.smoke, `alexnet-audit smoke`, DDP on CPU with gloo.
+"""Training smoke run (issue #7): alexnet_audit.smoke, `alexnet-audit smoke`, DDP on CPU with gloo.
 
 The reference runs at batch 4 for 8 steps (a few seconds a step on a busy 2-core CPU); the
 other runs use a tiny CNN target so that they stay fast.
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from checks import smoke
-from checks.cli import main
-from checks.target import from_object
+from alexnet_audit import smoke
+from alexnet_audit.cli import main
+from alexnet_audit.target import from_object
 
 TINY = textwrap.dedent(
     """
@@ -187,7 +187,7 @@ def test_ddp_on_cpu_with_gloo(tmp_path):
 
 @pytest.mark.cuda
 def test_reference_on_cuda_bf16_channels_last():
-    from checks.resolve import load_target
+    from alexnet_audit.resolve import load_target
 
     r = smoke.run_smoke(load_target("reference"), device="cuda", steps=12, batch_size=64, amp="bf16",
                         channels_last=True, progress=False)

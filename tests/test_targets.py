@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from checks.resolve import load_target
-from checks.spec import load_spec
-from checks.target import RECIPE_KEYS
+from alexnet_audit.resolve import load_target
+from alexnet_audit.spec import load_spec
+from alexnet_audit.target import RECIPE_KEYS
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 

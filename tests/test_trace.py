@@ -1,4 +1,4 @@
-"""checks.trace: one forward pass, logical layers named in paper order, whatever the model's form."""
+"""alexnet_audit.trace: one forward pass, logical layers named in paper order, whatever the model's form."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from checks.trace import Op, Trace, build_trace, one_thread
+from alexnet_audit.trace import Op, Trace, build_trace, one_thread
 from tests.mutants.model import FunctionalNet, make
 
 PAPER = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]

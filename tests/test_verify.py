@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from checks.findings import Status
-from checks.spec import load_spec
-from checks.target import from_mapping
-from checks.verify import verify
+from alexnet_audit.findings import Status
+from alexnet_audit.spec import load_spec
+from alexnet_audit.target import from_mapping
+from alexnet_audit.verify import verify
 
 
 def _sgd(params):

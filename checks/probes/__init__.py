@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from checks.findings import Observation
-from checks.spec import Item
+from ..findings import Observation
+from ..spec import Item
 
 ProbeFn = Callable[["Context", Item], Observation]  # noqa: F821  (Context: checks.context)
 
@@ -20,12 +20,19 @@ PROBES: dict[str, ProbeFn] = {}
 _MODULES = ("arch", "lrn", "pool", "dropout", "init", "recipe", "data", "context")
 
 
+def _origin(fn: ProbeFn) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+
+
 def probe(name: str) -> Callable[[ProbeFn], ProbeFn]:
     """Register a probe under `name` (the spec's `probe:` field)."""
 
     def register(fn: ProbeFn) -> ProbeFn:
-        if name in PROBES and PROBES[name] is not fn:
-            raise ValueError(f"probe '{name}' is registered twice")
+        # The same function re-imported (pytester drops and re-imports modules) replaces itself;
+        # two different functions under one name is a programming error.
+        old = PROBES.get(name)
+        if old is not None and _origin(old) != _origin(fn):
+            raise ValueError(f"probe '{name}' is registered twice ({_origin(old)} and {_origin(fn)})")
         PROBES[name] = fn
         return fn
 
@@ -34,5 +41,5 @@ def probe(name: str) -> Callable[[ProbeFn], ProbeFn]:
 
 def all_probes() -> dict[str, ProbeFn]:
     for mod in _MODULES:
-        importlib.import_module(f"checks.probes.{mod}")
+        importlib.import_module(f".{mod}", __name__)
     return dict(sorted(PROBES.items()))

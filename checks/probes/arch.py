@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from checks.findings import Observation
-from checks.probes import probe
-from checks.spec import Item
-from checks.trace import ACTIVATIONS, POOLS, Op, Trace, get_trace
+from ..findings import Observation
+from . import probe
+from ..spec import Item
+from ..trace import ACTIVATIONS, POOLS, Op, Trace, get_trace
 
 # ops that do not change the function on the audited input, or only re-lay it out
 _INVISIBLE = {"flatten", "reshape", "slice", "identity", "cat"}

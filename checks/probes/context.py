@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.findings import Observation, Skip
-from checks.probes import probe
+from ..findings import Observation, Skip
+from . import probe
 
 _REASONS = {
     "info.hardware": "paper context; not a property of code (see `alexnet-audit smoke` for your throughput)",

@@ -20,8 +20,8 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from checks.findings import Observation
-from checks.probes import probe
+from ..findings import Observation
+from . import probe
 
 # Sample counts: enough for the measurement, small enough that the whole data audit of the
 # reference takes about a second (the 256-px transforms are the cost).

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
-from checks.findings import Observation, Skip
-from checks.probes import probe
-from checks.probes.arch import is_identity
-from checks.spec import Item
-from checks.trace import ACTIVATIONS, Trace, get_trace, get_train_trace, make_input, one_thread, replay
+from ..findings import Observation, Skip
+from . import probe
+from .arch import is_identity
+from ..spec import Item
+from ..trace import ACTIVATIONS, Trace, get_trace, get_train_trace, make_input, one_thread, replay
 
 _SKIP_BACK = ACTIVATIONS | {"flatten", "reshape", "slice", "identity", "scale", "dropout", "pad", "cat"}
 

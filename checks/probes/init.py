@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from checks.findings import Observation
-from checks.probes import probe
-from checks.spec import Item
-from checks.trace import Trace, get_trace, one_thread
+from ..findings import Observation
+from . import probe
+from ..spec import Item
+from ..trace import Trace, get_trace, one_thread
 
 _KURT_SAMPLE = 1 << 20
 

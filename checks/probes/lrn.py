@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.findings import Observation, Skip
-from checks.probes import probe
-from checks.probes.arch import blocks
-from checks.spec import Item
-from checks.trace import ACTIVATIONS, POOLS, get_trace
+from ..findings import Observation, Skip
+from . import probe
+from .arch import blocks
+from ..spec import Item
+from ..trace import ACTIVATIONS, POOLS, get_trace
 
 _PARAMS = {"n": "n", "size": "n", "k": "k", "alpha": "alpha", "beta": "beta"}
 # two layers "agree" when they differ by less than this (then one scalar is reported)

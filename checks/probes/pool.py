@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.findings import Observation, Skip
-from checks.probes import probe
-from checks.probes.arch import blocks, is_identity, visible
-from checks.spec import Item
-from checks.trace import POOLS, Trace, get_trace
+from ..findings import Observation, Skip
+from . import probe
+from .arch import blocks, is_identity, visible
+from ..spec import Item
+from ..trace import POOLS, Trace, get_trace
 
 _ATTRS = ("type", "kernel_size", "stride", "padding")
 

@@ -15,8 +15,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from checks.findings import Observation, Skip
-from checks.probes import probe
+from ..findings import Observation, Skip
+from . import probe
 
 
 def _r(x: float, digits: int = 10) -> float:

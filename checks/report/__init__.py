@@ -15,13 +15,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from checks.findings import Report
-from checks.report.claims import review_claims
-from checks.report.comparison import comparison_dict, safe_name, write_comparison, write_heatmap
-from checks.report.data import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
-from checks.report.markdown import SYMBOLS, anchor
-from checks.report.markdown import render as _render_markdown
-from checks.spec import Spec
+from ..findings import Report
+from .claims import review_claims
+from .comparison import comparison_dict, safe_name, write_comparison, write_heatmap
+from .data import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
+from .markdown import SYMBOLS, anchor
+from .markdown import render as _render_markdown
+from ..spec import Spec
 
 __all__ = [
     "FORMAT",

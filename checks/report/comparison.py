@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checks.report._values import cell, fmt_macs, normalise
-from checks.report.data import dumps, summarise
-from checks.report.markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
-from checks.spec import GROUPS
+from ._values import cell, fmt_macs, normalise
+from .data import dumps, summarise
+from .markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
+from ..spec import GROUPS
 
 FORMAT = "alexnet-audit/comparison@1"
 COLOURS = {  # heatmap colours per status (colour-blind-safe Okabe-Ito tones)

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from checks.findings import Report, Severity, Status
-from checks.report._values import normalise
-from checks.spec import Spec
+from ..findings import Report, Severity, Status
+from ._values import normalise
+from ..spec import Spec
 
 FORMAT = "alexnet-audit/report@1"
 STATUSES = tuple(s.value for s in Status)  # pass, variant, deviation, skip, error
@@ -146,7 +146,7 @@ def report_to_dict(report: Report, spec: Spec, gate: Any = None) -> dict[str, An
         out["layers_error"] = normalise(report.extras["layers_error"])
     claims = target.get("claims")
     if claims:
-        from checks.report.claims import review_claims
+        from .claims import review_claims
 
         out["claims_review"] = review_claims(claims, findings)
     return out

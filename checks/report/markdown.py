@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from checks.report._values import cell, fmt_macs, code, show
-from checks.report.claims import review_claims
-from checks.spec import GROUPS, Item, Spec
+from ._values import cell, fmt_macs, code, show
+from .claims import review_claims
+from ..spec import GROUPS, Item, Spec
 
 SYMBOLS = {"pass": "✅", "variant": "🟡", "deviation": "❌", "skip": "⏭", "error": "💥"}
 GROUP_TITLES = {

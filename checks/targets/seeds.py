@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from torchvision import transforms as T
 
-from checks.target import Target, from_mapping
+from ..target import Target, from_mapping
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -30,7 +30,7 @@ SEEDS_DIR = "../shared/seeds"
 
 
 def _source(n: str) -> str:
-    return f"checks.targets.seeds:seed_{n} (rebuilt from {SEEDS_DIR}/{n}_*.txt)"
+    return f"alexnet_audit.targets.seeds:seed_{n} (rebuilt from {SEEDS_DIR}/{n}_*.txt)"
 
 
 # ------------------------------------------------------------------------------ seed-000 ------
