@@ -25,7 +25,7 @@ def bench(ref: str) -> float:
     spec = load_spec()
     probes = all_probes()
     target = load_target(ref)
-    ctx = Context(target)
+    ctx = Context(target, spec)
     per_group: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
     for item in spec.items:

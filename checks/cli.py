@@ -89,24 +89,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from .gate import evaluate_gate, load_waivers
-    from .report import write_reports
+    from .audit import run_audit
+    from .gate import load_waivers
     from .resolve import load_target
     from .spec import load_spec
-    from .verify import verify
 
     spec = load_spec(args.spec)
     target = load_target(args.target)
-    waivers = dict(target.waivers)
-    if args.waivers is not None:
-        waivers.update(load_waivers(args.waivers, spec))
-    report = verify(spec, target)
-    gate = evaluate_gate(report, spec, waivers, fail_on=args.fail_on)
-    paths = write_reports(report, spec, args.out, formats=args.format, gate=gate)
-    print(gate.summary_line(report.target["name"]))
-    for path in paths:
+    waivers = load_waivers(args.waivers, spec) if args.waivers is not None else None
+    result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, out=args.out, formats=args.format,
+                       base=Path.cwd())
+    print(result.summary_line())
+    for path in result.paths:
         print(f"wrote {path}")
-    return EXIT_OK if gate.passed else EXIT_GATE
+    return EXIT_OK if result.passed else EXIT_GATE
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

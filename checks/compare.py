@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_TIMEOUT = 120.0
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -92,11 +91,7 @@ def _stderr_tail(path: Path, lines: int = 1) -> str:
 
 
 def _env(jobs: int) -> dict[str, str]:
-    env = dict(os.environ)
-    extra = [str(_PROJECT_ROOT)]
-    if env.get("PYTHONPATH"):
-        extra.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(extra)
+    env = dict(os.environ)  # the installed package is found as installed: no path of ours ahead of the user's
     threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, threads)
@@ -107,7 +102,7 @@ def _env(jobs: int) -> dict[str, str]:
 
 def _audit_one(ref: str, name: str, out: Path, spec_path: Path | None, timeout: float, fail_on: str,
                env: dict[str, str], base: Path) -> Outcome:
-    from .resolve import absolutize
+    from .refs import absolutize
 
     outcome = Outcome(ref=ref, name=name)
     scratch = Path(tempfile.mkdtemp(prefix="alexnet-audit-"))
@@ -172,8 +167,9 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def error_report(outcome: Outcome, spec: Any) -> Any:
+def error_report(outcome: Outcome, spec: Any, base: Path | None = None) -> Any:
     """A Report where every finding is `error` with the cause (the target could not be audited)."""
+    from .audit import scrub_paths
     from .findings import Report
     from .judge import errored
 
@@ -182,12 +178,13 @@ def error_report(outcome: Outcome, spec: Any) -> Any:
     target.setdefault("source", outcome.ref)
     target["error"] = outcome.cause
     reason = f"target error: {outcome.cause}"
-    return Report(target=target, spec={"version": spec.version, "sha256": spec.sha256},
-                  findings=[errored(item, reason) for item in spec.items])
+    report = Report(target=target, spec={"version": spec.version, "sha256": spec.sha256},
+                    findings=[errored(item, reason) for item in spec.items])
+    return scrub_paths(report, base)
 
 
 def _unique_names(refs: list[str]) -> list[str]:
-    from .resolve import default_name
+    from .refs import default_name
 
     seen: dict[str, int] = {}
     names = []
@@ -238,7 +235,7 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
         if outcome.ok and outcome.report is not None:
             results.append(outcome.report)
             continue
-        report = error_report(outcome, spec)
+        report = error_report(outcome, spec, base)
         write_reports(report, spec, out, formats=["md", "json"], gate=None)
         results.append(report_to_dict(report, spec, None))
     for path in write_comparison(results, out):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .spec import Spec
 from .target import Target, TargetError
 
 T = TypeVar("T")
@@ -19,8 +20,9 @@ class _Failed:
 
 
 class Context:
-    def __init__(self, target: Target, seed: int = 0) -> None:
+    def __init__(self, target: Target, spec: Spec, seed: int = 0) -> None:
         self.target = target
+        self.spec = spec  # the run's spec (--spec), for probes that read the paper's values
         self.seed = seed
         self._cache: dict[str, Any] = {}
 

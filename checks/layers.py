@@ -33,11 +33,7 @@ def _build(ctx: Any) -> list[dict[str, Any]]:
     trace = get_trace(ctx)
     layers = trace.layers()
     model = ctx.model
-    spec = getattr(ctx, "spec", None)
-    if spec is None:
-        from .spec import load_spec
-
-        spec = load_spec()
+    spec = ctx.spec  # the run's spec, never the packaged one behind the user's back
     try:
         counts = count_macs(model, tuple(ctx.target.input_size))
     except Exception:  # the counter failing must not cost the table: fall back to shapes

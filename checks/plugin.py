@@ -37,6 +37,8 @@ from typing import Any
 
 import pytest
 
+from .errors import first_line
+
 COLLECTOR_NAME = "paper_audit"
 
 
@@ -85,6 +87,8 @@ class _Audit:
         except SpecError as exc:  # WaiverError is a SpecError
             raise pytest.UsageError(f"paper audit: {exc}") from None
         self.waiver_file: str | None = opt("paper_waivers")
+        self.base = Path(config.invocation_params.dir)
+        self.result: Any = None
         self.ran = False
         self.name: str = self.ref
         self.target: Any = None
@@ -106,34 +110,29 @@ class _Audit:
         try:
             self.target = _load_target(self.ref)
             self.name = self.target.name
-            from .verify import verify
+            from .audit import run_audit
 
-            self.report = verify(self.spec, self.target, only=ids)
-            self.gate = _gate(self.report, self.spec, self.target, self.file_waivers, self.fail_on, self.strict)
+            self.result = run_audit(self.spec, self.target, waivers=self.file_waivers, fail_on=self.fail_on,
+                                    strict=self.strict, only=ids, base=self.base)
+            self.report, self.gate = self.result.report, self.result.gate
         except (TargetError, SpecError) as exc:
             self.error = f"paper target '{self.ref}' could not be audited: {exc}"
         except Exception as exc:  # a crash of the audit itself: one line per test, the traceback once
-            self.error = f"the audit of '{self.ref}' crashed: {type(exc).__name__}: {_first_line(exc)}"
+            self.error = f"the audit of '{self.ref}' crashed: {first_line(exc)}"
             self.trace = traceback.format_exc()
 
     def write_reports(self) -> None:
         if self.report_dir is None or self.report is None:
             return
         try:
-            from .report import write_reports
+            from .audit import write
 
-            self.written = list(write_reports(self.report, self.spec, self.report_dir, formats=("md", "json"),
-                                              gate=self.gate))
+            self.written = write(self.result, self.spec, self.report_dir)
         except Exception as exc:
-            self.write_error = f"{type(exc).__name__}: {_first_line(exc)}"
+            self.write_error = first_line(exc)
 
 
 _AUDIT = pytest.StashKey["_Audit | None"]()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
 
 
 def _load_target(ref: Any) -> Any:
@@ -147,15 +146,6 @@ def _load_target(ref: Any) -> Any:
 
         return load_target(str(ref))
     return from_object(getattr(ref, "__name__", "paper_target"), ref, "paper_target fixture")
-
-
-def _gate(report: Any, spec: Any, target: Any, file_waivers: dict, fail_on: str, strict: bool) -> Any:
-    from .gate import check_waiver_ids, evaluate_gate
-
-    waivers = dict(target.waivers)
-    check_waiver_ids(waivers, spec, f"{target.source}: waivers")
-    waivers.update(file_waivers)  # the file given on the command line wins over the manifest
-    return evaluate_gate(report, spec, waivers, fail_on=fail_on, strict=strict)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -31,7 +31,7 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
     """Audit `target` against every item of `spec` (or the ids in `only`), in spec order."""
     wanted = set(only) if only is not None else None
     probes = all_probes()
-    ctx = Context(target)
+    ctx = Context(target, spec)
     findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
     extras = ctx.cached("extras", dict)
     try:  # the per-layer table of the report (shapes, parameters, MACs); optional evidence

@@ -15,10 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+from .errors import first_line
 
 
 def _limit_memory(limit: int) -> None:
@@ -57,7 +54,7 @@ def preflight(target: Any) -> str | None:
     except MemoryError:
         raise
     except Exception as exc:
-        return f"building the model failed: {_first_line(exc)}"
+        return f"building the model failed: {first_line(exc)}"
     if not isinstance(model, nn.Module):
         return f"the model factory returned {type(model).__name__}, not an nn.Module"
     shape = (2, *target.input_size)
@@ -69,7 +66,7 @@ def preflight(target: Any) -> str | None:
     except MemoryError:
         raise
     except Exception as exc:
-        return f"the forward pass failed on a {shape} input: {_first_line(exc)}"
+        return f"the forward pass failed on a {shape} input: {first_line(exc)}"
     if isinstance(y, tuple | list) and y and isinstance(y[0], torch.Tensor):
         y = y[0]
     if not isinstance(y, torch.Tensor):
@@ -93,19 +90,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if cause is not None:
         return {"ok": False, "stage": "model", "cause": cause, "target": described}
 
-    from .gate import evaluate_gate
-    from .report import report_to_dict, write_reports
-    from .verify import verify
+    from .audit import run_audit
+    from .report import report_to_dict
 
-    report = verify(spec, target)
-    gate = evaluate_gate(report, spec, dict(target.waivers), fail_on=args.fail_on)
-    paths = write_reports(report, spec, Path(args.out), formats=args.format.split(","), gate=gate)
+    result = run_audit(spec, target, fail_on=args.fail_on, out=Path(args.out), formats=args.format.split(","),
+                       base=args.base)
     return {
         "ok": True,
-        "passed": bool(gate.passed),
-        "summary": gate.summary_line(target.name),
-        "paths": [str(p) for p in paths],
-        "report": report_to_dict(report, spec, gate),
+        "passed": result.passed,
+        "summary": result.summary_line(),
+        "paths": [str(p) for p in result.paths],
+        "report": report_to_dict(result.report, spec, result.gate),
     }
 
 
@@ -134,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         result = {"ok": False, "stage": "audit", "cause": _out_of_memory(args.memory_limit)}
     except BaseException as exc:  # SystemExit/KeyboardInterrupt from a target included
-        result = {"ok": False, "stage": "audit", "cause": f"the audit failed: {_first_line(exc)}"}
+        result = {"ok": False, "stage": "audit", "cause": f"the audit failed: {first_line(exc)}"}
     cause = str(result.get("cause", ""))
     if not result.get("ok") and any(w in cause for w in _OOM_WORDS):
         asked = re.search(r"tried to allocate (\d+) bytes", cause)

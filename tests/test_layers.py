@@ -175,7 +175,7 @@ def test_layer_table_on_the_reference_with_the_real_trace():
     from alexnet_audit.context import Context
     from alexnet_audit.target import from_object
 
-    ctx = Context(from_object("reference", alexnet_ref.alexnet, "alexnet_ref:alexnet"))
+    ctx = Context(from_object("reference", alexnet_ref.alexnet, "alexnet_ref:alexnet"), load_spec())
     rows = layer_table(ctx)
     assert [r["layer"] for r in rows] == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
     for r in rows:

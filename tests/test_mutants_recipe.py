@@ -38,7 +38,7 @@ def reference(model: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
     """The reference's findings, its train-transform measurements and that transform's repr."""
     target = from_object("reference", alexnet_ref.recipe(), "test")
     target.model = lambda: model
-    ctx = Context(target)
+    ctx = Context(target, SPEC)
     found = {i: _one(SPEC.item(i), ctx, probes()) for i in IDS}
     caches = {k: ctx.cached(k, lambda: None) for k in DATA_CACHES}
     return found, caches, repr(target.recipe["train_transform"])
@@ -48,7 +48,7 @@ def _statuses(obj: Any, model: Any, reference: Any) -> dict[str, Any]:
     _, caches, train_repr = reference
     target = from_object("mutant", obj, "test")
     target.model = lambda: model
-    ctx = Context(target)
+    ctx = Context(target, SPEC)
     if repr(target.recipe.get("train_transform")) == train_repr:
         for key, value in caches.items():
             ctx.cached(key, lambda v=value: v)

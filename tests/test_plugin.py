@@ -17,7 +17,6 @@ import pytest
 
 from tests.fixtures.mutant_sources import MUTANT_K1
 
-pytest_plugins = ["pytester"]
 
 TINY_SPEC = """\
 format: alexnet-audit/spec

@@ -110,7 +110,7 @@ def test_pool_type_by_outputs():
 
 
 def _ctx(model_factory, **kw):
-    return Context(from_object("t", {"model": model_factory, **kw}, "test"))
+    return Context(from_object("t", {"model": model_factory, **kw}, "test"), load_spec())
 
 
 def _obs(spec, ctx, item_id):

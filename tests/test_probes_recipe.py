@@ -42,7 +42,7 @@ def audit(target: Any, ids: list[str] | str, model: nn.Module | None = None) -> 
         target = from_object("t", target, "test")
     if model is not None:
         target.model = lambda: model
-    ctx = Context(target)
+    ctx = Context(target, SPEC)
     table = probes()
     ids = [ids] if isinstance(ids, str) else ids
     return {i: _one(SPEC.item(i), ctx, table) for i in ids}

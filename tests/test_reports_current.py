@@ -2,10 +2,9 @@
 
 Regenerates, in-process and into a temporary directory, what `make report` writes (`alexnet-audit
 compare reference torchvision seed-000 ... seed-004 --out reports`): each target's md and json
-(load_target + verify + gate + write_reports, as the compare worker does) and the comparison. The
-gate threshold is read from the committed JSON (compare's default is `never`), and the report's
-environment block (torch / torchvision / Python versions) is taken from the committed reports, so
-a checkout on another Python minor compares everything else. On a mismatch the test fails with the
+through the same `run_audit` the compare worker calls, and the comparison. The report's environment
+block (torch / torchvision / Python versions) is taken from the committed reports, so a checkout on
+another Python minor compares everything else; nothing else is tolerated. On a mismatch the test fails with the
 command that refreshes the reports.
 """
 from __future__ import annotations
@@ -36,13 +35,11 @@ def _first_difference(name: str, old: bytes, new: bytes) -> str:
 def test_committed_reports_are_current(tmp_path, monkeypatch):
     committed = [REPORTS / f"{t}.json" for t in TARGETS]
     assert any(p.is_file() for p in committed), f"reports/ holds no committed report: run `{REFRESH}` and commit it"
-    from alexnet_audit.resolve import load_target
-
     import alexnet_audit.report.data as report_data
-    from alexnet_audit.gate import evaluate_gate
-    from alexnet_audit.report import report_to_dict, write_comparison, write_reports
+    from alexnet_audit.audit import run_audit
+    from alexnet_audit.report import report_to_dict, write_comparison
+    from alexnet_audit.resolve import load_target
     from alexnet_audit.spec import load_spec
-    from alexnet_audit.verify import verify
 
     first = next(json.loads(p.read_text(encoding="utf-8")) for p in committed if p.is_file())
     env = first.get("environment")
@@ -52,15 +49,9 @@ def test_committed_reports_are_current(tmp_path, monkeypatch):
     spec = load_spec()
     out = tmp_path / "reports"
     results = []
-    for name in TARGETS:
-        old = REPORTS / f"{name}.json"
-        gate_info = json.loads(old.read_text(encoding="utf-8"))["summary"].get("gate") if old.is_file() else {}
-        fail_on = (gate_info or {}).get("fail_on") or "never"
-        target = load_target(name)
-        report = verify(spec, target)
-        gate = evaluate_gate(report, spec, dict(target.waivers), fail_on=fail_on) if gate_info is not None else None
-        write_reports(report, spec, out, formats=["md", "json"], gate=gate)
-        results.append(report_to_dict(report, spec, gate))
+    for name in TARGETS:  # what `make report` runs: compare, whose workers call run_audit with --fail-on never
+        result = run_audit(spec, load_target(name), fail_on="never", out=out, base=REPO)
+        results.append(report_to_dict(result.report, spec, result.gate))
     write_comparison(results, out)
 
     problems = []

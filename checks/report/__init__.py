@@ -17,7 +17,8 @@ from typing import Any
 
 from ..findings import Report
 from .claims import review_claims
-from .comparison import comparison_dict, safe_name, write_comparison, write_heatmap
+from ..refs import safe_name
+from .comparison import comparison_dict, write_comparison, write_heatmap
 from .data import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
 from .markdown import SYMBOLS, anchor
 from .markdown import render as _render_markdown

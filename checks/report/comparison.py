@@ -13,6 +13,7 @@ from typing import Any
 from ._values import cell, fmt_macs, normalise
 from .data import dumps, summarise
 from .markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
+from ..refs import safe_name
 from ..spec import GROUPS
 
 FORMAT = "alexnet-audit/comparison@1"
@@ -26,17 +27,6 @@ COLOURS = {  # heatmap colours per status (colour-blind-safe Okabe-Ito tones)
 }
 LEGEND = ("✅ pass · 🟡 accepted variant · ❌ deviation · ⏭ skip (not observable on this target) · "
           "💥 error (probe or target failed) · blank: item not in that target's report")
-
-
-def safe_name(name: str) -> str:
-    """A file-name-safe form of a target name (`path/to/x.py:attr` -> `path-to-x.py-attr`).
-
-    The same rule as `checks.resolve.safe_name`: letters, digits, '.', '_' and '-' only.
-    """
-    import re
-
-    out = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-.")
-    return out or "target"
 
 
 def _name(r: dict[str, Any]) -> str:
