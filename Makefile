@@ -1,18 +1,20 @@
-# The two commands of the README. Both create .venv when missing and install the project into it.
+# The README's commands. Each creates .venv when missing and installs the project into it, with the
+# exact versions of constraints.txt (torch and torchvision install from the local wheel files).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: report test clean
+.PHONY: report test test-fast lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml setup.py constraints.txt | $(PY)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1" || $(PY) -m pip install -q torch torchvision
-	$(PY) -m pip install -q -e ".[test]"
+	$(PIP) "torch==2.14.1" "torchvision==0.29.1"
+	$(PIP) -e ".[test,lint]"
 	touch $(STAMP)
 
 report: $(STAMP)
@@ -20,6 +22,13 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check checks alexnet_ref tests benchmarks setup.py
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -84,7 +84,7 @@ class PCALighting(nn.Module):
     @classmethod
     def fit(
         cls, images: Iterable[ImageLike] | torch.Tensor, alpha_std: float = LIGHTING_ALPHA_STD
-    ) -> "PCALighting":
+    ) -> PCALighting:
         """PCA of the 3x3 covariance of all RGB pixel values in a sample of training images.
 
         §4.1 performs this PCA over the whole ImageNet training set; a random sample of a few
@@ -142,7 +142,7 @@ class MeanSubtraction(nn.Module):
     @classmethod
     def fit(
         cls, images: Iterable[ImageLike] | torch.Tensor, size: int | None = CROP
-    ) -> "MeanSubtraction":
+    ) -> MeanSubtraction:
         """Per-pixel mean of equally sized images (the 256x256 training images of §2).
 
         With `size`, the mean image is centre-cropped to `size` x `size`: like the authors'

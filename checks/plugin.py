@@ -375,7 +375,7 @@ def paper_waivers(pytestconfig: pytest.Config, paper_spec: Any) -> Any:
 @pytest.fixture(scope="session")
 def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any, paper_waivers: Any) -> PaperAudit:
     """The audit of `paper_target` (run once per session) with the gate of --paper-fail-on."""
-    from .gate import Waiver, parse_waivers
+    from .gate import Waiver, evaluate_gate, parse_waivers
     from .spec import SpecError
     from .target import TargetError
 
@@ -391,14 +391,17 @@ def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any,
             if a.error is not None:
                 pytest.fail(a.error, pytrace=False)
             shared = len(a.report.findings) == len(paper_spec.items)
+        from .audit import merge_waivers, run_audit
+
         if shared:
             target, report = a.target, a.report
+            gate = evaluate_gate(report, paper_spec, merge_waivers(target, paper_spec, waivers), fail_on=fail_on,
+                                 strict=strict)
         else:
-            from .verify import verify
-
             target = _load_target(paper_target)
-            report = verify(paper_spec, target)
-        gate = _gate(report, paper_spec, target, waivers, fail_on, strict)
+            result = run_audit(paper_spec, target, waivers=waivers, fail_on=fail_on, strict=strict,
+                               base=pytestconfig.invocation_params.dir)
+            report, gate = result.report, result.gate
     except (SpecError, TargetError) as exc:
         pytest.fail(f"paper target could not be audited: {exc}", pytrace=False)
     return PaperAudit(target, paper_spec, report, gate)

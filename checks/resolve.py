@@ -11,10 +11,6 @@ Every failure is a `TargetError` with a one-line message (no traceback reaches t
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alexnet_audit import gate as g
-from alexnet_audit.findings import Finding, Report, Severity, Status
+from alexnet_audit.findings import Finding, Report, Status
 from alexnet_audit.gate import GateResult, WaiverError, evaluate_gate, load_waivers, parse_waivers
 from alexnet_audit.spec import SpecError, load_spec
 from alexnet_audit.target import Waiver

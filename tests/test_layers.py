@@ -171,7 +171,6 @@ def test_layer_table_uses_the_trace_and_caches(monkeypatch, spec):
 
 def test_layer_table_on_the_reference_with_the_real_trace():
     import alexnet_ref
-
     from alexnet_audit.context import Context
     from alexnet_audit.target import from_object
 

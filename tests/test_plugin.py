@@ -8,7 +8,6 @@ The acceptance runs at the end use the real spec against the reference and a one
 from __future__ import annotations
 
 import importlib
-
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.mutant_sources import MUTANT_K1
-
 
 TINY_SPEC = """\
 format: alexnet-audit/spec

@@ -387,12 +387,11 @@ def test_comparison_of_nothing(tmp_path):
 # ------------------------------------------------------------------ a real audit ---------------
 
 def _audit_twice(tmp_path):
-    import alexnet_ref
+    import torch
 
+    import alexnet_ref
     from alexnet_audit.target import from_object
     from alexnet_audit.verify import verify
-
-    import torch
 
     out = []
     for run in ("A", "B"):

@@ -10,8 +10,16 @@ import pytest
 import torch
 import torch.nn as nn
 
-from alexnet_audit.resolve import (BUILTIN_TARGETS, ENTRY_POINT_GROUP, absolutize, default_name, load_target,
-                            registered_targets, safe_name, split_ref)
+from alexnet_audit.resolve import (
+    BUILTIN_TARGETS,
+    ENTRY_POINT_GROUP,
+    absolutize,
+    default_name,
+    load_target,
+    registered_targets,
+    safe_name,
+    split_ref,
+)
 from alexnet_audit.target import Target, TargetError
 
 TINY = '''

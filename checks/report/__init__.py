@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..findings import Report
-from .claims import review_claims
 from ..refs import safe_name
+from ..spec import Spec
+from .claims import review_claims
 from .comparison import comparison_dict, write_comparison, write_heatmap
 from .data import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
 from .markdown import SYMBOLS, anchor
 from .markdown import render as _render_markdown
-from ..spec import Spec
 
 __all__ = [
     "FORMAT",

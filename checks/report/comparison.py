@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..refs import safe_name
+from ..spec import GROUPS
 from ._values import cell, fmt_macs, normalise
 from .data import dumps, summarise
 from .markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
-from ..refs import safe_name
-from ..spec import GROUPS
 
 FORMAT = "alexnet-audit/comparison@1"
 COLOURS = {  # heatmap colours per status (colour-blind-safe Okabe-Ito tones)
