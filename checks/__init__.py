@@ -20,6 +20,8 @@ _EXPORTS = {
     "SpecError": ".spec",
     "load_spec": ".spec",
     "load_target": ".resolve",
+    "load_reports": ".report",
+    "run_audit": ".audit",
 }
 # `verify` lives in `alexnet_audit.verify.verify`: a package attribute of that name would be rebound to
 # the submodule as soon as anything imports `alexnet_audit.verify`.

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Status(str, enum.Enum):
-    """Outcome of one spec item on one target (DESIGN.md, 'Finding status')."""
+class Status(enum.StrEnum):
+    """Outcome of one spec item on one target (README, "Statuses, severities and the fidelity score")."""
 
     PASS = "pass"
     VARIANT = "variant"
@@ -16,7 +16,7 @@ class Status(str, enum.Enum):
     ERROR = "error"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     MAJOR = "major"
     MINOR = "minor"
     INFO = "info"

@@ -24,10 +24,11 @@ Semantics (README, "Gate your model in CI"):
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .findings import Report, Severity, Status
 from .inputs import did_you_mean, read_yaml
@@ -46,18 +47,29 @@ class WaiverError(SpecError):
     """
 
 
-# Per-item verdicts, the vocabulary the plugin maps to pytest outcomes.
-PASS = "pass"  # matches the paper
-VARIANT = "variant"  # accepted variant, does not fail
-VARIANT_FAIL = "variant-strict"  # accepted variant under strict: fails
-SKIP = "skip"  # could not be observed
-DEVIATION = "deviation"  # fails the gate
-TOLERATED = "tolerated"  # deviation below the threshold (or info, or fail_on=never): passes with a note
-WAIVED = "waived"  # deviation covered by a valid waiver: xfail
-STALE = "stale"  # waived item no longer deviates: fails
-EXPIRED = "expired"  # waiver past its date: fails
-ERROR = "error"  # probe/target failed: fails
-ERROR_TOLERATED = "error-tolerated"  # error on an info item or under fail_on=never: passes with a note
+class GateVerdict(enum.StrEnum):
+    """Per-item verdicts, the vocabulary the plugin maps to pytest outcomes."""
+
+    PASS = "pass"  # matches the paper
+    VARIANT = "variant"  # accepted variant, does not fail
+    VARIANT_FAIL = "variant-strict"  # accepted variant under strict: fails
+    SKIP = "skip"  # could not be observed
+    DEVIATION = "deviation"  # fails the gate
+    TOLERATED = "tolerated"  # deviation below the threshold (or info, or fail_on=never): passes with a note
+    WAIVED = "waived"  # deviation covered by a valid waiver: xfail
+    STALE = "stale"  # waived item no longer deviates: fails
+    EXPIRED = "expired"  # waiver past its date: fails
+    ERROR = "error"  # probe/target failed: fails
+    ERROR_TOLERATED = "error-tolerated"  # error on an info item or under fail_on=never: passes with a note
+
+
+FailOn = Literal["major", "minor", "never"]
+
+# Module-level names for the verdicts, as the plugin and tests spell them.
+PASS, VARIANT, VARIANT_FAIL, SKIP = GateVerdict.PASS, GateVerdict.VARIANT, GateVerdict.VARIANT_FAIL, GateVerdict.SKIP
+DEVIATION, TOLERATED, WAIVED = GateVerdict.DEVIATION, GateVerdict.TOLERATED, GateVerdict.WAIVED
+STALE, EXPIRED, ERROR, ERROR_TOLERATED = GateVerdict.STALE, GateVerdict.EXPIRED, GateVerdict.ERROR, \
+    GateVerdict.ERROR_TOLERATED
 FAILING_VERDICTS = frozenset({VARIANT_FAIL, DEVIATION, STALE, EXPIRED, ERROR})
 
 
@@ -66,7 +78,7 @@ class Verdict:
     """What the gate decided for one item, with the sentence that says why."""
 
     id: str
-    verdict: str
+    verdict: GateVerdict
     note: str = ""
 
     @property

@@ -110,3 +110,12 @@ def test_console_script_usage_error_has_no_traceback(tmp_path):
     assert proc.returncode == EXIT_USAGE
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "no-such-target" in proc.stderr
+
+
+def test_version_flag_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import alexnet_audit
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"alexnet-audit {alexnet_audit.__version__}"

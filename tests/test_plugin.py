@@ -121,12 +121,12 @@ def tiny(preloaded: None, pytester: pytest.Pytester) -> pytest.Pytester:
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """In-process (fast: torch is imported once); see `run_sub` for the user's real path."""
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
 
 
 def run_sub(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """A fresh interpreter: the plugin loads from its entry point, nothing is imported beforehand."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
 
 
 def tiny_args(target: str = "mutant", *extra: str) -> list[str]:

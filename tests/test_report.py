@@ -61,6 +61,17 @@ class StandInGate:
         return f"{name}: gate {'PASS' if self.passed else 'FAIL'}"
 
 
+def unpad(md: str) -> str:
+    """Markdown with the tables' column padding removed (tabulate aligns columns with spaces)."""
+    lines = []
+    for line in md.splitlines():
+        if line.startswith("|"):
+            line = re.sub(r" {2,}\|", " |", re.sub(r"\| {2,}", "| ", line))
+            line = re.sub(r"\|:?-+:?(?=\|)", "|---", line)
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if md.endswith("\n") else "")
+
+
 def make_report(name="demo", observed=OBSERVED, skip_groups=("data",), error_ids=("info.results",), claims=None,
                 layers=LAYERS, notes=("A synthetic target.",)) -> Report:
     findings = []
@@ -99,7 +110,7 @@ def test_json_shape_and_order():
     assert data["format"] == "alexnet-audit/report@1"
     assert list(data["target"]) == sorted(data["target"])
     assert data["spec"] == {"version": SPEC.version, "sha256": SPEC.sha256}
-    assert set(data["environment"]) == {"torch", "torchvision", "python"}
+    assert set(data["environment"]) == {"alexnet_audit", "torch", "torchvision", "python"}
     assert re.fullmatch(r"\d+\.\d+", data["environment"]["python"])
     s = data["summary"]
     assert list(s) == ["items", "counts", "deviations_by_severity", "fidelity_score", "fidelity_coverage", "gate"]
@@ -173,11 +184,11 @@ def test_fidelity_score():
 
 @pytest.fixture(scope="module")
 def md() -> str:
-    return to_markdown(make_report(), SPEC, StandInGate())
+    return unpad(to_markdown(make_report(), SPEC, StandInGate()))
 
 
 def test_markdown_is_deterministic(md):
-    assert to_markdown(make_report(), SPEC, StandInGate()) == md
+    assert unpad(to_markdown(make_report(), SPEC, StandInGate())) == md
 
 
 def test_header_and_verdict(md):
@@ -315,7 +326,7 @@ def test_claims_review_logic():
 def test_claims_section_only_with_claims(md):
     title = "## What the seed analysis got right and what it got wrong"
     assert title not in md
-    text = to_markdown(make_report(claims=CLAIMS), SPEC)
+    text = unpad(to_markdown(make_report(claims=CLAIMS), SPEC))
     section = text.split(title)[1].split("\n## ")[0]
     assert "**2 right**, **3 wrong**, **2 missed**" in section
     assert ("| [dropout.placement](#dropout-placement) | pass | “dropout sits where the paper puts it” | ❌ deviation "
@@ -323,7 +334,7 @@ def test_claims_section_only_with_claims(md):
     row = next(line for line in section.splitlines() if line.startswith("| [arch.conv2.groups]"))
     assert "🟡 variant | ❌ wrong |" in row and "it is the ungrouped variant" in row
     row = next(line for line in section.splitlines() if line.startswith("| [lrn.k]"))
-    assert row.endswith("| ✅ right |  |")
+    assert row.endswith("| ✅ right | |")
     assert "| [lrn.placement](#lrn-placement) | — (not mentioned) |" in section
     assert "⚠️ missed" in section and "`arch.no_such_item`" in section
     data = report_to_dict(make_report(claims=CLAIMS), SPEC)
@@ -350,8 +361,8 @@ def test_comparison_with_an_error_target(tmp_path):
                            findings=[errored(it, "target timed out after 120 s") for it in SPEC.items])
     broken = report_to_dict(broken_report, SPEC)
     paths = write_comparison([good, broken], tmp_path)
-    assert [p.name for p in paths] == ["comparison.md", "comparison.json", "comparison.png"]
-    md = paths[0].read_text(encoding="utf-8")
+    assert [p.name for p in paths] == ["comparison.md", "comparison.json", "comparison.png", "comparison.csv"]
+    md = unpad(paths[0].read_text(encoding="utf-8"))
     assert "| [demo](demo.md) |" in md
     assert re.search(r"\| \[broken\]\(broken\.md\) \| n/a \| 0 \| 0 \| 0 \| 0 \| 0 \| 0 \| %d \|" % len(SPEC.items), md)
     assert "**broken could not be audited**: target timed out after 120 s" in md
@@ -411,3 +422,25 @@ def test_two_real_audits_give_identical_files(tmp_path):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
     data = json.loads(a[1].read_text(encoding="utf-8"))
     assert data["layers"] or data.get("layers_error")
+
+
+def test_load_reports_and_comparison_csv(tmp_path: Path) -> None:
+    """load_reports gives one row per target x item; comparison.csv is the same table."""
+    import pandas as pd
+
+    from alexnet_audit.report import load_reports, write_comparison
+
+    spec = SPEC
+    a = report_to_dict(make_report(name="a"), spec)
+    b = report_to_dict(make_report(name="b"), spec)
+    for d in (a, b):
+        (tmp_path / f"{d['target']['name']}.json").write_text(json.dumps(d), encoding="utf-8")
+    paths = write_comparison([a, b], tmp_path)
+    frame = load_reports(tmp_path)  # comparison.json is not a per-target report and is left out
+    assert list(frame["target"].unique()) == ["a", "b"]
+    assert len(frame) == 2 * len(spec.items)
+    assert list(frame[frame["target"] == "a"]["id"]) == spec.ids
+    csv = next(p for p in paths if p.suffix == ".csv")
+    again = pd.read_csv(csv)
+    assert list(again["status"]) == list(frame["status"])
+    assert load_reports(tmp_path / "missing").empty

@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 REPORTS = REPO / "reports"
 TARGETS = ("reference", "torchvision", "seed-000", "seed-001", "seed-002", "seed-003", "seed-004")
-COMPARISON = ("comparison.md", "comparison.json", "comparison.png")
+COMPARISON = ("comparison.md", "comparison.json", "comparison.csv", "comparison.png")
 REFRESH = "make report"
 
 

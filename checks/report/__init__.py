@@ -1,10 +1,11 @@
-"""Deviation reports (issue 5): per-target markdown and JSON, and the cross-target comparison.
+"""Deviation reports: per-target markdown and JSON, and the cross-target comparison.
 
-    report_to_dict(report, spec, gate=None) -> dict     the JSON report (DESIGN.md)
+    report_to_dict(report, spec, gate=None) -> dict     the JSON report
     to_json(report, spec, gate=None) -> str
     to_markdown(report, spec, gate=None) -> str
     write_reports(report, spec, out_dir, formats=("md", "json"), gate=None) -> [Path]
-    write_comparison(results, out_dir) -> [Path]         comparison.md / .json / .png
+    write_comparison(results, out_dir) -> [Path]         comparison.md / .json / .csv / .png
+    load_reports(dir) -> pandas.DataFrame                 one row per target x item
 
 Everything is deterministic: the same report gives the same bytes (no timestamps, rounded floats,
 no absolute paths). `gate` is duck-typed (`passed`, `fail_on`, `failing`, `waived`).
@@ -21,6 +22,7 @@ from ..spec import Spec
 from .claims import review_claims
 from .comparison import comparison_dict, write_comparison, write_heatmap
 from .data import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
+from .frame import findings_frame, load_reports
 from .markdown import SYMBOLS, anchor
 from .markdown import render as _render_markdown
 
@@ -31,6 +33,8 @@ __all__ = [
     "anchor",
     "comparison_dict",
     "fidelity",
+    "findings_frame",
+    "load_reports",
     "report_to_dict",
     "review_claims",
     "safe_name",

@@ -7,6 +7,7 @@ are all `error`; it becomes an error column like any other.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from ..refs import safe_name
 from ..spec import GROUPS
 from ._values import cell, fmt_macs, normalise
 from .data import dumps, summarise
+from .frame import write_csv
 from .markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
+from .tables import md_table
 
 FORMAT = "alexnet-audit/comparison@1"
 COLOURS = {  # heatmap colours per status (colour-blind-safe Okabe-Ito tones)
@@ -108,13 +111,12 @@ def _fmt_params(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else "—"
 
 
-def _layer_table(c: dict[str, Any], key: str, fmt, title: str) -> list[str]:
+def _layer_table(c: dict[str, Any], key: str, fmt: Callable[[Any], str], title: str) -> list[str]:
     lay = c["layers"]
     names = [t["name"] for t in c["targets"]]
     if not lay["layers"]:
         return []
-    out = [f"### {title}", "", "| layer | paper | " + " | ".join(cell(n) for n in names) + " |",
-           "|---|---:|" + "---:|" * len(names)]
+    rows: list[list[str]] = []
     totals = [0] * len(names)
     complete = [bool(t) for t in lay["targets"]]
     ptotal, pcomplete = 0, True
@@ -133,11 +135,12 @@ def _layer_table(c: dict[str, Any], key: str, fmt, title: str) -> list[str]:
                 complete[i] = False
             text = fmt(v)
             row.append(f"**{text}**" if isinstance(v, int | float) and isinstance(p, int | float) and v != p else text)
-        out.append("| " + " | ".join(row) + " |")
+        rows.append(row)
     tot = ["**total**", fmt(ptotal) if pcomplete else "—"]
     tot += [fmt(totals[i]) if complete[i] else "—" for i in range(len(names))]
-    out += ["| " + " | ".join(tot) + " |", ""]
-    return out
+    rows.append(tot)
+    headers = ["layer", "paper", *(cell(n) for n in names)]
+    return [f"### {title}", "", *md_table(headers, rows, ["left"] + ["right"] * (len(names) + 1)), ""]
 
 
 def render(c: dict[str, Any], png: str | None = None) -> str:
@@ -152,9 +155,8 @@ def render(c: dict[str, Any], png: str | None = None) -> str:
     out += ["## Summary", "",
             "Fidelity score: severity-weighted share (major 3, minor 1, info 0) of measured items that pass or are "
             "accepted variants, 0-100; skips and errors are not measured (README, “Statuses, severities and the "
-            "fidelity score”).", "",
-            "| target | fidelity | ✅ pass | 🟡 variant | ❌ major | ❌ minor | ❌ info | ⏭ skip | 💥 error | gate |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+            "fidelity score”).", ""]
+    summary: list[list[Any]] = []
     for t in targets:
         n, d = t["counts"], t["deviations_by_severity"]
         score = f"{t['fidelity_score']:.1f}" if t["fidelity_score"] is not None else "n/a"
@@ -164,8 +166,10 @@ def render(c: dict[str, Any], png: str | None = None) -> str:
             gate = "report only"  # `--fail-on never`: nothing gates, so "passes" would mislead
         else:
             gate = f"{'passes' if t['gate_passed'] else 'fails'} (fail-on {t['gate_fail_on']})"
-        out.append(f"| [{cell(t['name'])}]({t['file']}) | {score} | {n['pass']} | {n['variant']} | {d['major']} "
-                   f"| {d['minor']} | {d['info']} | {n['skip']} | {n['error']} | {gate} |")
+        summary.append([f"[{cell(t['name'])}]({t['file']})", score, n["pass"], n["variant"], d["major"], d["minor"],
+                        d["info"], n["skip"], n["error"], gate])
+    out += md_table(["target", "fidelity", "✅ pass", "🟡 variant", "❌ major", "❌ minor", "❌ info", "⏭ skip",
+                     "💥 error", "gate"], summary, ["left"] + ["right"] * 8 + ["left"])
     out.append("")
     broken = [t for t in targets if t["counts"]["error"] and t["counts"]["error"] == sum(t["counts"].values())]
     for t in broken:
@@ -174,20 +178,21 @@ def render(c: dict[str, Any], png: str | None = None) -> str:
         out.append("")
     if png:
         out += ["## Heatmap", "", f"![status of every item on every target]({png})", ""]
-    out += ["## Item matrix", "", LEGEND + ". A symbol links to the item in that target's report.", "",
-            "| item | severity | " + " | ".join(cell(n) for n in names) + " |",
-            "|---|---|" + ":---:|" * len(names)]
+    out += ["## Item matrix", "", LEGEND + ". A symbol links to the item in that target's report.", ""]
+    matrix: list[list[str]] = []
     by_group: dict[str, list[dict[str, Any]]] = {}
     for it in c["items"]:
         by_group.setdefault(it["group"], []).append(it)
     order = [g for g in GROUPS if g in by_group] + sorted(g for g in by_group if g not in GROUPS)
     for g in order:
-        out.append(f"| **{GROUP_TITLES.get(g, g.capitalize())}** | |" + " |" * len(names))
+        matrix.append([f"**{GROUP_TITLES.get(g, g.capitalize())}**", ""] + [""] * len(names))
         for it in by_group[g]:
             cells = []
-            for t, s in zip(targets, it["statuses"]):
-                cells.append(f"[{SYMBOLS[s]}]({t['file']}#{anchor(it['id'])})" if s in SYMBOLS else " ")
-            out.append(f"| `{it['id']}` | {it['severity']} | " + " | ".join(cells) + " |")
+            for t, s in zip(targets, it["statuses"], strict=True):
+                cells.append(f"[{SYMBOLS[s]}]({t['file']}#{anchor(it['id'])})" if s in SYMBOLS else "")
+            matrix.append([f"`{it['id']}`", it["severity"], *cells])
+    out += md_table(["item", "severity", *(cell(n) for n in names)], matrix,
+                    ["left", "left"] + ["center"] * len(names))
     out.append("")
     layer_md = (_layer_table(c, "params", _fmt_params, "Parameters (weights + biases)")
                 + _layer_table(c, "macs", fmt_macs, "Multiply-accumulates"))
@@ -238,7 +243,7 @@ def write_heatmap(c: dict[str, Any], path: Path) -> Path:
 
 
 def write_comparison(results: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
-    """Write comparison.md, comparison.json and comparison.png into `out_dir`; return their paths."""
+    """Write comparison.md, .json, .csv (one row per target x item) and .png into `out_dir`; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     c = comparison_dict([json.loads(json.dumps(normalise(r), allow_nan=False)) for r in results])
@@ -247,4 +252,5 @@ def write_comparison(results: list[dict[str, Any]], out_dir: str | Path) -> list
     md.write_text(render(c, png.name), encoding="utf-8", newline="\n")
     js = out / "comparison.json"
     js.write_text(dumps(c), encoding="utf-8", newline="\n")
-    return [md, js, png]
+    csv = write_csv([normalise(r) for r in results], out / "comparison.csv")
+    return [md, js, png, csv]

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..findings import Report, Severity, Status
-from ._values import normalise
 from ..spec import Spec
+from ._values import normalise
 
 FORMAT = "alexnet-audit/report@1"
 STATUSES = tuple(s.value for s in Status)  # pass, variant, deviation, skip, error
@@ -38,7 +38,10 @@ def _version(dist: str) -> str:
 
 
 def environment() -> dict[str, str]:
+    from .. import __version__
+
     return {
+        "alexnet_audit": __version__,
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "torch": _version("torch"),
         "torchvision": _version("torchvision"),
@@ -91,7 +94,7 @@ def gate_to_dict(gate: Any) -> dict[str, Any] | None:
     reasons = {str(k): getattr(v, "reason", v) for k, v in waived.items()}
     out = {
         "fail_on": normalise(getattr(gate, "fail_on", None)),
-        "passed": bool(getattr(gate, "passed")),
+        "passed": bool(gate.passed),
         "failing": [str(i) for i in (getattr(gate, "failing", None) or [])],
         "waived": normalise({k: reasons[k] for k in sorted(reasons)}),
     }

@@ -8,11 +8,13 @@ compares with the measurements. Every item has exactly one stable anchor, `ancho
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from ._values import cell, fmt_macs, code, show
-from .claims import review_claims
 from ..spec import GROUPS, Item, Spec
+from ._values import cell, code, fmt_macs, show
+from .claims import review_claims
+from .tables import md_table
 
 SYMBOLS = {"pass": "✅", "variant": "🟡", "deviation": "❌", "skip": "⏭", "error": "💥"}
 GROUP_TITLES = {
@@ -85,16 +87,21 @@ def _header(d: dict[str, Any], spec: Spec) -> list[str]:
     return [
         f"# AlexNet fidelity report: {t.get('name', '?')}",
         "",
-        "| | |",
-        "|---|---|",
-        f"| Target | {code(t.get('name', '?'))} from {code(t.get('source', '?'))} |",
-        f"| Input | {size_txt}, {str(classes) + ' classes' if classes else 'class count read from the model'} |",
-        f"| Recipe | {cell(recipe_txt)} |",
-        f"| Spec | `paper_spec.yaml` {sp['version']} (sha256 `{sp['sha256'][:12]}`) |",
-        f"| Paper | {cell(paper_txt)} |",
-        f"| Environment | torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']} |",
+        *md_table(["", ""], [
+            ["Target", f"{code(t.get('name', '?'))} from {code(t.get('source', '?'))}"],
+            ["Input", f"{size_txt}, {str(classes) + ' classes' if classes else 'class count read from the model'}"],
+            ["Recipe", cell(recipe_txt)],
+            ["Spec", f"`paper_spec.yaml` {sp['version']} (sha256 `{sp['sha256'][:12]}`)"],
+            ["Paper", cell(paper_txt)],
+            ["Environment", _environment(env)],
+        ]),
         "",
     ]
+
+
+def _environment(env: dict[str, Any]) -> str:
+    tool = f"alexnet-audit {env['alexnet_audit']}, " if env.get("alexnet_audit") else ""
+    return f"{tool}torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']}"
 
 
 def _verdict(d: dict[str, Any]) -> list[str]:
@@ -110,10 +117,9 @@ def _verdict(d: dict[str, Any]) -> list[str]:
         f"(measured weight: {s['fidelity_coverage'] if s['fidelity_coverage'] is not None else 0:g}% of the total). "
         "Definitions: README, “Statuses, severities and the fidelity score”.",
         "",
-        "| ✅ pass | 🟡 variant | ❌ deviation | ⏭ skip | 💥 error | items |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {c.get('pass', 0)} | {c.get('variant', 0)} | {c.get('deviation', 0)} | {c.get('skip', 0)} "
-        f"| {c.get('error', 0)} | {s['items']} |",
+        *md_table(["✅ pass", "🟡 variant", "❌ deviation", "⏭ skip", "💥 error", "items"],
+                  [[c.get("pass", 0), c.get("variant", 0), c.get("deviation", 0), c.get("skip", 0), c.get("error", 0),
+                    s["items"]]], ["right"] * 6),
         "",
         f"Deviations by severity: **{devs.get('major', 0)} major**, {devs.get('minor', 0)} minor, "
         f"{devs.get('info', 0)} info.",
@@ -148,17 +154,15 @@ def _group_tables(d: dict[str, Any], spec: Spec) -> list[str]:
         groups.setdefault(f.get("group") or "other", []).append(f)
     order = [g for g in GROUPS if g in groups] + sorted(g for g in groups if g not in GROUPS)
     for g in order:
-        out += [f"### {GROUP_TITLES.get(g, g.capitalize())}", "",
-                "| id | claim | expected | observed | status | paper |", "|---|---|---|---|---|---|"]
+        rows = []
         for f in groups[g]:
             item = _item(spec, f["id"])
             ident = f"<a id=\"{anchor(f['id'])}\"></a>`{f['id']}`" if f["status"] == "pass" else _link(f["id"])
             observed = show(f["observed"], LIST) if f["status"] not in ("skip", "error") else "—"
-            out.append(
-                f"| {ident} | {cell(item.claim if item else '', CELL)} | {cell(show(f['expected'], LIST), CELL)} "
-                f"| {cell(observed, CELL)} | {status_label(f)} | {cell(f.get('section') or '')} |"
-            )
-        out.append("")
+            rows.append([ident, cell(item.claim if item else "", CELL), cell(show(f["expected"], LIST), CELL),
+                         cell(observed, CELL), status_label(f), cell(f.get("section") or "")])
+        out += [f"### {GROUP_TITLES.get(g, g.capitalize())}", "",
+                *md_table(["id", "claim", "expected", "observed", "status", "paper"], rows), ""]
     return out
 
 
@@ -180,7 +184,8 @@ def _block(f: dict[str, Any], item: Item | None) -> list[str]:
                 if v.name == f.get("variant"):
                     why = v.why
         out.append(f"- **Accepted reading**: *{f.get('variant') or '?'}*" + (f": {why}" if why else ""))
-        out.append(f"- **To match the printed paper exactly**: {item.fix if item and item.fix else 'see the claim above.'}")
+        fix = item.fix if item and item.fix else "see the claim above."
+        out.append(f"- **To match the printed paper exactly**: {fix}")
     else:
         impact = item.impact if item and item.impact else _default_impact(f)
         out.append(f"- **Why it matters**: {impact}")
@@ -225,9 +230,9 @@ def _unchecked(d: dict[str, Any]) -> list[str]:
     out = ["## What could not be checked", ""]
     if not rows:
         return out + ["Every item was measured.", ""]
-    out += ["| id | status | reason |", "|---|---|---|"]
-    for f in rows:
-        out.append(f"| <a id=\"{anchor(f['id'])}\"></a>`{f['id']}` | {status_label(f)} | {cell(f.get('message', ''))} |")
+    out += md_table(["id", "status", "reason"],
+                    [[f"<a id=\"{anchor(f['id'])}\"></a>`{f['id']}`", status_label(f), cell(f.get("message", ""))]
+                     for f in rows])
     return out + [""]
 
 
@@ -235,7 +240,7 @@ def _fmt_int(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else "—"
 
 
-def _cmp(observed: Any, paper: Any, fmt) -> str:
+def _cmp(observed: Any, paper: Any, fmt: Callable[[Any], str]) -> str:
     text = fmt(observed)
     if isinstance(observed, int | float) and isinstance(paper, int | float) and observed != paper:
         return f"**{text}**"
@@ -250,9 +255,8 @@ def layer_rows_markdown(layers: list[dict[str, Any]], error: str | None = None) 
         return out + (["No layers were traced."] if not error else []) + [""]
     out += [f"{MAC_CONVENTION}. Paper values come from `paper_spec.yaml` (arch.params_per_layer, arch.neurons; "
             "paper MACs derived from those and arch.feature_maps); values that differ from the paper are in bold.",
-            "",
-            "| layer | module | output | neurons | paper neurons | params | paper params | MACs | paper MACs |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+            ""]
+    rows: list[list[str]] = []
     tot = {"params": 0, "paper_params": 0, "macs": 0, "paper_macs": 0}
     complete = dict.fromkeys(tot, True)
     shape_based = False
@@ -267,17 +271,18 @@ def layer_rows_markdown(layers: list[dict[str, Any]], error: str | None = None) 
         mark = ""
         if r.get("macs_source") == "shape":
             mark, shape_based = " †", True
-        out.append(
-            f"| {r.get('layer')} | {mods} | {shape} | {_cmp(r.get('neurons'), r.get('paper_neurons'), _fmt_int)} "
-            f"| {_fmt_int(r.get('paper_neurons'))} | {_cmp(r.get('params'), r.get('paper_params'), _fmt_int)} "
-            f"| {_fmt_int(r.get('paper_params'))} | {_cmp(r.get('macs'), r.get('paper_macs'), fmt_macs)}{mark} "
-            f"| {fmt_macs(r.get('paper_macs'))} |"
-        )
-    def total(k: str, fmt) -> str:
+        rows.append([str(r.get("layer")), mods, shape, _cmp(r.get("neurons"), r.get("paper_neurons"), _fmt_int),
+                     _fmt_int(r.get("paper_neurons")), _cmp(r.get("params"), r.get("paper_params"), _fmt_int),
+                     _fmt_int(r.get("paper_params")), _cmp(r.get("macs"), r.get("paper_macs"), fmt_macs) + mark,
+                     fmt_macs(r.get("paper_macs"))])
+
+    def total(k: str, fmt: Callable[[Any], str]) -> str:
         return fmt(tot[k]) if complete[k] else fmt(tot[k]) + " (partial)"
 
-    out.append(f"| **total** | | | | | {total('params', _fmt_int)} | {total('paper_params', _fmt_int)} "
-               f"| {total('macs', fmt_macs)} | {total('paper_macs', fmt_macs)} |")
+    rows.append(["**total**", "", "", "", "", total("params", _fmt_int), total("paper_params", _fmt_int),
+                 total("macs", fmt_macs), total("paper_macs", fmt_macs)])
+    out += md_table(["layer", "module", "output", "neurons", "paper neurons", "params", "paper params", "MACs",
+                     "paper MACs"], rows, ["left"] * 3 + ["right"] * 6)
     out.append("")
     if shape_based:
         out += ["† computed from the layer's shape: the layer ran as a functional call that the flop counter "
@@ -303,8 +308,8 @@ def _claims(d: dict[str, Any]) -> list[str]:
            f"measured: **{n['right']} right**, **{n['wrong']} wrong**, **{n['missed']} missed** (deviations the "
            f"analysis does not mention), {n['unverified']} could not be verified"
            + (f", {n['unknown item']} name no spec item" if n["unknown item"] else "") + ".",
-           "", "| item | the analysis said | quote | measured | verdict | what was measured |",
-           "|---|---|---|---|---|---|"]
+           ""]
+    table: list[list[str]] = []
     for r in rows:
         said = r["said"] if r["said"] is not None else "— (not mentioned)"
         quote = f"“{r['quote']}”" if r["quote"] else ""
@@ -313,8 +318,8 @@ def _claims(d: dict[str, Any]) -> list[str]:
         detail = ""
         if r["verdict"] != "right":
             detail = " ".join(x for x in (r.get("message") or "", r.get("correction") or "") if x)
-        out.append(f"| {ident} | {cell(said)} | {cell(quote, 160)} | {measured} | {VERDICT_LABELS[r['verdict']]} "
-                   f"| {cell(detail, 240)} |")
+        table.append([ident, cell(said), cell(quote, 160), measured, VERDICT_LABELS[r["verdict"]], cell(detail, 240)])
+    out += md_table(["item", "the analysis said", "quote", "measured", "verdict", "what was measured"], table)
     return out + [""]
 
 
