@@ -175,9 +175,10 @@ def parse_waivers(mapping: Any, spec: Spec | None, where: str) -> dict[str, Waiv
             if extra:
                 raise WaiverError(f"{at}: unknown key '{extra[0]}'{did_you_mean(extra[0], ['reason', 'until'])}; "
                                   "use {reason: ..., until: YYYY-MM-DD}.")
-            reason = value.get("reason")
-            if not isinstance(reason, str):
-                raise WaiverError(f"{at}: needs a 'reason' string (got {reason!r}).")
+            given = value.get("reason")
+            if not isinstance(given, str):
+                raise WaiverError(f"{at}: needs a 'reason' string (got {given!r}).")
+            reason = given
             until = _date(value["until"], at) if value.get("until") is not None else None
         else:
             raise WaiverError(f"{at}: must be a reason string or {{reason: ..., until: YYYY-MM-DD}} "

@@ -93,8 +93,8 @@ class _Anything:
     def __enter__(self) -> Any:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
-        return False
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
     def __repr__(self) -> str:
         return f"<stub {self._stub_name}>"

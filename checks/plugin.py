@@ -385,16 +385,17 @@ def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any,
     try:
         waivers = paper_waivers if all(isinstance(w, Waiver) for w in paper_waivers.values()) else \
             parse_waivers(paper_waivers, paper_spec, "paper_waivers fixture")
-        shared = a is not None and isinstance(paper_target, str) and paper_target == a.ref and paper_spec is a.spec
-        if shared:
+        shared = None
+        if a is not None and isinstance(paper_target, str) and paper_target == a.ref and paper_spec is a.spec:
             a.run(None)  # the collected paper items' audit, when it covers every item
             if a.error is not None:
                 pytest.fail(a.error, pytrace=False)
-            shared = len(a.report.findings) == len(paper_spec.items)
+            if len(a.report.findings) == len(paper_spec.items):
+                shared = a
         from .audit import merge_waivers, run_audit
 
-        if shared:
-            target, report = a.target, a.report
+        if shared is not None:
+            target, report = shared.target, shared.report
             gate = evaluate_gate(report, paper_spec, merge_waivers(target, paper_spec, waivers), fail_on=fail_on,
                                  strict=strict)
         else:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .context import Context
+from .errors import first_line
 from .findings import Finding, Report, Skip
 from .judge import errored, judge, skipped
 from .probes import all_probes
@@ -11,7 +13,7 @@ from .spec import Item, Spec
 from .target import Target
 
 
-def _one(item: Item, ctx: Context, probes: dict) -> Finding:
+def _one(item: Item, ctx: Context, probes: dict[str, Any]) -> Finding:
     if item.id in ctx.target.unstated:
         return skipped(item, f"not stated by the target's source: {ctx.target.unstated[item.id]}")
     fn = probes.get(item.probe)
@@ -22,8 +24,7 @@ def _one(item: Item, ctx: Context, probes: dict) -> Finding:
     except Skip as reason:
         return skipped(item, str(reason))
     except Exception as exc:  # the probe or the target failed: an error finding, never a crash
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return errored(item, f"{item.probe} probe failed: {type(exc).__name__}{': ' + text if text else ''}")
+        return errored(item, f"{item.probe} probe failed: {first_line(exc)}")
     return judge(item, obs, {"num_classes": ctx.target.num_classes})
 
 
@@ -33,13 +34,13 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
     probes = all_probes()
     ctx = Context(target, spec)
     findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
-    extras = ctx.cached("extras", dict)
+    extras: dict[str, Any] = ctx.cached("extras", dict)
     try:  # the per-layer table of the report (shapes, parameters, MACs); optional evidence
         from .layers import layer_table
 
         extras["layers"] = layer_table(ctx)
     except Exception as exc:
-        extras["layers_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        extras["layers_error"] = first_line(exc)
     return Report(
         target=target.describe(),
         spec={"version": spec.version, "sha256": spec.sha256},

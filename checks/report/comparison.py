@@ -117,9 +117,10 @@ def _layer_table(c: dict[str, Any], key: str, fmt: Callable[[Any], str], title: 
     if not lay["layers"]:
         return []
     rows: list[list[str]] = []
-    totals = [0] * len(names)
+    totals: list[float] = [0] * len(names)
     complete = [bool(t) for t in lay["targets"]]
-    ptotal, pcomplete = 0, True
+    ptotal: float = 0
+    pcomplete = True
     for layer in lay["layers"]:
         p = lay["paper"].get(layer, {}).get(key)
         if isinstance(p, int | float):

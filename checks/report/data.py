@@ -56,7 +56,7 @@ def fidelity(findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """
     total = measured = faithful = 0
     for f in findings:
-        w = WEIGHTS.get(f.get("severity"), 0)
+        w = WEIGHTS.get(str(f.get("severity")), 0)
         total += w
         if f.get("status") in MEASURED:
             measured += w

@@ -7,15 +7,13 @@ on what else a machine has.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import tabulate as _tabulate
 
-Align = Literal["left", "right", "center"]
 
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[Align] | None = None) -> list[str]:
-    """A GitHub-markdown table as lines; `align` per column (default left)."""
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> list[str]:
+    """A GitHub-markdown table as lines; `align` per column: left (default), right or center."""
     _tabulate.WIDE_CHARS_MODE = False  # code-point widths (see the module docstring)
     cols = list(align) if align is not None else ["left"] * len(headers)
     text = _tabulate.tabulate([["" if c is None else str(c) for c in row] for row in rows],
