@@ -1,8 +1,9 @@
 """The AlexNet of Krizhevsky, Sutskever & Hinton (NIPS 2012), layer by layer as the paper states it.
 
 Section numbers are those of the NIPS 2012 paper; ids in comments are the `paper_spec.yaml` items
-that audit each constant. The constants are written here (not read from the spec) so that this
-package depends on torch alone and stays a usable training model.
+that audit each constant; "paper notes §x.y" is section x.y of docs/paper_notes.md. The constants
+are written here (not read from the spec) so that this package depends on torch alone and stays a
+usable training model.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class LocalResponseNorm(nn.LocalResponseNorm):
     which is the same function: PyTorch zero-pads the channel window (zeros add nothing to a
     clipped sum) and averages it, i.e. divides its alpha by n. Hence, with `convention="paper"`
     (alpha multiplies the plain sum, lrn.alpha) the stored PyTorch `alpha` is `alpha * size`;
-    with `convention="alpha_over_n"` (the authors' cuda-convnet and Caffe reading, paper_facts
+    with `convention="alpha_over_n"` (the authors' cuda-convnet and Caffe reading, paper notes
     §2.3) it is `alpha` itself.
 
     The PyTorch attributes `size`, `alpha`, `beta`, `k` keep PyTorch's meaning; `sum_alpha` is the
@@ -110,7 +111,7 @@ class AlexNet(nn.Module):
 
         stem: list[tuple[str, nn.Module]] = []
         if input_size == 224:
-            # §3.5 + paper_facts §1.3, arch.input_size: cuda-convnet lets the last receptive field
+            # §3.5 + paper notes §1.3, arch.input_size: cuda-convnet lets the last receptive field
             # overhang the right/bottom edge by 4*54 + 11 - 224 = 3 zero pixels, giving 55x55.
             stem.append(("pad1", nn.ZeroPad2d((0, 3, 0, 3))))
         # ReLUs are not in-place, so hooks on a conv see its true pre-activation output.

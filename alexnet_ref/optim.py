@@ -1,4 +1,7 @@
-"""The paper's SGD update rule (§5), with the learning rate inside the momentum variable."""
+"""The paper's SGD update rule (§5), with the learning rate inside the momentum variable.
+
+"paper notes §x.y" below is section x.y of docs/paper_notes.md.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ class PaperSGD(Optimizer):
     `torch.optim.SGD` keeps lr outside its buffer (b <- momentum * b + grad + wd * w;
     w <- w - lr * b). The two agree while lr is constant, but when a scheduler lowers lr the
     paper's velocity keeps the old scale and decays by `momentum` per step, whereas SGD rescales
-    the carried momentum at once (paper_facts §6.2). Use this class to reproduce the paper's
+    the carried momentum at once (paper notes §6.2). Use this class to reproduce the paper's
     dynamics across the three lr drops.
 
     Param groups carry `lr`, `momentum`, `weight_decay`, `dampening` (always 0) and `nesterov`

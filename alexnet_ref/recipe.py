@@ -1,4 +1,4 @@
-"""The paper's training recipe as the plain-dict target protocol (DESIGN.md)."""
+"""The paper's training recipe as the plain-dict target protocol (docs/ARCHITECTURE.md, "Target protocol")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The paper's data pipeline: §2 preprocessing, §4.1 augmentation and the ten-patch test views.
 
 Pixels are in [0, 1] (torchvision's ToTensor), so the mean image and the PCA eigenvalues are
-given at that scale; the paper does not state its pixel scale (paper_facts §5.3, §10.12).
+given at that scale; the paper does not state its pixel scale (paper notes §5.3, §10.12; the
+notes are docs/paper_notes.md).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ HFLIP_P = 0.5
 # §4.1, data.pca_lighting: alpha_i ~ N(0, 0.1^2).
 LIGHTING_ALPHA_STD = 0.1
 
-# The widely used ImageNet RGB PCA for [0, 1] pixels (fb.resnet.torch; paper_facts §5.3).
+# The widely used ImageNet RGB PCA for [0, 1] pixels (fb.resnet.torch; paper notes §5.3).
 # Columns of IMAGENET_EIGVEC are the eigenvectors p_1, p_2, p_3, in the order of IMAGENET_EIGVAL.
 IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
 IMAGENET_EIGVEC = (

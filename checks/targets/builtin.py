@@ -1,4 +1,8 @@
-"""The `reference` and `torchvision` targets (plain-dict target protocol, DESIGN.md 'Targets')."""
+"""The `reference` and `torchvision` targets, written in the plain-dict target protocol.
+
+The protocol is described in docs/ARCHITECTURE.md ("Target protocol"); "paper notes §x.y" is
+section x.y of docs/paper_notes.md.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -18,12 +22,12 @@ def reference() -> dict[str, Any]:
 def torchvision_alexnet() -> dict[str, Any]:
     """torchvision.models.alexnet (never with pretrained weights) and torchvision's published recipe.
 
-    The model is the "One weird trick" single-tower net (paper_facts §9.1 items 1-9): 64/192/384/
+    The model is the "One weird trick" single-tower net (paper notes §9.1, items 1-9): 64/192/384/
     256/256 channels, no grouping, no LRN, conv1 padding 2, AdaptiveAvgPool2d((6, 6)), dropout on
     pool5 features and fc6 outputs, PyTorch default init.
 
     The recipe is that of torchvision's references/classification (README, "AlexNet and VGG": 8
-    GPUs, `--lr 1e-2`; train.py defaults for everything else) - paper_facts §9.1 item 10.
+    GPUs, `--lr 1e-2`; train.py defaults for everything else) - paper notes §9.1, item 10.
     """
     import torch
     import torch.nn as nn

@@ -1,5 +1,8 @@
 """The five seed specimens, rebuilt in our own code from their documents (../shared/seeds/NNN_*.txt).
 
+The documents sit beside the checkout, not in this repository; the comments and notes below record
+what each rebuild takes from its document, so the targets can be read without them.
+
 Rules followed for every seed:
 - the model is exactly what the document shows (layers, paddings, dropout order, init if stated,
   num_classes as stated, the input size the model actually receives);
