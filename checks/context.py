@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .errors import call_target
 from .spec import Spec
 from .target import Target, TargetError
 
@@ -44,10 +45,7 @@ class Context:
         import torch.nn as nn
 
         torch.manual_seed(self.seed)
-        try:
-            model = self.target.model()
-        except Exception as exc:
-            raise TargetError(f"building the model failed: {type(exc).__name__}: {exc}") from None
+        model = call_target(self.target.model, "building the model", TargetError)
         if not isinstance(model, nn.Module):
             raise TargetError(f"the model factory returned {type(model).__name__}, not an nn.Module")
         return model

@@ -24,15 +24,16 @@ def first_line(exc: BaseException, *, with_type: bool = True) -> str:
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
-def call_target(fn: Callable[[], T], what: str, error: type[Exception]) -> T:
-    """Call a callable that the target supplied; its failure becomes `error("<what> failed: ...")`.
+def call_target(fn: Callable[[], T], what: str, error: type[Exception], *, context: str = "") -> T:
+    """Call a callable that the target supplied; its failure becomes `error("<what> failed<context>: ...")`.
 
-    MemoryError propagates (the worker reports it with the memory limit); everything else raised by
-    target code, SystemExit and KeyboardInterrupt included, is the target's failure, not ours.
+    MemoryError propagates (the worker reports it with the memory limit), and so does
+    KeyboardInterrupt (the user's Ctrl-C). Anything else raised by target code, SystemExit included,
+    is the target's failure, not a reason for the audit to stop.
     """
     try:
         return fn()
     except MemoryError:
         raise
-    except BaseException as exc:  # noqa: BLE001 - target code may raise anything; it is reported
-        raise error(f"{what} failed: {first_line(exc)}") from exc
+    except (Exception, SystemExit) as exc:
+        raise error(f"{what} failed{context}: {first_line(exc)}") from None

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import first_line
+from .errors import call_target
 from .inputs import did_you_mean
 from .loading import get_attr, import_file, import_module, load_object
 from .refs import MANIFEST_SUFFIXES, absolutize, default_name, is_manifest_ref, safe_name, split_ref
@@ -68,10 +68,7 @@ def build_target(name: str, obj: Any, source: str, **extra: Any) -> Target:
     if isinstance(obj, Target):
         return _merged(obj, name, source, extra)
     if callable(obj) and not isinstance(obj, Mapping) and not _is_module(obj):
-        try:
-            built = obj()
-        except Exception as exc:
-            raise TargetError(f"{source}: calling the target factory failed: {first_line(exc)}") from None
+        built = call_target(obj, f"{source}: calling the target factory", TargetError)
         if isinstance(built, Target):
             return _merged(built, name, source, extra)
         first = [built]

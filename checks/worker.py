@@ -15,7 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import first_line
+from .errors import call_target, first_line
+
+
+class _Unauditable(Exception):
+    """The target's model cannot be built or run: the cause becomes the error report."""
 
 
 def _limit_memory(limit: int) -> None:
@@ -49,24 +53,21 @@ def preflight(target: Any) -> str | None:
     from .trace import nonfinite_reason
 
     torch.manual_seed(0)
-    try:
-        model = target.model()
-    except MemoryError:
-        raise
-    except Exception as exc:
-        return f"building the model failed: {first_line(exc)}"
-    if not isinstance(model, nn.Module):
-        return f"the model factory returned {type(model).__name__}, not an nn.Module"
     shape = (2, *target.input_size)
-    try:
+
+    def forward(model: nn.Module) -> Any:
         x = torch.randn(*shape)
         model.eval()
         with torch.no_grad():
-            y = model(x)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        return f"the forward pass failed on a {shape} input: {first_line(exc)}"
+            return model(x)
+
+    try:
+        model = call_target(target.model, "building the model", _Unauditable)
+        if not isinstance(model, nn.Module):
+            return f"the model factory returned {type(model).__name__}, not an nn.Module"
+        y = call_target(lambda: forward(model), "the forward pass", _Unauditable, context=f" on a {shape} input")
+    except _Unauditable as exc:
+        return str(exc)
     if isinstance(y, tuple | list) and y and isinstance(y[0], torch.Tensor):
         y = y[0]
     if not isinstance(y, torch.Tensor):
