@@ -1,4 +1,4 @@
-"""Time one audit per probe group (issue 3's budget: at most 5 s per target after imports).
+"""Time one audit per probe group (budget: at most 5 s per target after imports).
 
     .venv/bin/python benchmarks/bench_audit.py [TARGET ...]      (default: reference torchvision)
 

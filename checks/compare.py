@@ -1,4 +1,4 @@
-"""`alexnet-audit compare`: audit several targets, each in its own subprocess (DESIGN.md, 'CLI').
+"""`alexnet-audit compare`: audit several targets, each in its own subprocess (docs/ARCHITECTURE.md, "CLI exit codes").
 
 Isolation per target:
 - its own Python process (`python -m checks.worker`), so an import-time side effect, a crash or

@@ -60,7 +60,7 @@ class Context:
         return self.target.recipe
 
     def recipe_value(self, key: str) -> Any:
-        """The recipe entry or a Skip naming what is missing (DESIGN.md: missing keys make items skip)."""
+        """The recipe entry, or a Skip naming what is missing: a missing recipe key skips, never deviates."""
         from .findings import Skip
 
         if key not in self.target.recipe:

@@ -1,4 +1,4 @@
-"""Target manifests: a YAML file that plugs in a model from another checkout (DESIGN.md, 'Targets').
+"""Target manifests: a YAML file that plugs in a model from another checkout (docs/ARCHITECTURE.md, "Target protocol").
 
 ```yaml
 name: their-alexnet                 # report name (default: the file's stem)

@@ -1,4 +1,4 @@
-"""Load and validate paper_spec.yaml: the paper as data (DESIGN.md, 'The flow').
+"""Load and validate paper_spec.yaml: the paper as data (docs/ARCHITECTURE.md, "Bird's-eye view").
 
 Every problem is reported as one line naming the file, the item id and the key, with a
 did-you-mean for misspelt keys, so a spec edit never fails with a traceback.

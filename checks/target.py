@@ -1,4 +1,4 @@
-"""What is audited: a model factory plus, optionally, its training recipe (DESIGN.md, 'Targets').
+"""What is audited: a model factory plus, optionally, its training recipe (docs/ARCHITECTURE.md, "Target protocol").
 
 `Target` is the one in-memory form; `from_object` turns any accepted Python object (a module, a
 factory, a plain-dict target or a factory of one) into it. Name, path and manifest resolution
@@ -78,9 +78,11 @@ def from_mapping(name: str, mapping: Mapping[str, Any], source: str, **extra: An
         raise TargetError(f"{source}: the target mapping has no 'model' key.")
     model = mapping["model"]
     if not callable(model) and not _is_module(model):
-        raise TargetError(f"{source}: 'model' must be an nn.Module or a callable returning one (got {type(model).__name__}).")
+        raise TargetError(f"{source}: 'model' must be an nn.Module or a callable returning one "
+                          f"(got {type(model).__name__}).")
     num_classes = mapping.get("num_classes")
-    if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1):
+    bad_count = not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1
+    if num_classes is not None and bad_count:
         raise TargetError(f"{source}: num_classes must be a positive integer (got {num_classes!r}).")
     for key in ("batch_size", "epochs"):
         v = mapping.get(key)
@@ -133,5 +135,6 @@ def from_object(name: str, obj: Any, source: str, **extra: Any) -> Target:
                 return first.pop() if first else obj()
 
             return from_mapping(name, {"model": model}, source, **extra)
-        raise TargetError(f"{source}: the factory returned {type(built).__name__}, not an nn.Module or a target mapping.")
+        raise TargetError(f"{source}: the factory returned {type(built).__name__}, "
+                          "not an nn.Module or a target mapping.")
     raise TargetError(f"{source}: {type(obj).__name__} is not an nn.Module, a mapping or a callable.")
