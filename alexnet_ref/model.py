@@ -164,13 +164,19 @@ class AlexNet(nn.Module):
     def weight_layers(self) -> dict[str, nn.Conv2d | nn.Linear]:
         """The eight layers with weights, by their paper names (conv1 ... fc8)."""
         layers = {**dict(self.features.named_children()), **dict(self.classifier.named_children())}
-        return {name: layers[name] for name in INIT_BIAS}
+        out: dict[str, nn.Conv2d | nn.Linear] = {}
+        for name in INIT_BIAS:
+            layer = layers[name]
+            assert isinstance(layer, nn.Conv2d | nn.Linear), name
+            out[name] = layer
+        return out
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """§5 initialisation (init.weights, init.biases): N(0, 0.01^2) weights, 0/1 biases."""
         for name, layer in self.weight_layers().items():
             nn.init.normal_(layer.weight, mean=0.0, std=INIT_WEIGHT_STD)
+            assert layer.bias is not None, name  # every paper layer has a bias
             nn.init.constant_(layer.bias, INIT_BIAS[name])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,6 @@ notes are docs/paper_notes.md).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Union
 
 import torch
 from PIL import Image
@@ -18,7 +17,7 @@ from torchvision.transforms import functional as TF
 
 __all__ = ["MeanSubtraction", "PCALighting", "eval_transform", "train_transform"]
 
-ImageLike = Union[torch.Tensor, Image.Image]
+ImageLike = torch.Tensor | Image.Image
 
 # §2, data.resize: shorter side rescaled to 256, then the central 256x256 patch.
 RESIZE = 256

@@ -19,7 +19,7 @@ what the analysis got right and what it got wrong.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -351,11 +351,11 @@ class Seed004AlexNet(nn.Module):
         for layer in self.net:
             if isinstance(layer, nn.Conv2d):
                 nn.init.normal_(layer.weight, mean=0, std=0.01)
-                nn.init.constant_(layer.bias, 0)
+                nn.init.constant_(cast(torch.Tensor, layer.bias), 0)
         # original paper = 1 for Conv2d layers 2nd, 4th, and 5th conv layers
-        nn.init.constant_(self.net[4].bias, 1)
-        nn.init.constant_(self.net[10].bias, 1)
-        nn.init.constant_(self.net[12].bias, 1)
+        nn.init.constant_(cast(torch.Tensor, self.net[4].bias), 1)
+        nn.init.constant_(cast(torch.Tensor, self.net[10].bias), 1)
+        nn.init.constant_(cast(torch.Tensor, self.net[12].bias), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.net(x)
@@ -370,7 +370,8 @@ def _claim(said: str, quote: str, correction: str = "") -> dict[str, str]:
     return out
 
 
-_MATCH_CONV = "The `nn.Conv2d` layers in `self.net` match the kernel sizes, output channels, and strides described in the paper."
+_MATCH_CONV = ("The `nn.Conv2d` layers in `self.net` match the kernel sizes, output channels, and strides "
+               "described in the paper.")
 _GROUPS = ("It lists the paper's conv{n} as {paper} kernels but counts the code's as `{code}` and calls the "
            "layers a match: the paper's conv2/4/5 see half the channels (groups=2); the code is the "
            "single-GPU, ungrouped equivalent (an accepted variant, not the paper's net).")
