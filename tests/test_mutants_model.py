@@ -56,6 +56,7 @@ def test_every_model_item_that_can_deviate_has_a_mutant(spec):
     assert missing == []
 
 
+@pytest.mark.slow  # the catalogue: about a second per mutant
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_mutant(mutant, spec):
     target = from_object(mutant.name, mutant.build(), f"tests.mutants.model:{mutant.name}")

@@ -62,6 +62,7 @@ def test_reference_recipe_has_no_deviation_or_error(reference: Any) -> None:
     assert {i for i, f in found.items() if f.status == Status.SKIP} == {"info.hardware", "info.results"}
 
 
+@pytest.mark.slow  # the catalogue: one data/recipe audit per mutant
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_recipe_mutant(mutant: Any, model: Any, reference: Any) -> None:
     found = _statuses(mutant.build(), model, reference)
