@@ -44,9 +44,12 @@ def _run(targets: list[str], out: Path, **kw: Any) -> tuple[int, str]:
 
 # name in the comparison -> (target reference relative to the user directory, text the cause must contain)
 BROKEN_CASES = {
-    "broken_targets.factory_raises": ("factory_raises", "calling the target factory failed: RuntimeError: boom in the factory"),
+    "broken_targets.factory_raises": (
+        "factory_raises", "calling the target factory failed: RuntimeError: boom in the factory"),
     "broken_targets.not_a_model": ("not_a_model", "the factory returned str, not an nn.Module"),
-    "broken_targets.forward_raises": ("forward_raises", "the forward pass failed on a (2, 3, 32, 32) input: ValueError: shapes do not line up"),
+    "broken_targets.forward_raises": (
+        "forward_raises",
+        "the forward pass failed on a (2, 3, 32, 32) input: ValueError: shapes do not line up"),
     "broken_targets.forward_nan": ("forward_nan", "the forward pass returned non-finite outputs (20 of 20 are NaN)"),
     "broken_targets.aborts": ("aborts", "the audit process died from SIGABRT"),
     "broken_targets.memory_hog": ("memory_hog", "the target asked for more memory than is available (limit 8.0 GiB)"),
@@ -60,7 +63,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     make_repo(root / "their_repo", package="pkg_compare")
     (root / "logged_model.py").write_text("import tensorboardX\nimport torch.nn as nn\nNet = nn.Identity\n")
     targets = ["../their_repo/configs/target.yaml"]
-    for name, (attr, _) in BROKEN_CASES.items():
+    for attr, _ in BROKEN_CASES.values():
         targets.append(f"{BROKEN}:{attr}" if attr else "../logged_model.py:Net")
     with _user_session(root, memory=8 * GIB) as user:
         rc, stdout = _run(targets, out=Path("out"), jobs=2)

@@ -154,7 +154,8 @@ def test_missing_model_alone(isolated: Path) -> None:
 
 @pytest.mark.parametrize("body, expected", [
     ("optimizer: {type: SDG, lr: 0.01}", "optimizer.type: unknown optimizer 'SDG' (did you mean 'SGD'?)"),
-    ("optimizer: {type: SGD, lr: 0.01, momentun: 0.9}", "optimizer: SGD takes no argument 'momentun' (did you mean 'momentum'?)"),
+    ("optimizer: {type: SGD, lr: 0.01, momentun: 0.9}",
+     "optimizer: SGD takes no argument 'momentun' (did you mean 'momentum'?)"),
     ("optimizer: {lr: 0.01}", "optimizer: a literal optimizer needs 'type'"),
     ("optimizer: {type: SGD, lr: fast}", "optimizer.lr: must be a number (got 'fast')"),
     ("scheduler: {type: StepLr, step_size: 30}", "scheduler.type: unknown scheduler 'StepLr' (did you mean 'StepLR'?)"),

@@ -28,7 +28,8 @@ def _assert_no_path(out: Path, user: Path) -> None:
                 assert needle not in text, f"{path.name} holds the absolute path {needle}"
 
 
-def test_compare_from_an_unusual_directory_writes_relative_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_from_an_unusual_directory_writes_relative_sources(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     user = tmp_path / "my projects ü (copy)" / "alexnet"
     (user / "models").mkdir(parents=True)
     (user / "models" / "model.py").write_text(MUTANT_K1, encoding="utf-8")

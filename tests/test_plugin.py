@@ -103,8 +103,8 @@ def preloaded() -> None:
     import alexnet_audit.target
 
     alexnet_audit.target._is_module(None)  # torch.nn
-    mods = ["torchvision", "alexnet_ref", "alexnet_audit.resolve", "alexnet_audit.verify", "alexnet_audit.layers", "alexnet_audit.trace",
-            "alexnet_audit.report"]
+    mods = ["torchvision", "alexnet_ref", "alexnet_audit.resolve", "alexnet_audit.verify", "alexnet_audit.layers",
+            "alexnet_audit.trace", "alexnet_audit.report"]
     from alexnet_audit import probes
 
     for mod in mods + [f"alexnet_audit.probes.{m}" for m in probes._MODULES]:
@@ -165,7 +165,8 @@ def test_every_outcome_mapping_in_one_run(tiny):
     # deviation: claim, section, expected, observed, fix; no Python traceback
     dev = cases["t.deviation"]["text"]
     for part in ("major deviation: t.deviation must be 4 (got 40).", "claim:    t.deviation claim",
-                 "section:  §t.deviation  [major]", "expected: 4", "observed: 40", "fix:      fix t.deviation like this"):
+                 "section:  §t.deviation  [major]", "expected: 4", "observed: 40",
+                 "fix:      fix t.deviation like this"):
         assert part in dev, part
     # info deviation: passed with a note
     assert "info items never fail" in cases["t.info"]["props"]["paper_note"]
@@ -182,7 +183,8 @@ def test_every_outcome_mapping_in_one_run(tiny):
     assert "plugin.py" not in out, out
     result.stdout.fnmatch_lines(["SKIPPED [[]1[]] paper_audit::t.skip: the target gives no recipe"])
     result.stdout.fnmatch_lines(["*ERROR at setup of t.error [[]major[]]*", "*paper audit*",
-                                 "tiny_target.mutant: 5 deviations (2 major, 2 minor, 1 info), 1 variant, 1 skipped, 1 error, 1 waived; "
+                                 "tiny_target.mutant: 5 deviations (2 major, 2 minor, 1 info), 1 variant, 1 skipped, "
+                                 "1 error, 1 waived; "
                                  "gate fail-on=minor: FAIL (t.deviation, t.stale, t.expired, t.error, t.minor)"])
 
 
@@ -276,7 +278,8 @@ def test_without_paper_target_the_plugin_adds_nothing_and_imports_nothing_heavy(
         def test_light(pytestconfig):
             assert pytestconfig.pluginmanager.hasplugin("paper_audit")
             assert "alexnet_audit.plugin" in sys.modules
-            heavy = [m for m in ("torch", "alexnet_audit.verify", "alexnet_audit.probes", "alexnet_audit.resolve", "alexnet_audit.report")
+            heavy = [m for m in ("torch", "alexnet_audit.verify", "alexnet_audit.probes", "alexnet_audit.resolve",
+                                 "alexnet_audit.report")
                      if m in sys.modules]
             assert heavy == []
     """)

@@ -216,7 +216,7 @@ def test_optimizer_probes_leave_the_shared_model_alone() -> None:
     model = tiny_model()
     before = [p.detach().clone() for p in model.parameters()]
     audit(recipe(), ["train.lr", "train.weight_decay", "train.optimizer", "train.update_rule"], model=model)
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert all(p.grad is None for p in model.parameters())
 
 

@@ -42,7 +42,7 @@ def _pair(lr: float) -> tuple[nn.Module, PaperSGD, nn.Module, torch.optim.SGD]:
 
 
 def _assert_models_close(a: nn.Module, b: nn.Module, **tol: float) -> None:
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, **tol)
 
 
@@ -82,7 +82,7 @@ def test_equals_sgd_at_constant_lr() -> None:
         sgd.step()
         _assert_models_close(paper_model, sgd_model, rtol=1e-10, atol=1e-12)
     # the velocity is SGD's buffer times -lr (paper_facts §6.2)
-    for pp, ps in zip(paper_model.parameters(), sgd_model.parameters()):
+    for pp, ps in zip(paper_model.parameters(), sgd_model.parameters(), strict=True):
         torch.testing.assert_close(paper.state[pp]["velocity"], -0.05 * sgd.state[ps]["momentum_buffer"])
 
 
@@ -110,8 +110,8 @@ def test_differs_after_lr_drop_as_predicted() -> None:
     paper.step()
     sgd.step()
 
-    after = zip(paper_model.parameters(), sgd_model.parameters())
-    for w, v, b, g, (pp, ps) in zip(before, v_old, b_old, grads, after):
+    after = zip(paper_model.parameters(), sgd_model.parameters(), strict=True)
+    for w, v, b, g, (pp, ps) in zip(before, v_old, b_old, grads, after, strict=True):
         paper_update = pp.detach() - w
         sgd_update = ps.detach() - w
         torch.testing.assert_close(paper_update, MOMENTUM * v - lr_b * (g + WD * w))

@@ -141,7 +141,7 @@ def test_train_transform_crops_and_flips() -> None:
     transform = train_transform(mean=ZERO_MEAN, lighting=PCALighting(alpha_std=0.0))
     image = _coordinate_image()
     draws = [_origin_and_flip(transform(image)) for _ in range(200)]
-    lefts, tops, flips = zip(*draws)
+    lefts, tops, flips = zip(*draws, strict=True)
     assert min(lefts) >= 0 and max(lefts) <= 32 and min(tops) >= 0 and max(tops) <= 32
     assert len(set(lefts)) > 15 and len(set(tops)) > 15
     assert 0.35 < sum(flips) / len(flips) < 0.65

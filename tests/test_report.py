@@ -296,7 +296,8 @@ CLAIMS = {
     "dropout.placement": {"said": "pass", "quote": "dropout sits where the paper puts it"},  # wrong
     "pool.type": {"said": "pass", "quote": "max pooling throughout"},  # right
     "lrn.alpha": {"said": "deviation", "quote": "alpha is off by a factor 5"},  # wrong: accepted variant
-    "arch.conv2.groups": {"said": "pass", "quote": "conv2 matches", "correction": "it is the ungrouped variant"},  # wrong
+    "arch.conv2.groups": {  # wrong
+        "said": "pass", "quote": "conv2 matches", "correction": "it is the ungrouped variant"},
     "data.hflip": {"said": "deviation", "quote": "no flips"},  # unverified: skipped
     "arch.no_such_item": {"said": "pass", "quote": "?"},  # unknown item
 }
@@ -364,7 +365,7 @@ def test_comparison_with_an_error_target(tmp_path):
     assert [p.name for p in paths] == ["comparison.md", "comparison.json", "comparison.png", "comparison.csv"]
     md = unpad(paths[0].read_text(encoding="utf-8"))
     assert "| [demo](demo.md) |" in md
-    assert re.search(r"\| \[broken\]\(broken\.md\) \| n/a \| 0 \| 0 \| 0 \| 0 \| 0 \| 0 \| %d \|" % len(SPEC.items), md)
+    assert re.search(rf"\| \[broken\]\(broken\.md\) \| n/a \| 0 \| 0 \| 0 \| 0 \| 0 \| 0 \| {len(SPEC.items)} \|", md)
     assert "**broken could not be audited**: target timed out after 120 s" in md
     row = next(line for line in md.splitlines() if line.startswith("| `lrn.k` |"))
     assert "[❌](demo.md#lrn-k)" in row and "[💥](broken.md#lrn-k)" in row
@@ -418,7 +419,7 @@ def _audit_twice(tmp_path):
 def test_two_real_audits_give_identical_files(tmp_path):
     a, b = _audit_twice(tmp_path)
     assert [p.name for p in a] == [p.name for p in b]
-    for pa, pb in zip(a, b):
+    for pa, pb in zip(a, b, strict=True):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
     data = json.loads(a[1].read_text(encoding="utf-8"))
     assert data["layers"] or data.get("layers_error")

@@ -25,7 +25,8 @@ REFRESH = "make report"
 def _first_difference(name: str, old: bytes, new: bytes) -> str:
     if name.endswith(".png"):
         return f"{name}: the image differs ({len(old)} bytes committed, {len(new)} regenerated)"
-    diff = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(), new.decode("utf-8", "replace").splitlines(),
+    diff = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(),
+                                new.decode("utf-8", "replace").splitlines(),
                                 f"reports/{name} (committed)", f"{name} (regenerated)", n=0, lineterm="")
     lines = list(diff)[:12]
     return "\n".join(lines) if lines else f"{name}: differs in whitespace or line endings"

@@ -59,7 +59,8 @@ def test_severities_follow_paper_items(spec, item_id: str, severity: str) -> Non
 def test_conv_and_groups_values(spec) -> None:
     expected = {1: (96, 11, 4, 1), 2: (256, 5, 1, 2), 3: (384, 3, 1, 1), 4: (384, 3, 1, 2), 5: (256, 3, 1, 2)}
     for i, values in expected.items():
-        got = tuple(spec.item(f"arch.conv{i}.{a}").expected for a in ("out_channels", "kernel_size", "stride", "groups"))
+        names = ("out_channels", "kernel_size", "stride", "groups")
+        got = tuple(spec.item(f"arch.conv{i}.{a}").expected for a in names)
         assert got == values, f"conv{i}"
     for i in (2, 4, 5):
         assert [v.value for v in spec.item(f"arch.conv{i}.groups").variants] == [1]
