@@ -1,4 +1,4 @@
-"""Training throughput of the reference AlexNet against torchvision's, in one process (issue #7).
+"""Training throughput of the reference AlexNet against torchvision's, in one process.
 
 Both models run through `alexnet_audit.smoke.run_smoke` on the same device with the same settings: the
 same synthetic fixed batch, the paper's optimizer (torch SGD 0.01 / 0.9 / 5e-4, so the optimizer
@@ -16,12 +16,13 @@ LRN share of the reference's step time is 1 - ips(reference) / ips(without LRN).
     python benchmarks/bench_smoke.py --device cuda --compile --markdown reports/smoke-h100.md
 
 Defaults: batch 256 and 50 steps (5 warm-up) on CUDA; batch 16 and 6 steps (1 warm-up) on CPU.
-Goals (issue #7, GPU only): reference >= 0.8 x torchvision in the fastest mode, and >= 20,000
+Goals (GPU only): reference >= 0.8 x torchvision in the fastest mode, and >= 20,000
 images/s on an H100 in the fastest mode.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from alexnet_audit.errors import UsageError
-    from alexnet_audit.smoke import resolve_device, run_smoke, versions
+    from alexnet_audit.smoke import SmokeOptions, resolve_device, run_smoke, versions
+    from alexnet_audit.spec import load_spec
 
     try:
         dev = resolve_device(args.device)
@@ -90,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     batch = args.batch_size or (256 if cuda else 16)
     steps = args.steps or (50 if cuda else 6)
     warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
+    try:
+        base = SmokeOptions(device=str(dev), steps=steps, batch_size=batch, recipe="paper", warmup=warmup)
+    except UsageError as exc:
+        print(f"bench_smoke: error: {exc}", file=sys.stderr)
+        return 2
+    spec = load_spec()  # the paper's optimizer, the same for both models
     modes = [
         ("fp32", dict(amp="off", channels_last=False, compile=False)),
         ("bf16 autocast + channels_last" + (" + compile" if args.compile else ""),
@@ -104,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for mode, opts in modes:
         ips: dict[str, float | None] = {}
         for name in names:
-            r = run_smoke(targets[name], device=str(dev), steps=steps, batch_size=batch, recipe="paper",
-                          progress=True, warmup=warmup, **opts)
+            r = run_smoke(targets[name], dataclasses.replace(base, **opts), spec=spec)
             device = r["device"]
             ips[name] = r["images_per_second"]
             rows.append({"mode": mode, "model": name, "ips": r["images_per_second"], "tflops": r["achieved_tflops"],
@@ -126,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         ratio = fmt(row["ratio"], ".3f") if row["model"] == "reference" else ""
-        lines.append(f"| {row['mode']} | {row['model']} | {fmt(row['ips'], '.2f')} | {ratio} | {fmt(row['tflops'], '.4g')} "
+        lines.append(f"| {row['mode']} | {row['model']} | {fmt(row['ips'], '.2f')} | {ratio} "
+                     f"| {fmt(row['tflops'], '.4g')} "
                      f"| {fmt(row['share'], '.3f')} | {fmt(row['mem'] and row['mem'] / 2**20, '.0f')} "
                      f"| {row['gflop']:.3f} |")
     summary: list[str] = []
@@ -147,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             summary.append(f"- goal >= {H100_GOAL} images/s on an H100 (fastest mode): "
                            f"{'met' if (fast_ref['ips'] or 0) >= H100_GOAL else 'NOT met'}")
     else:
-        summary.append("- the throughput goals of issue #7 are for NVIDIA GPUs; these are CPU figures.")
+        summary.append("- the throughput goals are for NVIDIA GPUs; these are CPU figures.")
     v = versions()
-    cmd = "python benchmarks/bench_smoke.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    given = argv if argv is not None else sys.argv[1:]
+    cmd = "python benchmarks/bench_smoke.py " + " ".join(shlex.quote(a) for a in given)
     head = [
         f"# Training throughput: reference vs torchvision AlexNet on {device}",
         "",

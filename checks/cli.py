@@ -44,19 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--fail-on", choices=["major", "minor", "never"], default="never",
                    help="gate threshold for the exit code (default: never; errors always fail)")
 
+    from .smoke.options import add_command_arguments  # the one definition of the smoke options
+
     s = sub.add_parser("smoke", help="a short training run on synthetic data")
-    s.add_argument("target")
-    s.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
-    s.add_argument("--steps", type=int, default=30)
-    s.add_argument("--batch-size", type=int, default=None)
-    s.add_argument("--recipe", choices=["target", "paper"], default="target")
-    s.add_argument("--amp", choices=["bf16", "off"], default="off")
-    s.add_argument("--channels-last", action="store_true")
-    s.add_argument("--compile", action="store_true")
-    s.add_argument("--ddp", action="store_true", help="run under torchrun with DistributedDataParallel")
-    s.add_argument("--nproc", type=int, default=2, help="processes for --ddp (default 2)")
-    s.add_argument("--json", type=Path, default=None)
-    s.add_argument("--out", type=Path, default=None, help="directory for the markdown section and loss curve")
+    add_command_arguments(s)
 
     ls = sub.add_parser("list", help="list targets, spec items or probes")
     ls.add_argument("what", choices=["targets", "items", "probes"])

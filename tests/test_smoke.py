@@ -1,12 +1,17 @@
-"""Training smoke run (issue #7): alexnet_audit.smoke, `alexnet-audit smoke`, DDP on CPU with gloo.
+"""Training smoke run: alexnet_audit.smoke, `alexnet-audit smoke`, DDP on CPU with gloo.
 
 The reference runs at batch 4 for 8 steps (a few seconds a step on a busy 2-core CPU); the
 other runs use a tiny CNN target so that they stay fast.
 """
 from __future__ import annotations
 
+import argparse
+import ast
+import dataclasses
 import json
 import math
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -15,7 +20,12 @@ import torch
 
 from alexnet_audit import smoke
 from alexnet_audit.cli import main
+from alexnet_audit.errors import UsageError
+from alexnet_audit.smoke import SmokeOptions
+from alexnet_audit.spec import load_spec
 from alexnet_audit.target import from_object
+
+SPEC = load_spec()
 
 TINY = textwrap.dedent(
     """
@@ -90,12 +100,12 @@ def test_reference_trains_on_cpu(reference_run):
 def test_json_has_exactly_the_fields(reference_run):
     _, r, _ = reference_run
     assert tuple(r) == smoke.FIELDS
-    issue_fields = {"initial_loss", "ln_num_classes", "final_loss", "loss_curve", "loss_falls",
+    measured_fields = {"initial_loss", "ln_num_classes", "final_loss", "loss_curve", "loss_falls",
                     "params_without_grad", "nonfinite", "images_per_second", "peak_memory_bytes",
                     "flops_per_image", "achieved_tflops", "peak_share", "device", "steps", "batch_size",
                     "dtype", "versions"}
-    assert issue_fields <= set(r)
-    assert set(r) - issue_fields == {"target", "recipe", "options", "notes", "problems", "verdict"}
+    assert measured_fields <= set(r)
+    assert set(r) - measured_fields == {"target", "recipe", "options", "notes", "problems", "verdict"}
 
 
 def test_markdown_and_loss_curve_written(reference_run):
@@ -151,8 +161,8 @@ def test_peak_table():
 # ------------------------------------------------------------------------- options, tiny model ---
 
 def test_tiny_bf16_channels_last():
-    r = smoke.run_smoke(_tiny_target(), device="cpu", steps=12, batch_size=16, amp="bf16", channels_last=True,
-                        progress=False)
+    opts = SmokeOptions(device="cpu", steps=12, batch_size=16, amp="bf16", channels_last=True, progress=False)
+    r = smoke.run_smoke(_tiny_target(), opts, spec=SPEC)
     assert r["dtype"] == "bfloat16-autocast" and r["options"]["channels_last"] is True
     assert r["verdict"] == "ok", r["problems"]
     assert r["recipe"]["lr_scale"] == 1.0  # batch 16 = the tiny recipe's batch
@@ -165,17 +175,86 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
         return call
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    r = smoke.run_smoke(_tiny_target(), device="cpu", steps=4, batch_size=16, compile=True, progress=False)
+    opts = SmokeOptions(device="cpu", steps=4, batch_size=16, compile=True, progress=False)
+    r = smoke.run_smoke(_tiny_target(), opts, spec=SPEC)
     assert r["options"]["compile"] is False
     assert any("torch.compile failed" in n and "ran eager" in n for n in r["notes"])
     assert r["params_without_grad"] == 0
 
 
+def test_paper_recipe_comes_from_the_spec_passed_in():
+    lr_item = SPEC.item("train.lr")
+    items = tuple(dataclasses.replace(it, expected={"weights": 0.02, "biases": 0.02}) if it is lr_item else it
+                  for it in SPEC.items)
+    spec = dataclasses.replace(SPEC, items=items)
+    opts = SmokeOptions(device="cpu", steps=2, batch_size=16, recipe="paper", progress=False)
+    r = smoke.run_smoke(_tiny_target(), opts, spec=spec)
+    assert r["recipe"]["optimizer"] == "paper: SGD(lr=0.02, momentum=0.9, weight_decay=0.0005)"
+    assert r["recipe"]["lr"] == pytest.approx(0.02 * 16 / 128)
+
+
+# ---------------------------------------------------------------------------------- options ---
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"steps": 1}, "--steps must be at least 2 (got 1)"),
+    ({"batch_size": 0}, "--batch-size must be positive (got 0)"),
+    ({"steps": 4, "warmup": 4}, "--warmup must be in [0, steps) (got 4 for 4 steps)"),
+    ({"recipe": "adam"}, "--recipe must be one of target, paper (got 'adam')"),
+    ({"device": "tpu"}, "unknown device 'tpu' (auto, cuda or cpu)"),
+])
+def test_bad_options_are_one_line_usage_errors(kwargs, message):
+    with pytest.raises(UsageError) as info:
+        SmokeOptions(**kwargs)
+    assert str(info.value) == message
+
+
+def test_bad_option_on_the_command_line_exits_2(capsys):
+    assert main(["smoke", "reference", "--device", "cpu", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == "alexnet-audit: error: --steps must be at least 2 (got 1)\n"
+
+
+def test_missing_spec_is_a_usage_error(tmp_path, capsys):
+    assert main(["smoke", "reference", "--device", "cpu", "--spec", str(tmp_path / "none.yaml")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_options_round_trip_through_the_worker_flags():
+    """run_ddp hands the options to its workers as flags: every field must survive the trip."""
+    opts = SmokeOptions(device="cpu", steps=7, batch_size=3, recipe="paper", amp="bf16", channels_last=True,
+                        compile=True, seed=5, warmup=2, lr_scaling="none", progress=False, spec=Path("s.yaml"))
+    parser = argparse.ArgumentParser()
+    smoke.add_arguments(parser)
+    assert SmokeOptions.from_args(parser.parse_args(opts.to_argv())) == opts
+    assert SmokeOptions().to_argv() == []
+
+
+def test_cli_and_worker_share_the_option_definitions():
+    from alexnet_audit.cli import _parser
+    from alexnet_audit.ddp_worker import _parser as worker_parser
+
+    cli_sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["smoke"]
+    flags = {f.metadata["flag"] for f in dataclasses.fields(SmokeOptions)}
+    for parser in (cli_sub, worker_parser()):
+        assert flags <= {s for a in parser._actions for s in a.option_strings}
+
+
+def test_import_has_no_side_effects_and_no_cli():
+    code = ("import sys, alexnet_audit.smoke, alexnet_audit.ddp_worker; "
+            "print(sorted(m for m in ('torch', 'alexnet_audit.spec', 'alexnet_audit.cli') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    for path in Path(smoke.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert "cli" not in (node.module or "").split("."), f"{path.name} imports the CLI"
+
+
 @pytest.mark.slow
 def test_ddp_on_cpu_with_gloo(tmp_path):
     (tmp_path / "tiny.py").write_text(TINY)
-    r = smoke.run_ddp(f"{tmp_path / 'tiny.py'}:target", nproc=2, device="cpu", steps=12, batch_size=8,
-                      progress=False, timeout=240)
+    opts = SmokeOptions(device="cpu", steps=12, batch_size=8, progress=False)
+    r = smoke.run_ddp(f"{tmp_path / 'tiny.py'}:target", opts, nproc=2, timeout=240)
     assert tuple(r) == smoke.FIELDS
     assert r["options"]["ddp"] is True and r["options"]["world_size"] == 2
     assert "x 2 processes (gloo)" in r["device"]
@@ -189,8 +268,8 @@ def test_ddp_on_cpu_with_gloo(tmp_path):
 def test_reference_on_cuda_bf16_channels_last():
     from alexnet_audit.resolve import load_target
 
-    r = smoke.run_smoke(load_target("reference"), device="cuda", steps=12, batch_size=64, amp="bf16",
-                        channels_last=True, progress=False)
+    opts = SmokeOptions(device="cuda", steps=12, batch_size=64, amp="bf16", channels_last=True, progress=False)
+    r = smoke.run_smoke(load_target("reference"), opts, spec=SPEC)
     assert r["options"]["timer"] == "cuda events"
     assert r["params_without_grad"] == 0 and not r["nonfinite"]
     assert abs(r["initial_loss"] - math.log(1000)) < 2
@@ -202,6 +281,6 @@ def test_reference_on_cuda_bf16_channels_last():
 @pytest.mark.cuda
 def test_ddp_on_cuda_with_nccl(tmp_path):
     (tmp_path / "tiny.py").write_text(TINY)
-    r = smoke.run_ddp(f"{tmp_path / 'tiny.py'}:target", nproc=1, device="cuda", steps=12, batch_size=16,
-                      progress=False, timeout=240)
+    opts = SmokeOptions(device="cuda", steps=12, batch_size=16, progress=False)
+    r = smoke.run_ddp(f"{tmp_path / 'tiny.py'}:target", opts, nproc=1, timeout=240)
     assert "(nccl)" in r["device"] and r["verdict"] == "ok", r["problems"]
