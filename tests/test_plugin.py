@@ -71,7 +71,7 @@ def broken():
 '''
 
 WAIVERS = """\
-t.waived: tracked in issue 12
+t.waived: k=1 kept until the retrain
 t.stale: {reason: fixed upstream, until: 2999-01-01}
 t.expired: {reason: temporary, until: 2000-01-01}
 """
@@ -172,7 +172,7 @@ def test_every_outcome_mapping_in_one_run(tiny):
     assert "info items never fail" in cases["t.info"]["props"]["paper_note"]
     # skip: the reason; waived: xfail with the reason
     assert "the target gives no recipe" in cases["t.skip"]["text"]
-    assert "tracked in issue 12" in cases["t.waived"]["text"]
+    assert "k=1 kept until the retrain" in cases["t.waived"]["text"]
     # stale and expired waivers
     assert "stale waiver: t.stale is now pass" in cases["t.stale"]["text"]
     assert "expired on 2000-01-01" in cases["t.expired"]["text"]

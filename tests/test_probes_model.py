@@ -191,7 +191,7 @@ def test_lrn_params_skip_without_lrn(spec):
 
 def test_per_half_lrn_is_accepted(spec):
     class HalfLRN(nn.Module):
-        """Separate LRNs over each GPU's half of the maps (paper_facts §10.5)."""
+        """Separate LRNs over each GPU's half of the maps (paper notes §10.5)."""
 
         def __init__(self):
             super().__init__()

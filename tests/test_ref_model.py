@@ -1,4 +1,4 @@
-"""alexnet_ref.model against the paper's numbers (§3, §5; paper_facts §1, §2, §6.4)."""
+"""alexnet_ref.model against the paper's numbers (§3, §5; paper notes §1, §2, §6.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""alexnet_ref.PaperSGD against the §5 update rule and torch.optim.SGD (paper_facts §6.1, §6.2)."""
+"""alexnet_ref.PaperSGD against the §5 update rule and torch.optim.SGD (paper notes §6.1, §6.2)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_equals_sgd_at_constant_lr() -> None:
         paper.step()
         sgd.step()
         _assert_models_close(paper_model, sgd_model, rtol=1e-10, atol=1e-12)
-    # the velocity is SGD's buffer times -lr (paper_facts §6.2)
+    # the velocity is SGD's buffer times -lr (paper notes §6.2)
     for pp, ps in zip(paper_model.parameters(), sgd_model.parameters(), strict=True):
         torch.testing.assert_close(paper.state[pp]["velocity"], -0.05 * sgd.state[ps]["momentum_buffer"])
 

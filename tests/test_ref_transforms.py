@@ -1,4 +1,4 @@
-"""alexnet_ref.transforms and evaluate against §2 and §4.1 (paper_facts §5)."""
+"""alexnet_ref.transforms and evaluate against §2 and §4.1 (paper notes §5)."""
 
 from __future__ import annotations
 

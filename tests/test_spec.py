@@ -67,7 +67,7 @@ def test_conv_and_groups_values(spec) -> None:
 
 
 def test_parameter_counts_are_self_consistent(spec) -> None:
-    """Per-layer counts sum to the totals, and follow from the layer shapes (paper_facts §1.5)."""
+    """Per-layer counts sum to the totals, and follow from the layer shapes (paper notes §1.5)."""
     per_layer = spec.item("arch.params_per_layer")
     total = spec.item("arch.params_total")
     assert sum(per_layer.expected.values()) == total.expected == 60_965_224
