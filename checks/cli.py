@@ -1,4 +1,4 @@
-"""The `alexnet-audit` command: audit, compare, smoke, list (DESIGN.md, 'CLI').
+"""The `alexnet-audit` command: audit, compare, smoke, list.
 
 Exit codes: 0 the gate passes, 1 it fails, 2 a usage, spec or target-load error (one line on
 stderr, never a traceback).
@@ -24,7 +24,11 @@ def _formats(text: str) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="alexnet-audit", description="Audit an AlexNet implementation against the NIPS 2012 paper.")
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="alexnet-audit",
+                                description="Audit an AlexNet implementation against the NIPS 2012 paper.")
+    p.add_argument("--version", action="version", version=f"alexnet-audit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("audit", help="audit one target and write its reports")
@@ -32,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--spec", type=Path, default=None, help="spec file (default: the packaged paper_spec.yaml)")
     a.add_argument("--out", type=Path, default=Path("reports"), help="output directory (default: reports)")
     a.add_argument("--format", type=_formats, default=["md", "json"], help="md, json or md,json")
-    a.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor", help="gate threshold (default: minor)")
+    a.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor",
+                   help="gate threshold (default: minor)")
     a.add_argument("--waivers", type=Path, default=None, help="YAML mapping id: reason or id: {reason, until}")
 
     c = sub.add_parser("compare", help="audit several targets in isolated subprocesses and write a comparison")
