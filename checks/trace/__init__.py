@@ -1,0 +1,37 @@
+"""Run the model once on a concrete input and record what executes: probes measure behaviour, not
+declarations.
+
+One forward pass (batch 2, fixed seed, eval mode) runs under module forward hooks plus a
+`torch.overrides.TorchFunctionMode` (`record`), so functional calls (`F.relu`, `F.conv2d`, ...),
+tensor methods (`x.relu()`), hand-written modules and data-dependent control flow are all seen as
+they run; nothing is traced symbolically and no class name is trusted.
+
+The raw op log is turned into a list of logical ops (`graph`, `towers`, `describe`):
+- ops that do not contribute to the output (control-flow probes such as `if x.mean() > 0`) are
+  dropped by backward reachability from the output;
+- a module whose own `forward` does arithmetic (pow, sum, div, ...) and has no conv/linear inside,
+  and a run of such arithmetic in a parent's forward, becomes one region that is classified by
+  MEASURING its input/output relation: an elementwise activation (curve matched), a §3.3 response
+  normalisation (fitted), or `other`;
+- two conv (or linear) calls on slices of one tensor whose outputs are `torch.cat`ed become one
+  logical layer (explicit two-tower form, §3.2) whose groups are measured from channel connectivity;
+- a zero `pad` right before a conv is folded into that conv's effective padding;
+- activations are classified by their measured response (`elementwise`), pools by their outputs
+  (`pooling`), LRN parameters by a numerical fit of b = a / (k + alpha * sum a^2)^beta, alpha on the
+  plain sum (`lrn_fit`), grouping by connectivity (`groups`).
+
+Layers are named in execution order: conv1, conv2, ... and fc6, fc7, ... (extra ones continue).
+"""
+from __future__ import annotations
+
+from .build import build_trace, get_trace, get_train_trace, make_input, nonfinite_reason, one_thread
+from .elementwise import classify_elementwise
+from .groups import measure_groups
+from .kinds import ACTIVATIONS, DROPOUTS, POOLS, Activation, OpKind, RawKind
+from .lrn_fit import LrnFit, fit_lrn
+from .ops import Detail, Op, Trace
+from .replay import replay  # the function; it shadows the submodule of the same name on the package
+
+__all__ = ["Op", "Trace", "Detail", "get_trace", "get_train_trace", "build_trace", "classify_elementwise", "fit_lrn",
+           "measure_groups", "make_input", "nonfinite_reason", "replay", "one_thread", "ACTIVATIONS", "POOLS",
+           "DROPOUTS", "OpKind", "RawKind", "Activation", "LrnFit"]

@@ -1,0 +1,180 @@
+"""Build the trace: record one seeded forward pass, run the graph passes, describe each unit, and
+name the weight layers in execution order (conv1, conv2, ... and fc6, fc7, ...; extras continue)."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from .describe import describe
+from .graph import Unit, fold_pads, main_path, math_regions, units_of
+from .ops import Detail, Op, Trace
+from .record import Call, Recorder, flat, shape_of, unique
+from .replay import replayer
+from .towers import merge_towers
+
+
+def make_input(model: nn.Module, input_size: tuple[int, ...], *, seed: int = 0, batch: int = 2) -> torch.Tensor:
+    """The audit's input: N(0, 1) of shape (batch, *input_size), seeded, in the model's dtype."""
+    try:
+        p0 = next(model.parameters())
+        dtype = p0.dtype if p0.is_floating_point() else torch.float32
+    except StopIteration:
+        dtype = torch.float32
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn((batch, *input_size), generator=gen).to(dtype)
+
+
+def nonfinite_reason(y: torch.Tensor, shape: tuple[int, ...]) -> str | None:
+    """Why a model output cannot be audited (NaN or inf values), or None when it is finite."""
+    if not (y.is_floating_point() or y.is_complex()):
+        return None
+    bad = int((~torch.isfinite(y)).sum())
+    if not bad:
+        return None
+    kind = "NaN" if bool(torch.isnan(y).any()) else "inf"
+    return f"the forward pass returned non-finite outputs ({bad} of {y.numel()} are {kind}) on a {shape} input"
+
+
+def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[Recorder, list[Call], Any]:
+    """Run model(x) once under the recorder and module hooks; model modes and buffers restored."""
+    names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}
+    rec = Recorder({id(x)})
+    calls: list[Call] = []
+    stack_calls: list[Call] = []
+
+    def pre(mod: nn.Module, args: tuple[Any, ...]) -> None:
+        c = Call(names.get(id(mod), "?"), mod, len(rec.recs), args[0] if args else None)
+        calls.append(c)
+        stack_calls.append(c)
+        rec.stack.append(c.path)
+
+    def post(mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+        c = stack_calls.pop()
+        rec.stack.pop()
+        c.end, c.out = len(rec.recs), out
+
+    handles = []
+    for m in model.modules():
+        handles.append(m.register_forward_pre_hook(pre))
+        handles.append(m.register_forward_hook(post))
+    modes = {m: m.training for m in model.modules()}
+    buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
+    model.train(train)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            with torch.no_grad(), rec:
+                y = model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes.items():
+            m.training = mode
+        with torch.no_grad():
+            for b, v in buffers:
+                b.copy_(v)
+    return rec, calls, y
+
+
+def _logical_units(rec: Recorder, calls: list[Call], x: torch.Tensor, out_t: torch.Tensor) -> list[Unit]:
+    tensors: dict[int, torch.Tensor] = {id(x): x}
+    for r in rec.recs:
+        for t in flat(r.out):
+            tensors[id(t)] = t
+    units = units_of(rec.recs, calls, rec.data, tensors)
+    units = main_path(units, [id(out_t)])
+    units = math_regions(units)
+    for u in units:
+        if u.fn is None and len(u.recs) == 1 and u.data_in and u.out_ids:
+            u.fn = replayer(u.recs, u.data_in[0], u.out_ids[0])
+    units = merge_towers(units)
+    return fold_pads(units)
+
+
+def _used_params(rec: Recorder, units: list[Unit]) -> list[torch.Tensor]:
+    """Parameters the pass used: those behind weight arguments, and any passed to a kept call."""
+    used: list[torch.Tensor] = []
+    for r in rec.recs:
+        used.extend(r.wparams + r.bparams)
+    for u in units:
+        for r in u.recs:
+            for t in flat((r.args, r.kwargs)):
+                if isinstance(t, nn.Parameter):
+                    used.append(t)
+    return used
+
+
+def build_trace(model: nn.Module, input_size: tuple[int, ...], *, train: bool = False, measure: bool = True,
+                seed: int = 0, batch: int = 2) -> Trace:
+    """Run `model` once on a seeded (batch, *input_size) input and build the logical op list."""
+    x = make_input(model, input_size, seed=seed, batch=batch)
+    rec, calls, y = _record(model, x, train, seed)
+    outs = flat(y)
+    if not outs:
+        raise RuntimeError(f"the model returned {type(y).__name__}, not a tensor")
+    out_t = outs[0]
+    bad = nonfinite_reason(out_t, tuple(x.shape))
+    if bad:
+        raise ValueError(bad)
+    units = _logical_units(rec, calls, x, out_t)
+    used_params = _used_params(rec, units)
+    for u in units:
+        if u.in_shape is None:
+            u.in_shape = shape_of(u.inp)
+    pnames = {id(p): n for n, p in model.named_parameters()}
+    ops: list[Op] = []
+    details: list[Detail] = []
+    n_conv = n_fc = 0
+    for u in units:
+        kind, attrs, det = describe(u, measure, x.dtype, pnames)
+        name = ""
+        params = 0
+        parts: tuple[str, ...] = tuple(m.path for m in u.members) if u.members else ()
+        if kind == "conv":
+            n_conv += 1
+            name = f"conv{n_conv}"
+        elif kind == "linear":
+            n_fc += 1
+            name = f"fc{5 + n_fc}"
+        if name:
+            params = sum(int(t.numel()) for t in unique(det.weights + det.biases))
+        ops.append(Op(kind, name, u.path, tuple(u.in_shape or ()), shape_of(u.out), attrs, parts, params))
+        details.append(det)
+    return Trace(ops=ops, input_shape=tuple(x.shape), output_shape=tuple(out_t.shape), details=details,
+                 output=out_t, param_count=sum(int(t.numel()) for t in unique(used_params)),
+                 registered_params=sum(int(p.numel()) for p in model.parameters()), training=train)
+
+
+# ------------------------------------------------------------------ audit entry points ---------
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the measurements single-threaded: they are many small ops, for which the intra-op thread
+    pool costs more than it gains (10x slower on a shared 2-core machine); restored afterwards."""
+    n = torch.get_num_threads()
+    if n > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if n > 1:
+            torch.set_num_threads(n)
+
+
+def _build(ctx: Any, train: bool) -> Trace:
+    with one_thread():
+        return build_trace(ctx.model, tuple(ctx.target.input_size), train=train, measure=not train)
+
+
+def get_trace(ctx: Any) -> Trace:
+    """The audit's structural trace: eval mode, batch 2, seed 0; computed once per audit."""
+    return ctx.cached("trace", lambda: _build(ctx, False))
+
+
+def get_train_trace(ctx: Any) -> Trace:
+    """The same input in train mode (dropout sites active); only names and raw dropout records."""
+    return ctx.cached("trace_train", lambda: _build(ctx, True))
