@@ -135,8 +135,9 @@ def test_extra_layers_sort_in_paper_order_and_paper_columns(spec):
 
 
 class _Ctx:
-    def __init__(self, model, input_size):
+    def __init__(self, model, input_size, spec):
         self.model = model
+        self.spec = spec
         self.target = SimpleNamespace(input_size=input_size)
         self._cache = {}
 
@@ -163,7 +164,7 @@ def test_layer_table_uses_the_trace_and_caches(monkeypatch, spec):
     fake = types.ModuleType("alexnet_audit.trace")
     fake.get_trace = get_trace
     monkeypatch.setitem(sys.modules, "alexnet_audit.trace", fake)
-    ctx = _Ctx(model, (3, 8, 8))
+    ctx = _Ctx(model, (3, 8, 8), spec)
     rows = layer_table(ctx)
     assert rows is layer_table(ctx) and len(calls) == 1
     assert rows[0]["macs"] == 8 * 8 * 8 * 27 and rows[0]["paper_params"] == 34944
