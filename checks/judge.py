@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from .findings import Finding, Observation, Status
+from .numbers import sig
 from .spec import Item
 
 _MISSING = object()
@@ -66,7 +67,7 @@ def differences(expected: Any, observed: Any, tol: dict[str, float], path: str =
                 return _sequence_edits(list(expected), list(observed), at)
             return [f"{at}: expected {len(expected)} entries, got {len(observed)}"]
         out = []
-        for i, (e, o) in enumerate(zip(expected, observed)):
+        for i, (e, o) in enumerate(zip(expected, observed, strict=True)):
             out.extend(differences(e, o, tol, f"{path}[{i}]"))
         return out
     if isinstance(expected, bool) or isinstance(observed, bool):
@@ -94,8 +95,8 @@ def _sequence_edits(expected: list[str], observed: list[str], at: str) -> list[s
 
 
 def _show(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
+    if isinstance(v, float):  # 6 digits, as in the JSON report (observed values are rounded by their probe)
+        return f"{sig(v, 6):g}"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
     if isinstance(v, list | tuple):
@@ -113,7 +114,8 @@ def judge(item: Item, observation: Observation, context: dict[str, Any] | None =
                 where=observation.where, evidence=observation.evidence)
     diffs = differences(expected, observation.value, item.tolerance)
     if not diffs:
-        return Finding(status=Status.PASS, message=f"{item.id} is {_show(observation.value)}, as the paper says.", **base)
+        return Finding(status=Status.PASS, message=f"{item.id} is {_show(observation.value)}, as the paper says.",
+                       **base)
     for variant in item.variants:
         if not differences(_resolve(variant.value, ctx), observation.value, item.tolerance):
             return Finding(

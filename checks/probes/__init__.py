@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..findings import Observation
 from ..spec import Item
 
-ProbeFn = Callable[["Context", Item], Observation]  # noqa: F821  (Context: checks.context)
+if TYPE_CHECKING:
+    from ..context import Context
+
+ProbeFn = Callable[["Context", Item], Observation]
 
 PROBES: dict[str, ProbeFn] = {}
 

@@ -11,9 +11,10 @@ import math
 from typing import Any
 
 from ..findings import Observation
-from . import probe
+from ..numbers import sig
 from ..spec import Item
 from ..trace import ACTIVATIONS, POOLS, Op, Trace, get_trace
+from . import probe
 
 # ops that do not change the function on the audited input, or only re-lay it out
 _INVISIBLE = {"flatten", "reshape", "slice", "identity", "cat"}
@@ -94,9 +95,9 @@ def input_size(ctx, item: Item) -> Observation:
     if conv1 is None:
         return Observation(value, "no convolution executed", "")
     a = conv1.attrs
+    pad = f" (incl. {a['pad_op']}; (left, right, top, bottom))" if "pad_op" in a else ""
     ev = (f"input {list(tr.input_shape[1:])} -> conv1 kernel_size={a.get('kernel_size')} stride={a.get('stride')} "
-          f"padding={a.get('padding')}" + (f" (incl. {a['pad_op']}; (left, right, top, bottom))" if "pad_op" in a else "")
-          + f" -> {list(conv1.out_shape[1:])}")
+          f"padding={a.get('padding')}{pad} -> {list(conv1.out_shape[1:])}")
     return Observation(value, ev, tr.where(tr.index("conv1")))
 
 
@@ -105,7 +106,8 @@ def layer_sequence(ctx, item: Item) -> Observation:
     """The ordered stages that executed (conv/fc by paper name, activations/pools/LRN by measured kind)."""
     tr = get_trace(ctx)
     seq = sequence(tr)
-    dropped = [f"{lab} ({op.module_path or op.kind})" for lab, op in zip(tr.labels(), tr.ops) if is_identity(op)]
+    dropped = [f"{lab} ({op.module_path or op.kind})" for lab, op in zip(tr.labels(), tr.ops, strict=True)
+               if is_identity(op)]
     ev = "executed: " + " ".join(seq)
     if dropped:
         ev += "; identities on this input ignored: " + ", ".join(dropped)
@@ -167,8 +169,13 @@ def fc_attr(ctx, item: Item) -> Observation:
     return Observation(op.attrs.get("out_features"), ev, tr.where(tr.index(name)))
 
 
+_ACT_ATTRS = ("negative_slope", "alpha", "approximate", "factor")
+
+
 def _act_desc(op: Op) -> str:
-    extra = ", ".join(f"{k}={v}" for k, v in op.attrs.items() if k in ("negative_slope", "alpha", "approximate", "factor"))
+    """The kind with its measured constants (read off float32 outputs: 4 significant digits)."""
+    extra = ", ".join(f"{k}={f'{sig(v, 4):g}' if isinstance(v, float) else v}" for k, v in op.attrs.items()
+                      if k in _ACT_ATTRS)
     return op.kind + (f"({extra})" if extra else "")
 
 

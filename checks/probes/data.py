@@ -11,6 +11,13 @@ The target's transforms are applied to synthetic PIL images and their outputs re
 - constant-colour images isolate what happens to colour: the affine map after ToTensor and the
   per-image colour offsets.
 The global RNG states are restored afterwards.
+
+Reported numbers are rounded to what these measurements support (see `alexnet_audit.numbers`):
+sizes and positions to whole pixels (a window's edges are fitted to about 0.3 px), ratios of fitted
+pitches to a 0.005 grid (each pitch is good to about 0.1%; the extremes of random-resized draws to one
+decimal), colour coefficients to 3 digits and means to 3 decimals, statistics of the 64 colour draws
+to 2 digits (their standard error is about 9%), and spreads of float32 outputs that are their
+rounding as "< 1e-9" / "< 1e-6".
 """
 from __future__ import annotations
 
@@ -21,7 +28,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..findings import Observation
+from ..numbers import FLOAT32_FLOOR, magnitude, quantise, sig
 from . import probe
+
+# Precision of what is reported (see the module docstring).
+SCALE_STEP = 0.005  # ratios of fitted pitches: ~10x their error, 4x finer than the spec's tolerance 0.02
+COLOUR_DIGITS = 3  # the affine map after ToTensor (float32 outputs of uint8 colours)
+DRAW_DIGITS = 2  # statistics over COLOUR_SEEDS draws (standard error ~ 1/sqrt(2 * 64) ~ 9%)
 
 # Sample counts: enough for the measurement, small enough that the whole data audit of the
 # reference takes about a second (the 256-px transforms are the cost).
@@ -36,12 +49,6 @@ def _declared(ctx: Any, key: str) -> str:
     if key in ctx.target.declared:
         return f"declared, not measured: the manifest gives {key} as a literal list of steps; "
     return ""
-
-
-def _r(x: float, digits: int = 4) -> float:
-    if x == 0 or not math.isfinite(x):
-        return float(x)
-    return float(f"{x:.{digits}g}")
 
 
 # -------------------------------------------------------------------------------- helpers ---
@@ -226,10 +233,12 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     spread = max(max(px) / min(px), max(py) / min(py)) - 1
     if spread > 0.01:
         mags = sorted(1 / p for p in py)
+        aspects = sorted(a / b for a, b in zip(px, py, strict=True))
+        # the extremes of random draws: one decimal (they are not the transform's bounds anyway)
         return ({"rule": "random_resized_crop", "size": None, "center_crop": None},
-                f"the source-pixel pitch changes from draw to draw (magnification {mags[0]:.3g}..{mags[-1]:.3g} "
-                f"output px per source px; aspect x/y {min(a / b for a, b in zip(px, py)):.3g}.."
-                f"{max(a / b for a, b in zip(px, py)):.3g}): a random-scale crop, no fixed resize")
+                f"the source-pixel pitch changes from draw to draw (magnification about {mags[0]:.1f}..{mags[-1]:.1f} "
+                f"output px per source px; aspect x/y about {aspects[0]:.1f}..{aspects[-1]:.1f}): a random-scale "
+                "crop, no fixed resize")
     mx, my = statistics.median(px), statistics.median(py)
     res_w, res_h = SRC_W / mx, SRC_H / my  # the resized image the crops are taken from
     size_h = round(res_h)
@@ -253,14 +262,14 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         where = f"every draw takes the same {out_w}x{out_h} window at the centre of the resized image"
     elif extent <= short + 3:
         center = round(short) if extent >= short - 4 else int(round(extent))
-        where = (f"all {len(windows)} crop windows lie in the central {extent:.1f}x{extent:.1f} px of the "
+        where = (f"all {len(windows)} crop windows lie in the central {extent:.0f}x{extent:.0f} px of the "
                  f"{res_w:.0f}x{res_h:.0f} resized image, i.e. a central {center}x{center} crop")
     else:
         center = None
         where = (f"crop windows range over {2 * half_x:.0f} x {2 * half_y:.0f} px of the {res_w:.0f}x{res_h:.0f} "
                  "resized image: no central square crop")
-    how = (f"a {SRC_W}x{SRC_H} coordinate image comes out at {1 / mx:.4g} (x) and {1 / my:.4g} (y) output px per "
-           f"source px in every draw, i.e. resized to {res_w:.1f}x{res_h:.1f}"
+    how = (f"a {SRC_W}x{SRC_H} coordinate image is sampled at the same pitch in every draw (to within 1%), i.e. "
+           f"resized to {res_w:.0f}x{res_h:.0f}"
            f"{' (aspect kept)' if rule != 'warp' else ' (aspect changed: a warp)'}; {where}")
     return {"rule": rule, "size": size, "center_crop": center}, how
 
@@ -283,11 +292,11 @@ def random_crop(ctx: Any, item: Any) -> Observation:
     size: Any = h if h == w else [h, w]
     px = [w_["pitch_x"] for w_ in windows]
     py = [w_["pitch_y"] for w_ in windows]
-    xs = [w_["x0"] / p for w_, p in zip(windows, px)]  # window positions in output pixels
-    ys = [w_["y0"] / p for w_, p in zip(windows, py)]
+    xs = [w_["x0"] / p for w_, p in zip(windows, px, strict=True)]  # window positions in output pixels
+    ys = [w_["y0"] / p for w_, p in zip(windows, py, strict=True)]
     moves = max(max(xs) - min(xs), max(ys) - min(ys))
     random_ = moves > 1.0
-    scale = _r(min(min(px) / max(px), min(py) / max(py)), 3)
+    scale = quantise(min(min(px) / max(px), min(py) / max(py)), SCALE_STEP)
     evidence = (f"{_declared(ctx, 'train_transform')}{len(windows)} seeded draws on a {SRC_W}x{SRC_H} coordinate "
                 f"image: {h}x{w} outputs whose windows move over {moves:.0f} output px; scale = smallest/largest "
                 f"magnification over the draws (per axis) = {scale:g} (1.0: every crop is a plain window of one "
@@ -318,7 +327,7 @@ def hflip(ctx: Any, item: Any) -> Observation:
     got = ctx.cached("data.hflip", build)
     frac = got["mirrored"] / HFLIP_DRAWS
     note = f"; {got['vflips']} were upside down" if got["vflips"] else ""
-    return Observation(_r(frac, 4), f"{_declared(ctx, 'train_transform')}{got['mirrored']} of {HFLIP_DRAWS} seeded "
+    return Observation(sig(frac, 4), f"{_declared(ctx, 'train_transform')}{got['mirrored']} of {HFLIP_DRAWS} seeded "
                                     f"draws of a left-to-right ramp came out mirrored{note}")
 
 
@@ -378,11 +387,12 @@ def mean_subtraction(ctx: Any, item: Any) -> Observation:
     chan = -mean_off.mean(dim=(1, 2))  # the subtracted per-channel mean, [0, 1] units
     # Thresholds widen with the draw-to-draw noise (colour jitter moves both slope and offset).
     chan_se = off.mean(dim=(2, 3)).std(dim=0) / math.sqrt(len(off))
-    a_tol = [max(0.02, 3 * float(se) / float(x)) for se, x in zip(col["a_se"], a)]
-    scale_ok = [abs(float(x) - 1) < t for x, t in zip(a, a_tol)]
-    raw_ok = [abs(float(x) / 255 - 1) < t for x, t in zip(a, a_tol)]
+    a_tol = [max(0.02, 3 * float(se) / float(x)) for se, x in zip(col["a_se"], a, strict=True)]
+    scale_ok = [abs(float(x) - 1) < t for x, t in zip(a, a_tol, strict=True)]
+    raw_ok = [abs(float(x) / 255 - 1) < t for x, t in zip(a, a_tol, strict=True)]
     divided = not (all(scale_ok) or all(raw_ok))
-    subtracted = varying == "image" or any(abs(float(c)) > max(0.02, 3 * float(se)) for c, se in zip(chan, chan_se))
+    subtracted = varying == "image" or any(abs(float(c)) > max(0.02, 3 * float(se))
+                                           for c, se in zip(chan, chan_se, strict=True))
     if varying == "noise":
         value = "other"
     elif varying == "image":
@@ -391,11 +401,14 @@ def mean_subtraction(ctx: Any, item: Any) -> Observation:
         value = "per_channel_mean_std" if divided else "per_channel_mean"
     else:
         value = "std_only" if divided else "none"
-    b_is = f"spatially varying (std {spatial:.3g}, a mean image)" if varying == "image" else "spatially constant"
+    b_is = (f"spatially varying (std {magnitude(spatial, 2, FLOAT32_FLOOR)}, a mean image)" if varying == "image"
+            else "spatially constant")
+    # a to 3 digits; the mean to 3 decimals (float32 outputs; colour noise averages out to ~1e-3)
     evidence = (f"{_declared(ctx, 'train_transform')}two constant colours under the same {COLOUR_SEEDS} seeds: "
-                f"output = a * input + b with a = ({', '.join(f'{float(x):.4g}' for x in a)}) per channel "
-                f"({'a std division' if divided else 'no std division'}); b averaged over the draws is {b_is}"
-                f"; subtracted per-channel mean ({', '.join(f'{float(x):.4g}' for x in chan)}) in [0, 1] units")
+                f"output = a * input + b with a = ({', '.join(f'{sig(x, COLOUR_DIGITS):g}' for x in a.tolist())}) "
+                f"per channel ({'a std division' if divided else 'no std division'}); b averaged over the draws is "
+                f"{b_is}; subtracted per-channel mean ({', '.join(f'{quantise(x, 0.001):g}' for x in chan.tolist())}) "
+                "in [0, 1] units")
     if varying == "noise":
         evidence += "; the spatial pattern changes from draw to draw (per-pixel noise, not a mean image)"
     return Observation(value, evidence)
@@ -438,6 +451,18 @@ def _find_eigval(tf: Any) -> tuple[Any, Any, str] | None:
     return None
 
 
+def _principal_axes(cov: Any) -> Any:
+    """Eigenvectors of a 3x3 covariance as columns, largest eigenvalue first, each with a fixed sign
+    (its largest component positive): LAPACK builds may return either sign."""
+    import torch
+
+    _, vecs = torch.linalg.eigh(cov)
+    vecs = vecs.flip(1)
+    idx = vecs.abs().argmax(dim=0)
+    signs = torch.sign(vecs[idx, torch.arange(vecs.shape[1])])
+    return vecs * torch.where(signs == 0, torch.ones_like(signs), signs)
+
+
 @probe("pca_lighting")
 @_one_thread
 def pca_lighting(ctx: Any, item: Any) -> Observation:
@@ -454,7 +479,7 @@ def pca_lighting(ctx: Any, item: Any) -> Observation:
     if size < 1e-5 and col["a_spread"] < 1e-4:
         return Observation({"present": False, "per_image": False, "alpha_std": 0.0},
                            f"{decl}a constant-colour image gets the same colour in all {COLOUR_SEEDS} seeded draws "
-                           f"(offset spread {size:.2g}): no colour noise")
+                           f"(offset spread {magnitude(size, 2, FLOAT32_FLOOR)}): no colour noise")
     spatial = off - off.mean(dim=(2, 3), keepdim=True)
     spatial = spatial - spatial.mean(dim=0, keepdim=True)  # remove a fixed mean image
     within = float(spatial.abs().amax(dim=(1, 2, 3)).median())
@@ -465,30 +490,30 @@ def pca_lighting(ctx: Any, item: Any) -> Observation:
     found = _find_eigval(tf)
     if found is not None:
         eigval, eigvec, where = found
-        src = f"eigenvalues {[round(float(x), 4) for x in eigval]} read from {where}"
+        src = f"eigenvalues {[sig(x, 4) for x in eigval.tolist()]} read from {where}"
         if eigvec is None:
-            _, vecs = torch.linalg.eigh(cov)
-            eigvec = vecs.flip(1)
+            eigvec = _principal_axes(cov)
             src += "; eigenvectors from the offsets' covariance"
         scale = 255.0 if float(col["a"].mean()) > 50 and float(eigval.max()) > 1 else 1.0
     else:
         eigval = torch.tensor(IMAGENET_EIGVAL, dtype=torch.float64)
-        _, vecs = torch.linalg.eigh(cov)
-        eigvec = vecs.flip(1)
+        eigvec = _principal_axes(cov)
         scale = 1.0
         src = ("no eigenvalues found on the transform: assumed the usual ImageNet ones "
                f"{list(IMAGENET_EIGVAL)} at [0, 1] scale, eigenvectors from the offsets' covariance")
     alphas = (d * scale) @ eigvec / eigval.view(1, 3)  # N x 3: alpha_i = p_i . offset / lambda_i
     per_comp = alphas.std(dim=0)
     alpha_std = float(alphas.pow(2).mean().sqrt() * math.sqrt(len(d) / (len(d) - 1)))
-    value = {"present": True, "per_image": bool(per_image), "alpha_std": _r(alpha_std, 3)}
-    top = eigvec[:, 0]
+    value = {"present": True, "per_image": bool(per_image), "alpha_std": sig(alpha_std, DRAW_DIGITS)}
+    top = eigvec[:, 0].tolist()
     evidence = (f"{decl}{COLOUR_SEEDS} seeded draws of a constant-colour image: per-image RGB offsets of mean size "
-                f"{size:.3g} ([0, 1] units), {'the same for every pixel' if per_image else 'varying across pixels'}"
-                f" ({within:.2g} within an image), "
+                f"{sig(size, DRAW_DIGITS):g} ([0, 1] units), "
+                f"{'the same for every pixel' if per_image else 'varying across pixels'}"
+                f" ({magnitude(within, 2, FLOAT32_FLOOR)} within an image), "
                 f"{'additive' if additive else 'depending on the colour (not additive)'}"
-                f"; principal direction ({', '.join(f'{float(x):.3f}' for x in top)}); {src}; alpha std per "
-                f"component ({', '.join(f'{float(x):.3g}' for x in per_comp)}), pooled {alpha_std:.3g}")
+                f"; principal direction ({', '.join(f'{quantise(x, 0.01):.2f}' for x in top)}); {src}; alpha std per "
+                f"component ({', '.join(f'{sig(x, DRAW_DIGITS):g}' for x in per_comp.tolist())}), pooled "
+                f"{sig(alpha_std, DRAW_DIGITS):g}")
     return Observation(value, evidence)
 
 
@@ -508,7 +533,7 @@ def ten_crop(ctx: Any, item: Any) -> Observation:
         ws = _crops(_seeded(tf, white, 7))
     if not (len(cs) == len(bs) == len(ws)):
         raise ValueError("eval_transform gives a different number of views for different images")
-    wins = [_window(_decode(c, b, w), SRC_W, SRC_H) for c, b, w in zip(cs, bs, ws)]
+    wins = [_window(_decode(c, b, w), SRC_W, SRC_H) for c, b, w in zip(cs, bs, ws, strict=True)]
     X0, X1 = min(w["x0"] for w in wins), max(w["x1"] for w in wins)
     Y0, Y1 = min(w["y0"] for w in wins), max(w["y1"] for w in wins)
     tol = 2.0 * max(max(w["pitch_x"], w["pitch_y"]) for w in wins)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..findings import Observation, Skip
-from . import probe
-from .arch import blocks, is_identity, visible
 from ..spec import Item
 from ..trace import POOLS, Trace, get_trace
+from . import probe
+from .arch import blocks, is_identity, visible
 
 _ATTRS = ("type", "kernel_size", "stride", "padding")
 
@@ -44,10 +44,13 @@ def pool_attr(ctx, item: Item) -> Observation:
     per: dict[str, Any] = {lab: tr.ops[i].attrs.get(attr) for lab, i in pools}
     vals = list(per.values())
     value = vals[0] if all(v == vals[0] for v in vals) else per
-    ev = "; ".join(f"{lab}: {tr.ops[i].kind} kernel_size={tr.ops[i].attrs.get('kernel_size')} "
-                   f"stride={tr.ops[i].attrs.get('stride')} padding={tr.ops[i].attrs.get('padding')}"
-                   + (f" (adaptive to {tr.ops[i].attrs.get('output_size')})" if "output_size" in tr.ops[i].attrs else "")
-                   for lab, i in pools)
+
+    def one(lab: str, a: dict[str, Any], kind: str) -> str:
+        adaptive_to = f" (adaptive to {a.get('output_size')})" if "output_size" in a else ""
+        return (f"{lab}: {kind} kernel_size={a.get('kernel_size')} stride={a.get('stride')} "
+                f"padding={a.get('padding')}{adaptive_to}")
+
+    ev = "; ".join(one(lab, tr.ops[i].attrs, tr.ops[i].kind) for lab, i in pools)
     if attr == "type":
         ev += " (type measured by comparing outputs with max and average pooling on a random input)"
     ids = _identities(tr)

@@ -6,6 +6,11 @@ optimizer on float64 toy parameters with known gradients (and, for per-layer set
 the real model's parameters with each one swapped for a small proxy before stepping), the
 scheduler over a simulated run. Values given as literals in a manifest (`Target.declared`) are
 judged the same way, but their evidence says "declared, not measured".
+
+Every toy experiment runs in float64 on exact inputs, so lr, momentum, dampening and schedule factors
+come out to ~1e-15 and are reported to 8 significant digits (finer than any tolerance of the spec).
+Weight decay is read from a step of size lr * decay * w, so its relative error is ~1e-16 / (lr * decay)
+(2e-11 at lr 0.01, decay 5e-4): 6 digits. Trajectory errors at float64 rounding print as "< 1e-9".
 """
 from __future__ import annotations
 
@@ -13,23 +18,26 @@ import inspect
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ..findings import Observation, Skip
+from ..numbers import magnitude, sig
 from . import probe
 
-
-def _r(x: float, digits: int = 10) -> float:
-    """Round to `digits` significant digits (stable report bytes; hides float64 noise)."""
-    if x == 0 or not math.isfinite(x):
-        return float(x)
-    return float(f"{x:.{digits}g}")
+HP_DIGITS = 8  # lr, momentum, dampening, schedule factors (see the module docstring)
+WD_DIGITS = 6  # weight decay
+SHOW_DIGITS = 4  # numbers quoted in evidence
 
 
 def _declared(ctx: Any, key: str) -> str:
     if key in ctx.target.declared:
         return f"declared, not measured: the manifest gives {key} as a literal; "
     return ""
+
+
+def _literal(v: Any) -> str:
+    """A param_group value as given; a float to HP_DIGITS (0.1 * 0.1 is 0.010000000000000002)."""
+    return str(sig(v, HP_DIGITS)) if isinstance(v, float) else str(v)
 
 
 def _name(obj: Any) -> str:
@@ -45,12 +53,12 @@ def _loss_fn(value: Any) -> Callable[..., Any]:
     if isinstance(value, nn.Module):
         return value
     if inspect.isclass(value):
-        return value()
+        return cast(Callable[..., Any], value())
     if not callable(value):
         raise TypeError(f"loss must be an nn.Module or a callable, got {type(value).__name__}")
     try:
-        sig = inspect.signature(value)
-        required = [p for p in sig.parameters.values()
+        signature = inspect.signature(value)
+        required = [p for p in signature.parameters.values()
                     if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         required = []
@@ -94,7 +102,8 @@ def loss_probe(ctx: Any, item: Any) -> Observation:
         forms.append(form)
     if observed[0].numel() != 1:
         per = [F.cross_entropy(z, t, reduction="none") for z, t in sets]
-        if all(o.shape == p.shape and torch.allclose(o, p, rtol=1e-6, atol=1e-9) for o, p in zip(observed, per)):
+        if all(o.shape == p.shape and torch.allclose(o, p, rtol=1e-6, atol=1e-9)
+               for o, p in zip(observed, per, strict=True)):
             value = "softmax_cross_entropy_none"
         else:
             value = "other"
@@ -121,7 +130,7 @@ def loss_probe(ctx: Any, item: Any) -> Observation:
     close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(b))  # noqa: E731
     value = "other"
     for name in cs[0]:
-        if name != "_uniform" and all(close(g, c[name]) for g, c in zip(got, cs)):
+        if name != "_uniform" and all(close(g, c[name]) for g, c in zip(got, cs, strict=True)):
             value = name
             break
     eps = None
@@ -131,14 +140,19 @@ def loss_probe(ctx: Any, item: Any) -> Observation:
         eps = (got[0] - ce0) / (u0 - ce0)
         ce1, u1 = cs[1]["softmax_cross_entropy_mean"], cs[1]["_uniform"]
         if 0 < eps < 1 and close(got[1], (1 - eps) * ce1 + eps * u1):
-            value = f"softmax_cross_entropy_mean+label_smoothing={_r(eps, 6):g}"
+            value = f"softmax_cross_entropy_mean+label_smoothing={sig(eps, 6):g}"
     ref = cs[0]["softmax_cross_entropy_mean"]
-    evidence = (f"{_declared(ctx, 'loss')}{_name(fn)} on 6x7 float64 logits ({forms[0]}) gave {got[0]:.6g}; "
-                f"softmax CE mean would be {ref:.6g}, sum {cs[0]['softmax_cross_entropy_sum']:.6g}, "
-                f"CE of softmax outputs {cs[0]['softmax_cross_entropy_mean_on_probabilities']:.6g}, "
-                f"MSE to one-hot {cs[0]['mse']:.6g}")
+
+    def show(x: float) -> str:  # a loss the target may compute in float32: 4 digits
+        return f"{sig(x, SHOW_DIGITS):g}"
+
+    evidence = (f"{_declared(ctx, 'loss')}{_name(fn)} on 6x7 float64 logits ({forms[0]}) gave {show(got[0])}; "
+                f"softmax CE mean would be {show(ref)}, sum {show(cs[0]['softmax_cross_entropy_sum'])}, "
+                f"CE of softmax outputs {show(cs[0]['softmax_cross_entropy_mean_on_probabilities'])}, "
+                f"MSE to one-hot {show(cs[0]['mse'])}")
     if value == "other" and eps is not None:
-        evidence += f"; no label-smoothing fit either (eps would be {eps:.4g} and does not hold on a second batch)"
+        evidence += (f"; no label-smoothing fit either (eps would be {show(eps)} and does not hold on a second "
+                     "batch)")
     return Observation(value, evidence, where=_name(fn))
 
 
@@ -263,8 +277,10 @@ def _analyse(factory: Callable[[Any], Any], base: list[Any] | None, index: int, 
         damp = (1 + m - rc2 / lr) if not nesterov else (m + 1 - (rc2 / lr - 1) / m)
         consistent = abs(r[3] - m * r[2]) <= 1e-6 * r1 and bool(
             torch.allclose(lam_el, lam_el.mean().expand_as(lam_el), rtol=1e-5, atol=1e-12))
-        info.update(type="sgd" if consistent else "other", nesterov=bool(nesterov), dampening=_r(damp, 8) + 0.0,
-                    lr=_r(lr), momentum=_r(m), weight_decay=_r(lam), pulse=r, linear=True)
+        info.update(type="sgd" if consistent else "other", nesterov=bool(nesterov), dampening=sig(damp, HP_DIGITS),
+                    lr=sig(lr, HP_DIGITS), momentum=sig(m, HP_DIGITS), weight_decay=sig(lam, WD_DIGITS),
+                    pulse=[sig(x, HP_DIGITS) for x in r], linear=True,
+                    exact={"lr": lr, "momentum": m, "weight_decay": lam})  # unrounded, for simulations
         if abs(info["dampening"]) < 1e-9:
             info["dampening"] = 0.0
         return info
@@ -285,7 +301,7 @@ def _analyse(factory: Callable[[Any], Any], base: list[Any] | None, index: int, 
             kind = "rmsprop"
         else:
             kind = "adaptive"
-        info.update(type=kind, nesterov=False, dampening=0.0, steps=[a1, a2, a3])
+        info.update(type=kind, nesterov=False, dampening=0.0, steps=[sig(a, HP_DIGITS) for a in (a1, a2, a3)])
         return info
     info.update(type="other", nesterov=False, dampening=0.0)
     return info
@@ -319,16 +335,17 @@ def optimizer_kind(ctx: Any, item: Any) -> Observation:
     value = {"type": info["type"], "nesterov": info["nesterov"], "dampening": info["dampening"]}
     if info.get("linear"):
         p = info["pulse"]
-        how = (f"update linear in the gradient; a gradient pulse gave steps {p[0]:.4g}, {p[1]:.4g}, {p[2]:.4g}, "
-               f"{p[3]:.4g} (lr {info['lr']:.4g}, momentum {info['momentum']:.4g}, "
+        how = (f"update linear in the gradient; a gradient pulse gave steps "
+               f"{', '.join(f'{sig(x, SHOW_DIGITS):g}' for x in p[:4])} (lr {sig(info['lr'], SHOW_DIGITS):g}, "
+               f"momentum {sig(info['momentum'], SHOW_DIGITS):g}, "
                f"{'Nesterov: first step lr(1+m), then lr m^k' if info['nesterov'] else 'heavy-ball: lr m^k'})")
     elif "steps" in info:
         a = info["steps"]
         how = (f"equal-size steps for gradients of different size (adaptive); |steps| for G, G, 0: "
-               f"{a[0]:.3g}, {a[1]:.3g}, {a[2]:.3g}")
+               f"{', '.join(f'{sig(x, 3):g}' for x in a)}")
     else:
         how = "the first step is neither proportional to the gradient nor of constant size"
-    group = ", ".join(f"{k}={v}" for k, v in info["group"].items() if isinstance(v, int | float | bool))
+    group = ", ".join(f"{k}={_literal(v)}" for k, v in info["group"].items() if isinstance(v, int | float | bool))
     return Observation(value, f"{_declared(ctx, 'optimizer')}{info['class']} on a float64 toy weight: {how}; "
                               f"param_group says {group}", where=info["class"])
 
@@ -359,9 +376,14 @@ def _real_responses(ctx: Any) -> dict[str, Any]:
     return ctx.cached("recipe.optimizer.real", build)
 
 
+def _digits(key: str) -> int:
+    return WD_DIGITS if key in ("wd", "group_wd") else HP_DIGITS
+
+
 def _split(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """{weights: x, biases: y}; a per-layer mapping where one kind of tensor gets several values."""
     out: dict[str, Any] = {}
+    digits = _digits(key)
     for label, pick in (("weights", lambda r: r["ndim"] >= 2), ("biases", lambda r: r["ndim"] <= 1)):
         sel = [r for r in rows if pick(r)]
         vals = [r[key] for r in sel]
@@ -370,9 +392,9 @@ def _split(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
         elif any(v is None for v in vals):
             out[label] = None
         elif all(math.isclose(v, vals[0], rel_tol=1e-9, abs_tol=1e-15) for v in vals):
-            out[label] = _r(float(vals[0]))
+            out[label] = sig(float(vals[0]), digits)
         else:
-            out[label] = {r["name"].rsplit(".", 1)[0]: _r(float(r[key])) for r in sel}
+            out[label] = {r["name"].rsplit(".", 1)[0]: sig(float(r[key]), digits) for r in sel}
     return out
 
 
@@ -388,10 +410,10 @@ def optimizer_hparam(ctx: Any, item: Any) -> Observation:
                        "SGD momentum is not defined for it")
         declared_m = toy["group"].get("momentum")
         note = "" if declared_m is None or math.isclose(declared_m, toy["momentum"], abs_tol=1e-9) else (
-            f"; NOTE param_group says momentum={declared_m}")
+            f"; NOTE param_group says momentum={_literal(declared_m)}")
         return Observation(toy["momentum"], f"{decl}ratio of the 3rd to the 2nd step after a gradient pulse "
                                             f"(decay cancelled) on a toy weight; param_group momentum="
-                                            f"{declared_m}{note}", where=toy["class"])
+                                            f"{_literal(declared_m)}{note}", where=toy["class"])
     if name not in ("lr", "weight_decay"):
         raise ValueError(f"optimizer_hparam: unknown params.name {name!r} (momentum, weight_decay or lr)")
     real = _real_responses(ctx)
@@ -400,8 +422,10 @@ def optimizer_hparam(ctx: Any, item: Any) -> Observation:
     value = _split(rows, key)
     measured = all(r["measured"] for r in rows)
     gkey = "group_lr" if name == "lr" else "group_wd"
+    # the group's value against the measured one, to one unit in the measured one's last digit
+    tol = 10.0 ** (1 - _digits(key))
     mism = [r["name"] for r in rows if r["measured"] and r[gkey] is not None and r[key] is not None
-            and not math.isclose(float(r[gkey]), float(r[key]), rel_tol=1e-6, abs_tol=1e-12)]
+            and not math.isclose(float(r[gkey]), float(r[key]), rel_tol=tol, abs_tol=1e-15)]
     how = ("first step on a zero-initialised proxy with a known gradient (lr), and a zero-gradient step at w != 0 "
            "divided by it (decay)") if measured else (
            f"read from param_groups: the update is not linear in the gradient ({toy['type']})")
@@ -424,10 +448,10 @@ def _wants_metric(sched: Any) -> bool:
     if isinstance(sched, ReduceLROnPlateau):
         return True
     try:
-        sig = inspect.signature(sched.step)
+        signature = inspect.signature(sched.step)
     except (TypeError, ValueError):
         return False
-    pos = [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    pos = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return bool(pos) and pos[0].default is inspect.Parameter.empty
 
 
@@ -473,21 +497,21 @@ def lr_schedule(ctx: Any, item: Any) -> Observation:
     ratios = [r for _, r in d]
     uniform = bool(ratios) and all(math.isclose(r, ratios[0], rel_tol=1e-6) for r in ratios)
     if ups:
-        value: dict[str, Any] = {"trigger": "other", "factor": _r(lrs[-1] / lrs[0], 6)}
+        value: dict[str, Any] = {"trigger": "other", "factor": sig(lrs[-1] / lrs[0], HP_DIGITS)}
     elif not d:
         value = {"trigger": "none", "factor": 1.0}
     elif metric_mode and not d_imp:
-        value = {"trigger": "plateau", "factor": _r(ratios[0], 6) if uniform else _r(min(ratios), 6)}
+        value = {"trigger": "plateau", "factor": sig(ratios[0] if uniform else min(ratios), HP_DIGITS)}
     elif uniform and len(d) <= max(1, len(lrs) // 4):
-        value = {"trigger": "step", "factor": _r(ratios[0], 6), "drops": len(d)}
+        value = {"trigger": "step", "factor": sig(ratios[0], HP_DIGITS), "drops": len(d)}
     else:
-        value = {"trigger": "smooth", "factor": _r(lrs[-1] / lrs[0], 6), "drops": len(d)}
-    at = ", ".join(f"x{_r(r, 4):g} before epoch {e}" for e, r in d[:6]) or "no change"
+        value = {"trigger": "smooth", "factor": sig(lrs[-1] / lrs[0], HP_DIGITS), "drops": len(d)}
+    at = ", ".join(f"x{sig(r, SHOW_DIGITS):g} before epoch {e}" for e, r in d[:6]) or "no change"
     how = (f"stepped with a validation error that improves until epoch {plateau_at} and is flat after it: {at}; "
            f"with one that keeps improving: {len(d_imp)} drop(s)") if metric_mode else (
            f"stepped once per epoch (scheduler.step()): {at}")
     evidence = (f"{_declared(ctx, 'scheduler')}{names[0]} over {epochs} "
-                f"epochs, lr {lrs[0]:.4g} -> {lrs[-1]:.4g}; {how}")
+                f"epochs, lr {sig(lrs[0], SHOW_DIGITS):g} -> {sig(lrs[-1], SHOW_DIGITS):g}; {how}")
     return Observation(value, evidence)
 
 
@@ -519,7 +543,7 @@ def update_rule(ctx: Any, item: Any) -> Observation:
         return Observation("other", f"{decl}the update is not plain momentum SGD (type {toy['type']}, nesterov "
                                     f"{toy['nesterov']}, dampening {toy['dampening']}): neither §5 nor PyTorch SGD",
                            where=toy["class"])
-    lr0, m, lam = toy["lr"], toy["momentum"], toy["weight_decay"]
+    lr0, m, lam = (toy["exact"][k] for k in ("lr", "momentum", "weight_decay"))
     shape = (3, 4)
     coeffs = (1.0, 0.5, -0.3, 0.8, 1.2, 0.7, 0.9, -0.4, 0.6, 1.1, 0.2, 0.5, -0.8, 1.0)
     G, W = _pattern(_G, shape), _pattern(_W, shape)
@@ -549,12 +573,13 @@ def update_rule(ctx: Any, item: Any) -> Observation:
     scale = max(float((t - W).abs().max()) for t in traj) or 1.0
 
     def err(sim: list[Any]) -> float:
-        return max(float((t - s).abs().max()) for t, s in zip(traj, sim)) / scale
+        return max(float((t - s).abs().max()) for t, s in zip(traj, sim, strict=True)) / scale
 
     e_paper, e_torch = err(paper()), err(pytorch())
     value = "paper" if e_paper < 1e-7 else "pytorch_sgd" if e_torch < 1e-7 else "other"
-    gap = max(float((a - b).abs().max()) for a, b in zip(paper(), pytorch())) / scale
-    evidence = (f"{decl}{toy['class']} on a toy weight: {drop} steps at lr {lr0:g}, then lr/10 for "
-                f"{len(grads) - drop} (momentum {m:g}, decay {lam:g}); relative trajectory error vs the §5 rule "
-                f"{e_paper:.2g}, vs torch.optim.SGD's rule {e_torch:.2g} (the two rules differ by {gap:.2g})")
+    gap = max(float((a - b).abs().max()) for a, b in zip(paper(), pytorch(), strict=True)) / scale
+    evidence = (f"{decl}{toy['class']} on a toy weight: {drop} steps at lr {sig(lr0, SHOW_DIGITS):g}, then lr/10 for "
+                f"{len(grads) - drop} (momentum {sig(m, SHOW_DIGITS):g}, decay {sig(lam, SHOW_DIGITS):g}); relative "
+                f"trajectory error vs the §5 rule {magnitude(e_paper)}, vs torch.optim.SGD's rule {magnitude(e_torch)} "
+                f"(the two rules differ by {magnitude(gap)})")
     return Observation(value, evidence, where=toy["class"])

@@ -14,6 +14,8 @@ import re
 from pathlib import Path, PurePath
 from typing import Any
 
+from ..numbers import sig
+
 DIGITS = 6
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 
@@ -36,12 +38,12 @@ def scrub(text: str) -> str:
 
 
 def round_float(x: float, digits: int = DIGITS) -> float | str:
+    """`digits` significant digits (a backstop: probes round what they measure to what it supports)."""
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    r = float(f"{x:.{digits}g}")
-    return 0.0 if r == 0 else r  # no -0.0
+    return sig(x, digits)  # never -0.0
 
 
 def normalise(value: Any, digits: int = DIGITS) -> Any:
