@@ -40,7 +40,7 @@ def visible(trace: Trace) -> list[int]:
 def sequence(trace: Trace) -> list[str]:
     """The paper-style layer sequence: layer names for conv/fc, kinds otherwise.
 
-    Dropout written before the ReLU is put after it (ReLU(m x) = m ReLU(x), paper_facts §10.8).
+    Dropout written before the ReLU is put after it (ReLU(m x) = m ReLU(x), paper notes §10.8 in docs/paper_notes.md).
     """
     seq = [(trace.ops[i].name or trace.ops[i].kind) for i in visible(trace)]
     out = list(seq)

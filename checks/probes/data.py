@@ -41,7 +41,8 @@ DRAW_DIGITS = 2  # statistics over COLOUR_SEEDS draws (standard error ~ 1/sqrt(2
 GEOMETRY_SEEDS = 24
 COLOUR_SEEDS = 64
 HFLIP_DRAWS = 400
-# The widely used ImageNet RGB PCA eigenvalues for [0, 1] pixels (fb.resnet.torch; paper_facts §5.3).
+# The widely used ImageNet RGB PCA eigenvalues for [0, 1] pixels (fb.resnet.torch; paper notes §5.3,
+# docs/paper_notes.md).
 IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
 
 

@@ -26,12 +26,9 @@ def _roots() -> list[str]:
     return sorted((r for r in out if len(r) > 1), key=len, reverse=True)
 
 
-_ROOTS = _roots()
-
-
 def scrub(text: str) -> str:
     """Strip checkout-specific absolute prefixes and object addresses from a string."""
-    for root in _ROOTS:
+    for root in _roots():  # per call: the working directory is the caller's now, not at import
         if root in text:
             text = text.replace(root + "/", "").replace(root, ".")
     return _ADDRESS.sub("0x…", text)

@@ -1,4 +1,4 @@
-"""The JSON report (DESIGN.md, 'JSON report'): `report_to_dict`, `to_json`, the fidelity score.
+"""The JSON report (docs/ARCHITECTURE.md, "Reports"): `report_to_dict`, `to_json`, the fidelity score.
 
 Same input, same bytes: no timestamps, floats rounded to 6 significant digits, findings in spec
 order, fixed key order for the envelope, sorted keys where order carries no meaning (target,
@@ -130,7 +130,7 @@ def _order(findings: list, spec: Spec) -> list:
 
 
 def report_to_dict(report: Report, spec: Spec, gate: Any = None) -> dict[str, Any]:
-    """The JSON report as plain data (DESIGN.md); identical input gives identical output."""
+    """The JSON report as plain data; identical input gives identical output."""
     g = gate_to_dict(gate)
     waived = (g or {}).get("waived", {})
     findings = [_finding(f, spec, waived) for f in _order(list(report.findings), spec)]
