@@ -364,10 +364,23 @@ def test_acceptance_minor_mutant_fails_exactly_lrn_k_and_waiver_and_fail_on_majo
 def test_example_workflow_gates_with_the_plugin():
     import yaml
 
-    path = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "example-gate.yml"
+    root = Path(__file__).resolve().parent.parent
+    path = root / "docs" / "examples" / "paper-gate.yml"
+    assert not (root / ".github" / "workflows" / "example-gate.yml").exists()  # GitHub would run it here
     flow = yaml.safe_load(path.read_text(encoding="utf-8"))
     steps = flow["jobs"]["paper-gate"]["steps"]
     script = "\n".join(step.get("run", "") for step in steps)
     assert '"$ALEXNET_AUDIT"' in script and "download.pytorch.org/whl/cpu" in script
     assert '--paper-target="$target"' in script and "--paper-fail-on=major" in script
     assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
+
+
+def test_this_repository_ci_runs_lint_and_the_test_command():
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    flow = yaml.safe_load((root / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    script = "\n".join(step.get("run", "") for job in flow["jobs"].values() for step in job["steps"])
+    assert "bash .ci/run" in script
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci.index("make lint") < ci.index("make test")
