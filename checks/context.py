@@ -32,7 +32,7 @@ class Context:
         if key not in self._cache:
             try:
                 self._cache[key] = build()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a target that calls sys.exit fails its items
                 self._cache[key] = _Failed(exc)
         value = self._cache[key]
         if isinstance(value, _Failed):

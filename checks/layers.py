@@ -36,7 +36,7 @@ def _build(ctx: Any) -> list[dict[str, Any]]:
     spec = ctx.spec  # the run's spec, never the packaged one behind the user's back
     try:
         counts = count_macs(model, tuple(ctx.target.input_size))
-    except Exception:  # the counter failing must not cost the table: fall back to shapes
+    except (Exception, SystemExit):  # the counter failing must not cost the table: fall back to shapes
         counts = {}
     return build_rows(layers, model, counts, paper_values(spec))
 

@@ -23,7 +23,7 @@ def _one(item: Item, ctx: Context, probes: dict[str, Any]) -> Finding:
         obs = fn(ctx, item)
     except Skip as reason:
         return skipped(item, str(reason))
-    except Exception as exc:  # the probe or the target failed: an error finding, never a crash
+    except (Exception, SystemExit) as exc:  # the probe or the target failed (a target's sys.exit included)
         return errored(item, f"{item.probe} probe failed: {first_line(exc)}")
     return judge(item, obs, {"num_classes": ctx.target.num_classes})
 
@@ -39,7 +39,7 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
         from .layers import layer_table
 
         extras["layers"] = layer_table(ctx)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         extras["layers_error"] = first_line(exc)
     return Report(
         target=target.describe(),
