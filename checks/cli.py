@@ -6,11 +6,13 @@ stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import UsageError
+from .inputs import short_repr
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
@@ -19,8 +21,30 @@ def _formats(text: str) -> list[str]:
     out = [f.strip() for f in text.split(",") if f.strip()]
     bad = [f for f in out if f not in ("md", "json")]
     if bad or not out:
-        raise argparse.ArgumentTypeError(f"--format takes md, json or md,json (got {text!r})")
+        raise argparse.ArgumentTypeError(f"--format takes md, json or md,json (got {short_repr(text)})")
     return out
+
+
+def _timeout(text: str) -> float:
+    """--timeout: finite seconds > 0 (0, negative or nan would kill or never limit every target)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"--timeout takes a number of seconds > 0 (got {short_repr(text)})")
+    return value
+
+
+def _jobs(text: str) -> int:
+    """-j/--jobs: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"-j/--jobs takes an integer >= 1 (got {short_repr(text)})")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("targets", nargs="+")
     c.add_argument("--out", type=Path, default=Path("reports"))
     c.add_argument("--spec", type=Path, default=None)
-    c.add_argument("--timeout", type=float, default=120.0, help="seconds per target (default 120)")
-    c.add_argument("-j", "--jobs", type=int, default=1, help="targets audited in parallel (default 1)")
+    c.add_argument("--timeout", type=_timeout, default=120.0, help="seconds per target (default 120)")
+    c.add_argument("-j", "--jobs", type=_jobs, default=1, help="targets audited in parallel (default 1)")
     c.add_argument("--fail-on", choices=["major", "minor", "never"], default="never",
                    help="gate threshold for the exit code (default: never; errors always fail)")
 
@@ -90,9 +114,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from .resolve import load_target
     from .spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, check_probes=True)
+    waivers = load_waivers(args.waivers, spec) if args.waivers is not None else None  # before the slow target load
     target = load_target(args.target)
-    waivers = load_waivers(args.waivers, spec) if args.waivers is not None else None
     result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, out=args.out, formats=args.format,
                        base=Path.cwd())
     print(result.summary_line())

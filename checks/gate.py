@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .findings import Report, Severity, Status
-from .inputs import did_you_mean, read_yaml
+from .inputs import did_you_mean, read_yaml, short_repr
 from .spec import Spec, SpecError
 from .target import Waiver
 
@@ -149,7 +149,7 @@ def _date(value: Any, where: str) -> _dt.date:
             return _dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise WaiverError(f"{where}: 'until' must be a date YYYY-MM-DD (got {value!r}).")
+    raise WaiverError(f"{where}: 'until' must be a date YYYY-MM-DD (got {short_repr(value)}).")
 
 
 def parse_waivers(mapping: Any, spec: Spec | None, where: str) -> dict[str, Waiver]:
@@ -166,18 +166,19 @@ def parse_waivers(mapping: Any, spec: Spec | None, where: str) -> dict[str, Waiv
     out: dict[str, Waiver] = {}
     for key, value in mapping.items():
         if not isinstance(key, str) or not key.strip():
-            raise WaiverError(f"{where}: waiver key {key!r} is not an item id.")
-        at = f"{where}: waiver '{key}'"
+            raise WaiverError(f"{where}: waiver key {short_repr(key)} is not an item id.")
+        at = f"{where}: waiver {short_repr(key)}"
         if isinstance(value, str):
             reason, until = value, None
         elif isinstance(value, Mapping):
             extra = [str(k) for k in value if k not in ("reason", "until")]
             if extra:
-                raise WaiverError(f"{at}: unknown key '{extra[0]}'{did_you_mean(extra[0], ['reason', 'until'])}; "
+                hint = did_you_mean(extra[0], ["reason", "until"])
+                raise WaiverError(f"{at}: unknown key {short_repr(extra[0])}{hint}; "
                                   "use {reason: ..., until: YYYY-MM-DD}.")
             given = value.get("reason")
             if not isinstance(given, str):
-                raise WaiverError(f"{at}: needs a 'reason' string (got {given!r}).")
+                raise WaiverError(f"{at}: needs a 'reason' string (got {short_repr(given)}).")
             reason = given
             until = _date(value["until"], at) if value.get("until") is not None else None
         else:
@@ -196,7 +197,8 @@ def check_waiver_ids(waivers: Mapping[str, Waiver], spec: Spec, where: str = "wa
     ids = spec.ids
     for key in waivers:
         if key not in ids:
-            raise WaiverError(f"{where}: unknown item id '{key}'{did_you_mean(key, ids)} (alexnet-audit list items).")
+            raise WaiverError(f"{where}: unknown item id {short_repr(key)}{did_you_mean(key, ids)} "
+                              "(alexnet-audit list items).")
 
 
 def load_waivers(path: str | Path, spec: Spec) -> dict[str, Waiver]:
@@ -220,7 +222,7 @@ def evaluate_gate(
     on the waived deviations so that reports show the reason.
     """
     if fail_on not in FAIL_ON:
-        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)} (got {fail_on!r})")
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)} (got {short_repr(fail_on)})")
     waivers = dict(waivers or {})
     check_waiver_ids(waivers, spec)
     today = today or _dt.date.today()

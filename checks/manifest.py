@@ -38,7 +38,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .inputs import did_you_mean, read_yaml
+from .errors import first_line
+from .inputs import did_you_mean, read_yaml, short_repr
 from .target import Target, TargetError, from_mapping
 
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
@@ -179,7 +180,8 @@ def _kw_problems(cls: Any, kwargs: dict[str, Any], skip: int, at: str) -> list[s
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return []
     names = [p.name for p in params[skip:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return [f"{at}: {cls.__name__} takes no argument '{k}'{did_you_mean(k, names)}." for k in kwargs if k not in names]
+    return [f"{at}: {cls.__name__} takes no argument {short_repr(k)}{did_you_mean(k, names)}."
+            for k in kwargs if k not in names]
 
 
 def _classes(module: Any, want: Callable[[Any], bool]) -> dict[str, Any]:
@@ -220,7 +222,7 @@ def _typed(value: Mapping[str, Any], classes: dict[str, Any], at: str, kind: str
         return None
     tname = value["type"]
     if not isinstance(tname, str) or tname not in classes:
-        problems.append(f"{at}.type: unknown {kind} '{tname}'{did_you_mean(str(tname), list(classes))}.")
+        problems.append(f"{at}.type: unknown {kind} {short_repr(tname)}{did_you_mean(str(tname), list(classes))}.")
         return None
     kwargs = {str(k): v for k, v in value.items() if k != "type"}
     return classes[tname], kwargs
@@ -236,7 +238,7 @@ def _literal_optimizer(value: Mapping[str, Any], at: str, problems: list[str]) -
         bad.append(f"{at}: SGD needs 'lr'.")
     for k, v in kwargs.items():
         if k in ("lr", "momentum", "weight_decay", "dampening", "eps", "alpha") and not _is_number(v):
-            bad.append(f"{at}.{k}: must be a number (got {v!r}).")
+            bad.append(f"{at}.{k}: must be a number (got {short_repr(v)}).")
     problems.extend(bad)
     if bad:
         return None
@@ -244,7 +246,7 @@ def _literal_optimizer(value: Mapping[str, Any], at: str, problems: list[str]) -
     def optimizer(params: Any) -> Any:
         return cls(params, **kwargs)
 
-    optimizer.__qualname__ = f"manifest {cls.__name__}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    optimizer.__qualname__ = f"manifest {cls.__name__}({', '.join(f'{k}={short_repr(v)}' for k, v in kwargs.items())})"
     return optimizer
 
 
@@ -276,7 +278,7 @@ def _literal_loss(value: Mapping[str, Any], at: str, problems: list[str]) -> Any
     try:
         return cls(**kwargs)
     except Exception as exc:
-        problems.append(f"{at}: {cls.__name__}(...) failed: {type(exc).__name__}: {exc}")
+        problems.append(f"{at}: {cls.__name__}(...) failed: {first_line(exc)}")
         return None
 
 
@@ -303,7 +305,7 @@ def _literal_transform(value: list[Any], at: str, problems: list[str]) -> Any:
         try:
             steps.append(cls(**kwargs))
         except Exception as exc:
-            problems.append(f"{where}: {cls.__name__}(...) failed: {type(exc).__name__}: {exc}")
+            problems.append(f"{where}: {cls.__name__}(...) failed: {first_line(exc)}")
     return T.Compose(steps)
 
 
@@ -320,7 +322,7 @@ def _str_list(value: Any, at: str, problems: list[str]) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        problems.append(f"{at}: must be a list of strings (got {value!r}).")
+        problems.append(f"{at}: must be a list of strings (got {short_repr(value)}).")
         return []
     return [v.strip() for v in value]
 
@@ -330,18 +332,20 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
     problems: list[str] = []
     for key in data:
         if key not in KEYS:
-            problems.append(f"{where}: unknown key '{key}'{did_you_mean(str(key), KEYS)}; allowed: {', '.join(KEYS)}.")
+            problems.append(f"{where}: unknown key {short_repr(key)}{did_you_mean(str(key), KEYS)}; "
+                            f"allowed: {', '.join(KEYS)}.")
     at = lambda k: f"{where}: {k}"  # noqa: E731
     if "model" not in data:
         problems.append(f"{where}: model: missing; give 'package.module:attr' or 'path/file.py:attr'.")
     elif not isinstance(data["model"], str) or ":" not in data["model"]:
-        problems.append(f"{at('model')}: must be 'package.module:attr' or 'path/file.py:attr' (got {data['model']!r}).")
+        problems.append(f"{at('model')}: must be 'package.module:attr' or 'path/file.py:attr' "
+                        f"(got {short_repr(data['model'])}).")
     if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
-        problems.append(f"{at('name')}: must be a non-empty string (got {data['name']!r}).")
+        problems.append(f"{at('name')}: must be a non-empty string (got {short_repr(data['name'])}).")
     if "kwargs" in data and data["kwargs"] is not None:
         kw = data["kwargs"]
         if not isinstance(kw, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in kw):
-            problems.append(f"{at('kwargs')}: must be a mapping of argument names to values (got {kw!r}).")
+            problems.append(f"{at('kwargs')}: must be a mapping of argument names to values (got {short_repr(kw)}).")
     for key in ("sys_path", "stub_modules"):
         if key in data and data[key] is not None:
             _str_list(data[key], at(key), problems)
@@ -349,10 +353,10 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
         v = data["input_size"]
         ok = (_is_int(v) and v > 0) or (isinstance(v, list) and len(v) == 3 and all(_is_int(x) and x > 0 for x in v))
         if not ok:
-            problems.append(f"{at('input_size')}: must be an integer (227) or [C, H, W] (got {v!r}).")
+            problems.append(f"{at('input_size')}: must be an integer (227) or [C, H, W] (got {short_repr(v)}).")
     for key in ("num_classes", "batch_size", "epochs"):
         if key in data and not (_is_int(data[key]) and data[key] > 0):
-            problems.append(f"{at(key)}: must be a positive integer (got {data[key]!r}).")
+            problems.append(f"{at(key)}: must be a positive integer (got {short_repr(data[key])}).")
     for key in RECIPE_REFS:
         if key not in data:
             continue
@@ -360,7 +364,8 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
         literal_ok = isinstance(v, Mapping) if key in ("optimizer", "scheduler", "loss") else isinstance(v, list)
         if not (isinstance(v, str) and ":" in v) and not literal_ok:
             form = "{type: Name, ...}" if key in ("optimizer", "scheduler", "loss") else "a list of transform steps"
-            problems.append(f"{at(key)}: must be a 'module:attr' / 'file.py:attr' reference or {form} (got {v!r}).")
+            problems.append(f"{at(key)}: must be a 'module:attr' / 'file.py:attr' reference or {form} "
+                            f"(got {short_repr(v)}).")
     if "notes" in data and not (isinstance(data["notes"], str) or (
             isinstance(data["notes"], list) and all(isinstance(n, str) for n in data["notes"]))):
         problems.append(f"{at('notes')}: must be a string or a list of strings.")
@@ -377,6 +382,17 @@ def _waivers(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
         return {}
 
 
+MAX_PROBLEMS = 20
+
+
+def _joined(problems: list[str]) -> str:
+    """The problems one per line, at most MAX_PROBLEMS of them (a file of junk keys stays readable)."""
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"... and {len(problems) - MAX_PROBLEMS} more problems.")
+    return "\n".join(shown)
+
+
 def load_manifest(path: Path | str, name: str | None = None) -> Target:
     """Read, validate and load a manifest; TargetError lists every problem, one line each."""
     path = Path(path)
@@ -386,7 +402,7 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     data = _read(path)
     problems = validate(data, where)
     if problems:
-        raise TargetError("\n".join(problems))
+        raise TargetError(_joined(problems))
     base = path.resolve().parent
 
     for entry in reversed(_str_list(data.get("sys_path") or [], "", [])):
@@ -424,7 +440,7 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
             declared.add(key)
     waivers = _waivers(data.get("waivers"), where, problems) if data.get("waivers") else {}
     if problems:
-        raise TargetError("\n".join(problems))
+        raise TargetError(_joined(problems))
     notes = data.get("notes") or []
     notes = [notes] if isinstance(notes, str) else list(notes)
     if stubs:

@@ -104,9 +104,14 @@ class _Audit:
         if self.ran:
             return
         self.ran = True
-        from .spec import SpecError
+        from .spec import SpecError, check_probe_names
         from .target import TargetError
 
+        try:  # here, not at configure: conftests may register probes in their pytest_configure
+            check_probe_names(self.spec)
+        except SpecError as exc:
+            self.error = f"paper audit: {exc}"
+            return
         try:
             self.target = _load_target(self.ref)
             self.name = self.target.name
@@ -376,7 +381,7 @@ def paper_waivers(pytestconfig: pytest.Config, paper_spec: Any) -> Any:
 def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any, paper_waivers: Any) -> PaperAudit:
     """The audit of `paper_target` (run once per session) with the gate of --paper-fail-on."""
     from .gate import Waiver, evaluate_gate, parse_waivers
-    from .spec import SpecError
+    from .spec import SpecError, check_probe_names
     from .target import TargetError
 
     a = _audit(pytestconfig)
@@ -399,6 +404,7 @@ def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any,
             gate = evaluate_gate(report, paper_spec, merge_waivers(target, paper_spec, waivers), fail_on=fail_on,
                                  strict=strict)
         else:
+            check_probe_names(paper_spec)
             target = _load_target(paper_target)
             result = run_audit(paper_spec, target, waivers=waivers, fail_on=fail_on, strict=strict,
                                base=pytestconfig.invocation_params.dir)

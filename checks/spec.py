@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .findings import Severity
-from .inputs import did_you_mean, read_yaml
+from .inputs import did_you_mean, read_yaml, short_repr
 
 GROUPS = ("architecture", "normalisation", "pooling", "dropout", "init", "training", "data", "evaluation", "context")
 
@@ -30,9 +30,10 @@ class _Variant(BaseModel):
 
 
 class _Tolerance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    abs: float | None = None
-    rel: float | None = None
+    # A negative (or NaN) tolerance would make every comparison fail, silently.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    abs: float | None = Field(default=None, ge=0)
+    rel: float | None = Field(default=None, ge=0)
 
 
 class _Item(BaseModel):
@@ -133,17 +134,35 @@ def _first_error(exc: ValidationError, where: str, allowed: list[str]) -> str:
     err = errors[0]
     loc = [str(p) for p in err["loc"]]
     key = loc[0] if loc else "?"
-    dotted = ".".join(loc)
+    dotted = short_repr(".".join(loc))
     if err["type"] == "extra_forbidden":
-        return f"{where}: unknown key '{dotted}'{did_you_mean(key, allowed) if len(loc) == 1 else ''}."
+        return f"{where}: unknown key {dotted}{did_you_mean(key, allowed) if len(loc) == 1 else ''}."
     if err["type"] == "missing":
-        return f"{where}: missing required key '{dotted}'."
+        return f"{where}: missing required key {dotted}."
     got = err.get("input")
-    return f"{where}: key '{dotted}' {err['msg'].lower()} (got {got!r})."
+    return f"{where}: key {dotted} {err['msg'].lower()} (got {short_repr(got)})."
 
 
-def load_spec(path: str | Path | None = None) -> Spec:
-    """Read, validate and freeze a spec; raises SpecError with one line on any problem."""
+def check_probe_names(spec: Spec) -> None:
+    """Raise SpecError for the first item whose probe is not registered, with a did-you-mean.
+
+    Imports the probe modules (and so torch): callers that run an audit ask for it, while
+    `load_spec` alone stays light.
+    """
+    from .probes import all_probes
+
+    names = list(all_probes())
+    for it in spec.items:
+        if it.probe not in names:
+            raise SpecError(f"{spec.path}: item {it.id}: unknown probe {short_repr(it.probe)}"
+                            f"{did_you_mean(it.probe, names)} (alexnet-audit list probes).")
+
+
+def load_spec(path: str | Path | None = None, *, check_probes: bool = False) -> Spec:
+    """Read, validate and freeze a spec; raises SpecError with one line on any problem.
+
+    With `check_probes`, an unknown probe name is one of those problems (see check_probe_names).
+    """
     p = Path(path) if path is not None else default_spec_path()
     raw, raw_bytes = read_yaml(p, "spec", SpecError)
     if not isinstance(raw, dict):
@@ -156,7 +175,9 @@ def load_spec(path: str | Path | None = None) -> Spec:
     items: list[Item] = []
     seen: set[str] = set()
     for n, entry in enumerate(top.items):
-        label = entry.get("id") if isinstance(entry, dict) and isinstance(entry.get("id"), str) else f"#{n + 1}"
+        given = entry.get("id") if isinstance(entry, dict) else None
+        label = given if isinstance(given, str) else f"#{n + 1}"
+        label = label if len(label) <= 60 else label[:59] + "…"
         where = f"{p}: item {label}"
         if not isinstance(entry, dict):
             raise SpecError(f"{where}: each item must be a mapping (got {type(entry).__name__}).")
@@ -165,7 +186,7 @@ def load_spec(path: str | Path | None = None) -> Spec:
         except ValidationError as exc:
             raise SpecError(_first_error(exc, where, list(_Item.model_fields))) from None
         if it.id in seen:
-            raise SpecError(f"{where}: duplicate id '{it.id}'.")
+            raise SpecError(f"{where}: duplicate id {short_repr(it.id)}.")
         seen.add(it.id)
         tol = {k: v for k, v in (it.tolerance.model_dump() if it.tolerance else {}).items() if v is not None}
         items.append(
@@ -187,10 +208,13 @@ def load_spec(path: str | Path | None = None) -> Spec:
         )
     if not items:
         raise SpecError(f"{p}: the spec has no items.")
-    return Spec(
+    spec = Spec(
         version=top.version,
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
         path=str(p),
         paper=top.paper.model_dump(),
         items=tuple(items),
     )
+    if check_probes:
+        check_probe_names(spec)
+    return spec
