@@ -11,6 +11,10 @@ Isolation per target:
   so a huge allocation fails with MemoryError instead of taking the machine's memory;
 - OMP/MKL threads split between the parallel jobs.
 
+Every report is written by the parent, atomically, under the file stem `refs.report_stems` gives
+the run (bounded, unique, never `comparison`); workers write only into their scratch directory.
+`--out` is checked before any audit starts.
+
 A target that cannot be audited (import error, factory raises, not a model, forward raises or
 returns NaN/inf, hang, abort/signal, out of memory) gets an error report - every finding `error`
 with the cause - and an error row in the comparison; the others complete. Exit code: 1 if any
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_TIMEOUT = 120.0
+FORMATS = ("md", "json")
 
 
 @dataclass
@@ -100,7 +105,7 @@ def _env(jobs: int) -> dict[str, str]:
     return env
 
 
-def _audit_one(ref: str, name: str, out: Path, spec_path: Path | None, timeout: float, fail_on: str,
+def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail_on: str,
                env: dict[str, str], base: Path) -> Outcome:
     from .refs import absolutize
 
@@ -109,15 +114,19 @@ def _audit_one(ref: str, name: str, out: Path, spec_path: Path | None, timeout: 
     result = scratch / ".alexnet-audit-result.json"
     stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
     cmd = [sys.executable, "-m", f"{__package__}.worker", "--ref", absolutize(ref, base), "--name", name,
-           "--out", str(out), "--result", str(result), "--fail-on", fail_on,
+           "--out", str(scratch / "reports"), "--result", str(result), "--fail-on", fail_on,
            "--memory-limit", str(memory_limit()), "--base", str(base)]
     if spec_path is not None:
         cmd += ["--spec", str(Path(spec_path).resolve())]
     start = time.monotonic()
     try:
         with open(stdout, "wb") as so, open(stderr, "wb") as se:
-            proc = subprocess.Popen(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)}, stdin=subprocess.DEVNULL,
-                                    stdout=so, stderr=se, start_new_session=True)
+            try:
+                proc = subprocess.Popen(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)},
+                                        stdin=subprocess.DEVNULL, stdout=so, stderr=se, start_new_session=True)
+            except OSError as exc:  # e.g. a reference longer than the system allows on a command line
+                outcome.cause = f"the audit process could not be started: {exc.strerror or exc}"
+                return outcome
             try:
                 rc = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -149,7 +158,6 @@ def _audit_one(ref: str, name: str, out: Path, spec_path: Path | None, timeout: 
         outcome.passed = bool(data.get("passed", True))
         outcome.summary = str(data.get("summary") or "")
         outcome.report = data.get("report")
-        outcome.paths = list(data.get("paths") or [])
         return outcome
     finally:
         outcome.seconds = time.monotonic() - start
@@ -184,24 +192,20 @@ def error_report(outcome: Outcome, spec: Any, base: Path | None = None) -> Any:
 
 
 def _unique_names(refs: list[str]) -> list[str]:
-    from .refs import default_name
+    """The targets' report names, made unique in order (a repeat gets -2, -3, ...)."""
+    from .refs import dedupe, default_name
 
-    seen: dict[str, int] = {}
-    names = []
-    for ref in refs:
-        name = default_name(ref)
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}-{seen[name]}"
-        seen.setdefault(name, 1)
-        names.append(name)
-    return names
+    return dedupe(default_name(ref) for ref in refs)
 
 
 def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Path | str | None = None,
             timeout: float = DEFAULT_TIMEOUT, jobs: int = 1, fail_on: str = "never") -> int:
     """Audit each target in its own subprocess; write per-target reports and the comparison into `out`."""
-    from .report import report_to_dict, write_comparison, write_reports
+    from .errors import UsageError
+    from .files import check_out_dir
+    from .refs import report_stems
+    from .report import report_to_dict, write_comparison, write_report_data
+    from .report.comparison import COMPARISON_FILES
     from .spec import load_spec
 
     if not targets:
@@ -209,17 +213,17 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
 
         raise TargetError("compare needs at least one target.")
     spec = load_spec(spec_path)  # a bad spec is a usage error (exit 2) before anything runs
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    base = Path.cwd()
     names = _unique_names(list(targets))
+    stems = report_stems(names)
+    out = check_out_dir(out, stems, FORMATS, files=COMPARISON_FILES).resolve()  # before minutes of auditing
+    base = Path.cwd()
     env = _env(jobs)
     n = len(targets)
     lock = threading.Lock()
     done = [0]
 
     def one(i: int) -> Outcome:
-        outcome = _audit_one(targets[i], names[i], out, Path(spec_path) if spec_path else None, timeout, fail_on,
+        outcome = _audit_one(targets[i], names[i], Path(spec_path) if spec_path else None, timeout, fail_on,
                              env, base)
         with lock:
             done[0] += 1
@@ -234,11 +238,16 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
     for outcome in outcomes:
         if outcome.ok and outcome.report is not None:
             results.append(outcome.report)
-            continue
-        report = error_report(outcome, spec, base)
-        write_reports(report, spec, out, formats=["md", "json"], gate=None)
-        results.append(report_to_dict(report, spec, None))
-    for path in write_comparison(results, out):
+        else:
+            results.append(report_to_dict(error_report(outcome, spec, base), spec, None))
+    try:
+        for outcome, data, stem in zip(outcomes, results, stems, strict=True):
+            outcome.paths = [str(p) for p in write_report_data(data, spec, out, FORMATS, stem=stem)]
+        written = write_comparison(results, out, stems)
+    except OSError as exc:  # the disk filled up, or --out changed under us, while the audits ran
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise UsageError(f"cannot write the reports into {out}: {exc.strerror or exc}{where}") from None
+    for path in written:
         print(f"wrote {path}", flush=True)
 
     errors = [o for o in outcomes if not o.ok]

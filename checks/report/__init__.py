@@ -3,12 +3,14 @@
     report_to_dict(report, spec, gate=None) -> dict     the JSON report
     to_json(report, spec, gate=None) -> str
     to_markdown(report, spec, gate=None) -> str
-    write_reports(report, spec, out_dir, formats=("md", "json"), gate=None) -> [Path]
-    write_comparison(results, out_dir) -> [Path]         comparison.md / .json / .csv / .png
+    write_reports(report, spec, out_dir, formats=("md", "json"), gate=None, stem=None) -> [Path]
+    write_report_data(data, spec, out_dir, formats=("md", "json"), stem=None) -> [Path]
+    write_comparison(results, out_dir, stems=None) -> [Path]   comparison.md / .json / .csv / .png
     load_reports(dir) -> pandas.DataFrame                 one row per target x item
 
 Everything is deterministic: the same report gives the same bytes (no timestamps, rounded floats,
-no absolute paths). `gate` is duck-typed (`passed`, `fail_on`, `failing`, `waived`).
+no absolute paths). `gate` is duck-typed (`passed`, `fail_on`, `failing`, `waived`). File names
+come from `refs.report_stems`; every file is written atomically (`files.write_atomic`).
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..files import write_atomic
 from ..findings import Report
-from ..refs import safe_name
+from ..refs import report_stems, safe_name
 from ..spec import Spec
 from .claims import review_claims
 from .comparison import comparison_dict, write_comparison, write_heatmap
@@ -42,6 +45,7 @@ __all__ = [
     "to_markdown",
     "write_comparison",
     "write_heatmap",
+    "write_report_data",
     "write_reports",
 ]
 
@@ -51,21 +55,30 @@ def to_markdown(report: Report, spec: Spec, gate: Any = None) -> str:
 
 
 def write_reports(report: Report, spec: Spec, out_dir: str | Path, formats: Iterable[str] = ("md", "json"),
-                  gate: Any = None) -> list[Path]:
-    """Write `<name>.md` and/or `<name>.json` into `out_dir` (created); return the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    data = report_to_dict(report, spec, gate)
-    stem = safe_name(data["target"].get("name") or "target")
-    paths: list[Path] = []
+                  gate: Any = None, stem: str | None = None) -> list[Path]:
+    """Write `<stem>.md` and/or `<stem>.json` into `out_dir` (created); return the paths written.
+
+    `stem` defaults to the lone-target stem of the report's name (`refs.report_stems`).
+    """
+    return write_report_data(report_to_dict(report, spec, gate), spec, out_dir, formats, stem)
+
+
+def write_report_data(data: dict[str, Any], spec: Spec, out_dir: str | Path, formats: Iterable[str] = ("md", "json"),
+                      stem: str | None = None) -> list[Path]:
+    """`write_reports` for a report already in its JSON form (what a compare worker sends back).
+
+    Everything is rendered before anything is written, so an unknown format writes nothing.
+    """
+    texts: list[tuple[str, str]] = []
     for fmt in formats:
         if fmt == "md":
-            text = _render_markdown(data, spec)
+            texts.append((fmt, _render_markdown(data, spec)))
         elif fmt == "json":
-            text = dumps(data)
+            texts.append((fmt, dumps(data)))
         else:
             raise ValueError(f"unknown report format {fmt!r} (md or json)")
-        path = out / f"{stem}.{fmt}"
-        path.write_text(text, encoding="utf-8", newline="\n")
-        paths.append(path)
-    return paths
+    if stem is None:
+        stem = report_stems([str(data["target"].get("name") or "target")])[0]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [write_atomic(out / f"{stem}.{fmt}", text) for fmt, text in texts]

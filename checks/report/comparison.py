@@ -6,12 +6,15 @@ are all `error`; it becomes an error column like any other.
 """
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..refs import safe_name
+from ..files import atomic_path, write_atomic
+from ..refs import COMPARISON_STEM, report_stems
 from ..spec import GROUPS
 from ._values import cell, fmt_macs, normalise
 from .data import dumps, summarise
@@ -20,6 +23,7 @@ from .markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
 from .tables import md_table
 
 FORMAT = "alexnet-audit/comparison@1"
+COMPARISON_FILES = tuple(f"{COMPARISON_STEM}.{ext}" for ext in ("md", "json", "png", "csv"))
 COLOURS = {  # heatmap colours per status (colour-blind-safe Okabe-Ito tones)
     "pass": "#009E73",
     "variant": "#F0E442",
@@ -46,14 +50,14 @@ def _items(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def _summary(r: dict[str, Any]) -> dict[str, Any]:
+def _summary(r: dict[str, Any], stem: str) -> dict[str, Any]:
     findings = r.get("findings") or []
     gate = (r.get("summary") or {}).get("gate")
     summary = summarise(findings, gate)
     return {
         "name": _name(r),
         "source": (r.get("target") or {}).get("source"),
-        "file": safe_name(_name(r)) + ".md",
+        "file": stem + ".md",
         "fidelity_score": summary["fidelity_score"],
         "counts": summary["counts"],
         "deviations_by_severity": summary["deviations_by_severity"],
@@ -91,15 +95,19 @@ def _layers(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"layers": names, "paper": {n: paper.get(n, {}) for n in names}, "targets": per_target}
 
 
-def comparison_dict(results: list[dict[str, Any]]) -> dict[str, Any]:
+def comparison_dict(results: list[dict[str, Any]], stems: Sequence[str] | None = None) -> dict[str, Any]:
+    """The comparison's data; `stems` are the targets' report file stems (default: `report_stems` of the names)."""
     results = [normalise(r) for r in results]
+    stems = list(stems) if stems is not None else report_stems([_name(r) for r in results])
+    if len(stems) != len(results):
+        raise ValueError(f"{len(stems)} file stems for {len(results)} reports")
     items = _items(results)
     status = [{f["id"]: f["status"] for f in r.get("findings") or []} for r in results]
     spec = next((r["spec"] for r in results if r.get("spec")), None)
     return {
         "format": FORMAT,
         "spec": spec,
-        "targets": [_summary(r) for r in results],
+        "targets": [_summary(r, stem) for r, stem in zip(results, stems, strict=True)],
         "items": [{**it, "statuses": [s.get(it["id"]) for s in status]} for it in items],
         "layers": _layers(results),
     }
@@ -238,20 +246,28 @@ def write_heatmap(c: dict[str, Any], path: Path) -> Path:
     fig.legend(handles=[Patch(facecolor=COLOURS[k], edgecolor="#666666", label=k) for k in keys[:-1]],
                loc="upper left", bbox_to_anchor=(box[0] + box[2] + 0.1 / width, box[1] + box[3]),
                fontsize=7, frameon=False)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # a name in a script the font lacks is drawn as boxes, not worth a warning
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100, metadata={"Software": None})
-    return path
+    return write_atomic(path, buf.getvalue())
 
 
-def write_comparison(results: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
-    """Write comparison.md, .json, .csv (one row per target x item) and .png into `out_dir`; return their paths."""
+def write_comparison(results: list[dict[str, Any]], out_dir: str | Path,
+                     stems: Sequence[str] | None = None) -> list[Path]:
+    """Write comparison.md, .json, .csv (one row per target x item) and .png into `out_dir`; return their paths.
+
+    `stems` name the targets' report files the comparison links to (as compare wrote them);
+    each file is replaced atomically.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    c = comparison_dict([json.loads(json.dumps(normalise(r), allow_nan=False)) for r in results])
-    png = write_heatmap(c, out / "comparison.png")
-    md = out / "comparison.md"
-    md.write_text(render(c, png.name), encoding="utf-8", newline="\n")
-    js = out / "comparison.json"
-    js.write_text(dumps(c), encoding="utf-8", newline="\n")
-    csv = write_csv([normalise(r) for r in results], out / "comparison.csv")
-    return [md, js, png, csv]
+    c = comparison_dict([json.loads(json.dumps(normalise(r), allow_nan=False)) for r in results], stems)
+    md, js, png_path, csv_path = (out / name for name in COMPARISON_FILES)
+    png = write_heatmap(c, png_path)
+    write_atomic(md, render(c, png.name))
+    write_atomic(js, dumps(c))
+    with atomic_path(csv_path) as tmp:
+        write_csv([normalise(r) for r in results], tmp)
+    return [md, js, png, csv_path]
