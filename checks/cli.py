@@ -110,13 +110,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from .audit import run_audit
+    from .files import check_out_dir
     from .gate import load_waivers
+    from .refs import report_stem
     from .resolve import load_target
     from .spec import load_spec
 
     spec = load_spec(args.spec, check_probes=True)
     waivers = load_waivers(args.waivers, spec) if args.waivers is not None else None  # before the slow target load
     target = load_target(args.target)
+    check_out_dir(args.out, [report_stem(target.name)], args.format)  # before the audit, not after it
     result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, out=args.out, formats=args.format,
                        base=Path.cwd())
     print(result.summary_line())

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .inputs import parse_memory_limit
+
 DEFAULT_TIMEOUT = 120.0
 FORMATS = ("md", "json")
 
@@ -58,10 +60,7 @@ def memory_limit() -> int:
     """Bytes of address space allowed to each worker (0: unlimited)."""
     env = os.environ.get("ALEXNET_AUDIT_MEMORY_LIMIT", "").strip()
     if env:
-        try:
-            return max(0, int(float(env)))
-        except ValueError:
-            pass
+        return parse_memory_limit(env)  # garbage is a one-line usage error, not a silent default
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
@@ -106,7 +105,7 @@ def _env(jobs: int) -> dict[str, str]:
 
 
 def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail_on: str,
-               env: dict[str, str], base: Path) -> Outcome:
+               env: dict[str, str], base: Path, limit: int) -> Outcome:
     from .refs import absolutize
 
     outcome = Outcome(ref=ref, name=name)
@@ -115,7 +114,7 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
     stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
     cmd = [sys.executable, "-m", f"{__package__}.worker", "--ref", absolutize(ref, base), "--name", name,
            "--out", str(scratch / "reports"), "--result", str(result), "--fail-on", fail_on,
-           "--memory-limit", str(memory_limit()), "--base", str(base)]
+           "--memory-limit", str(limit), "--base", str(base)]
     if spec_path is not None:
         cmd += ["--spec", str(Path(spec_path).resolve())]
     start = time.monotonic()
@@ -212,7 +211,8 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
         from .target import TargetError
 
         raise TargetError("compare needs at least one target.")
-    spec = load_spec(spec_path)  # a bad spec is a usage error (exit 2) before anything runs
+    spec = load_spec(spec_path, check_probes=True)  # a bad spec is a usage error (exit 2) before anything runs
+    limit = memory_limit()
     names = _unique_names(list(targets))
     stems = report_stems(names)
     out = check_out_dir(out, stems, FORMATS, files=COMPARISON_FILES).resolve()  # before minutes of auditing
@@ -224,7 +224,7 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
 
     def one(i: int) -> Outcome:
         outcome = _audit_one(targets[i], names[i], Path(spec_path) if spec_path else None, timeout, fail_on,
-                             env, base)
+                             env, base, limit)
         with lock:
             done[0] += 1
             status = outcome.summary if outcome.ok else f"{outcome.name}: ERROR - {outcome.cause}"

@@ -193,6 +193,17 @@ def test_unique_names_and_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     assert memory_limit() > GIB
 
 
+def test_unparseable_memory_limit_is_a_usage_error_before_any_audit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from alexnet_audit.cli import EXIT_USAGE, main
+
+    monkeypatch.setenv("ALEXNET_AUDIT_MEMORY_LIMIT", "lots")
+    _fake(monkeypatch, {})  # no audit may start
+    assert main(["compare", "reference", "--out", str(tmp_path / "out")]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ALEXNET_AUDIT_MEMORY_LIMIT" in err
+
+
 def test_cli_compare_rejects_a_bad_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from alexnet_audit.cli import main
 

@@ -48,3 +48,15 @@ def test_sys_exit_in_forward_is_an_error_not_a_pass(tmp_path: Path, monkeypatch:
     errors = [f for f in report["findings"] if f["status"] == "error"]
     assert errors and all(f"SystemExit: {code}" in f["message"] or "SystemExit" in f["message"] for f in errors)
     assert any(f["id"] == "arch.conv1.out_channels" for f in errors)
+
+
+def test_audit_checks_out_before_auditing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`audit --out FILE` is a one-line usage error before any measurement, not a traceback after it."""
+    from alexnet_audit.cli import EXIT_USAGE
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(["audit", "reference", "--out", str(blocker)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no summary line: nothing was audited
+    assert len(captured.err.strip().splitlines()) == 1 and "--out" in captured.err
