@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor",
                    help="gate threshold (default: minor)")
     a.add_argument("--waivers", type=Path, default=None, help="YAML mapping id: reason or id: {reason, until}")
+    a.add_argument("--timeout", type=_timeout, default=600.0,
+                   help="seconds the audit may take (default 600); the target runs in its own process")
 
     c = sub.add_parser("compare", help="audit several targets in isolated subprocesses and write a comparison")
     c.add_argument("targets", nargs="+")
@@ -109,23 +111,39 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from .audit import run_audit
+    """Audit one target in an isolated worker, like compare: the target's code never runs here."""
+    from .compare import DEFAULT_ENV_JOBS, _audit_one, _env, error_report, memory_limit
     from .files import check_out_dir
     from .gate import load_waivers
-    from .refs import report_stem
-    from .resolve import load_target
-    from .spec import load_spec
+    from .refs import default_name, report_stem
+    from .report import report_to_dict, write_report_data
+    from .spec import SpecError, load_spec
+    from .target import TargetError
 
-    spec = load_spec(args.spec, check_probes=True)
-    waivers = load_waivers(args.waivers, spec) if args.waivers is not None else None  # before the slow target load
-    target = load_target(args.target)
-    check_out_dir(args.out, [report_stem(target.name)], args.format)  # before the audit, not after it
-    result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, out=args.out, formats=args.format,
-                       base=Path.cwd())
-    print(result.summary_line())
-    for path in result.paths:
+    spec = load_spec(args.spec)  # light: the worker checks probe names (they import torch)
+    if args.waivers is not None:
+        load_waivers(args.waivers, spec)  # a bad file is exit 2 before the target runs
+    name = default_name(args.target)
+    stem = report_stem(name)
+    out = check_out_dir(args.out, [stem], args.format)  # before the audit, not after it
+    base = Path.cwd()
+    extra = ["--waivers", str(args.waivers.resolve())] if args.waivers is not None else []
+    outcome = _audit_one(args.target, name, args.spec, args.timeout, args.fail_on, _env(DEFAULT_ENV_JOBS), base,
+                         memory_limit(), extra)
+    if not outcome.ok and outcome.stage == "spec":
+        raise SpecError(outcome.detail)
+    if not outcome.ok and outcome.stage == "load":
+        raise TargetError(outcome.detail)
+    if outcome.ok and outcome.report is not None:
+        data, summary = outcome.report, outcome.summary
+    else:  # the target could not be audited: an error report, and the gate fails
+        data = report_to_dict(error_report(outcome, spec, base), spec, None)
+        summary = f"{name}: ERROR - {outcome.cause}"
+    paths = write_report_data(data, spec, out, args.format, stem)
+    print(summary)
+    for path in paths:
         print(f"wrote {path}")
-    return EXIT_OK if result.passed else EXIT_GATE
+    return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from typing import Any
 from .inputs import parse_memory_limit
 
 DEFAULT_TIMEOUT = 120.0
+DEFAULT_ENV_JOBS = 1  # a lone audit gets every core
 FORMATS = ("md", "json")
 
 
@@ -49,6 +51,8 @@ class Outcome:
     ok: bool = False
     passed: bool = True
     cause: str = ""
+    stage: str = ""  # where a failed audit stopped: load, spec, model, audit (or "" for the process itself)
+    detail: str = ""  # the full text of a load error (a manifest can list several problems)
     summary: str = ""
     seconds: float = 0.0
     report: dict[str, Any] | None = None
@@ -104,8 +108,23 @@ def _env(jobs: int) -> dict[str, str]:
     return env
 
 
+_LIVE: set[subprocess.Popen[bytes]] = set()  # running workers, so that Ctrl-C can stop every one at once
+_LIVE_LOCK = threading.Lock()
+_STOP = threading.Event()  # set by stop_all_workers: no new worker starts
+
+
+def stop_all_workers() -> None:
+    """Kill the process group of every running worker (the user pressed Ctrl-C)."""
+    _STOP.set()
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for proc in procs:
+        _kill_group(proc)
+
+
 def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail_on: str,
-               env: dict[str, str], base: Path, limit: int) -> Outcome:
+               env: dict[str, str], base: Path, limit: int, extra: Sequence[str] = ()) -> Outcome:
+    """Audit one target in a worker process; whatever happens, an Outcome (never an exception)."""
     from .refs import absolutize
 
     outcome = Outcome(ref=ref, name=name)
@@ -117,15 +136,21 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
            "--memory-limit", str(limit), "--base", str(base)]
     if spec_path is not None:
         cmd += ["--spec", str(Path(spec_path).resolve())]
+    cmd += list(extra)
     start = time.monotonic()
     try:
         with open(stdout, "wb") as so, open(stderr, "wb") as se:
+            if _STOP.is_set():
+                outcome.cause = "stopped before it started (interrupted)"
+                return outcome
             try:
                 proc = subprocess.Popen(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)},
                                         stdin=subprocess.DEVNULL, stdout=so, stderr=se, start_new_session=True)
             except OSError as exc:  # e.g. a reference longer than the system allows on a command line
                 outcome.cause = f"the audit process could not be started: {exc.strerror or exc}"
                 return outcome
+            with _LIVE_LOCK:
+                _LIVE.add(proc)
             try:
                 rc = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -133,6 +158,12 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
                 outcome.cause = (f"the audit did not finish within {timeout:g} s and was stopped (a hang, or a model "
                                  f"too slow to audit here; raise --timeout)")
                 return outcome
+            except BaseException:  # Ctrl-C in the waiting thread: the worker goes with us
+                _kill_group(proc)
+                raise
+            finally:
+                with _LIVE_LOCK:
+                    _LIVE.discard(proc)
         data: dict[str, Any] | None = None
         if result.is_file():
             try:
@@ -151,6 +182,8 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
             return outcome
         if not data.get("ok"):
             outcome.cause = str(data.get("cause") or "unknown failure")
+            outcome.stage = str(data.get("stage") or "")
+            outcome.detail = str(data.get("detail") or outcome.cause)
             outcome.target = data.get("target")
             return outcome
         outcome.ok = True
@@ -231,8 +264,15 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
             print(f"[{done[0]}/{n}] {status} ({outcome.seconds:.1f} s)", flush=True)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, n))) as pool:
+    _STOP.clear()
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, n)))
+    try:
         outcomes = list(pool.map(one, range(n)))
+    except KeyboardInterrupt:  # the user's Ctrl-C: every worker stops now, scratch directories go
+        stop_all_workers()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
 
     results: list[dict[str, Any]] = []
     for outcome in outcomes:

@@ -76,11 +76,16 @@ def preflight(target: Any) -> str | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from .gate import load_waivers
     from .resolve import load_target
-    from .spec import load_spec
+    from .spec import SpecError, load_spec
     from .target import TargetError
 
-    spec = load_spec(args.spec)
+    try:
+        spec = load_spec(args.spec, check_probes=True)
+        waivers = load_waivers(args.waivers, spec) if args.waivers else None
+    except SpecError as exc:  # the parent reads it as a usage error (exit 2)
+        return {"ok": False, "stage": "spec", "cause": first_line(exc, with_type=False), "detail": str(exc)}
     try:
         target = load_target(args.ref, name=args.name)
     except TargetError as exc:
@@ -94,8 +99,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from .audit import run_audit
     from .report import report_to_dict
 
-    result = run_audit(spec, target, fail_on=args.fail_on, out=Path(args.out), formats=args.format.split(","),
-                       base=args.base)
+    try:
+        result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, out=Path(args.out),
+                           formats=args.format.split(","), base=args.base)
+    except SpecError as exc:  # a manifest waiver for an id the spec does not have
+        return {"ok": False, "stage": "spec", "cause": first_line(exc, with_type=False), "detail": str(exc)}
     return {
         "ok": True,
         "passed": result.passed,
@@ -112,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--result", required=True)
     p.add_argument("--spec", default=None)
+    p.add_argument("--waivers", default=None, help="waivers file (validated by the parent first)")
     p.add_argument("--fail-on", default="never")
     p.add_argument("--format", default="md,json")
     p.add_argument("--memory-limit", type=int, default=0, help="bytes of address space (0: no limit)")

@@ -1,12 +1,14 @@
-"""A target that calls sys.exit in forward cannot make an in-process audit pass silently.
+"""A target that exits, aborts or raises KeyboardInterrupt cannot make the gate pass.
 
-`sys.exit(0)` in a model's forward used to end `alexnet-audit audit` with exit 0, no output and no
-report: a CI gate built on the audit passed. Target code's SystemExit is the target's failure; the
-items that needed the forward pass are errors, the gate fails and the report is written.
+`sys.exit(0)` or `os._exit(0)` in a model's forward used to end `alexnet-audit audit` with exit 0,
+no output and no report: a CI gate built on the audit passed. The audit now runs the target in a
+worker; whatever the target does to its process becomes an error report with the cause in one line,
+and the exit code is 1.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from alexnet_audit.cli import EXIT_GATE, main
 
 EXITING = '''\
+import os
 import sys
 
 import torch.nn as nn
@@ -27,7 +30,7 @@ class Exits(nn.Module):
         self.net = alexnet_ref.alexnet(10)
 
     def forward(self, x):
-        sys.exit(CODE)
+        CODE
 
 
 def build():
@@ -35,19 +38,27 @@ def build():
 '''
 
 
-@pytest.mark.parametrize("code", [0, 3])
-def test_sys_exit_in_forward_is_an_error_not_a_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str], code: int) -> None:
-    (tmp_path / "exits.py").write_text(EXITING.replace("CODE", str(code)), encoding="utf-8")
+CASES = {  # what forward does -> what the error report's cause must say
+    "sys.exit(0)": "SystemExit: 0",
+    "sys.exit(3)": "SystemExit: 3",
+    "raise KeyboardInterrupt": "KeyboardInterrupt",
+    "os._exit(0)": "exited with status 0 without a result",
+}
+
+
+@pytest.mark.parametrize("body", list(CASES))
+def test_a_target_that_exits_is_an_error_report_and_fails_the_gate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], body: str) -> None:
+    (tmp_path / "exits.py").write_text(EXITING.replace("CODE", body), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     rc = main(["audit", "exits.py:build", "--out", "out", "--format", "json"])
     out = capsys.readouterr().out
     assert rc == EXIT_GATE
-    assert "FAIL" in out
+    assert out.splitlines()[0].startswith("exits.build: ERROR - ") and CASES[body] in out.splitlines()[0]
     report = json.loads((tmp_path / "out" / "exits.build.json").read_text(encoding="utf-8"))
-    errors = [f for f in report["findings"] if f["status"] == "error"]
-    assert errors and all(f"SystemExit: {code}" in f["message"] or "SystemExit" in f["message"] for f in errors)
-    assert any(f["id"] == "arch.conv1.out_channels" for f in errors)
+    assert report["findings"] and all(f["status"] == "error" for f in report["findings"])
+    assert CASES[body] in report["target"]["error"]
+    assert sorted(os.listdir(tmp_path)) == ["exits.py", "out"]  # no __pycache__ or files beside the target
 
 
 def test_audit_checks_out_before_auditing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
