@@ -120,7 +120,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from .spec import SpecError, load_spec
     from .target import TargetError
 
-    spec = load_spec(args.spec)  # light: the worker checks probe names (they import torch)
+    spec = load_spec(args.spec, check_probes=True)  # probe names read from source: no torch here
     if args.waivers is not None:
         load_waivers(args.waivers, spec)  # a bad file is exit 2 before the target runs
     name = default_name(args.target)

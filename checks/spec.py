@@ -146,12 +146,12 @@ def _first_error(exc: ValidationError, where: str, allowed: list[str]) -> str:
 def check_probe_names(spec: Spec) -> None:
     """Raise SpecError for the first item whose probe is not registered, with a did-you-mean.
 
-    Imports the probe modules (and so torch): callers that run an audit ask for it, while
-    `load_spec` alone stays light.
+    Reads the registered names from the probe modules' source (no torch import), so the parent
+    of an audit can refuse a bad spec before any worker starts.
     """
-    from .probes import all_probes
+    from .probes import probe_names
 
-    names = list(all_probes())
+    names = sorted(probe_names())
     for it in spec.items:
         if it.probe not in names:
             raise SpecError(f"{spec.path}: item {it.id}: unknown probe {short_repr(it.probe)}"

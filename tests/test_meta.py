@@ -55,3 +55,11 @@ def test_mutants_are_documented_uniquely_and_name_real_ids(spec) -> None:
     for m in mutants:
         assert m.doc.strip() and "\n" not in m.doc.strip(), m.name
         assert set(m.deviates) | set(m.variants) <= set(spec.ids), m.name
+
+
+def test_static_probe_names_match_the_registry() -> None:
+    """Spec validation reads probe names from source; they must be exactly what importing registers."""
+    from alexnet_audit.probes import probe_names
+
+    registered = set(all_probes())
+    assert probe_names() == registered

@@ -1,8 +1,8 @@
 """The probe registry: one function per measured quantity, looked up by the spec's `probe` name.
 
 A probe has the signature `probe(ctx: Context, item: Item) -> Observation`. It measures; it never
-compares with the paper (that is `checks.judge`). It raises `checks.findings.Skip` when the item
-cannot be observed on this target.
+compares with the paper (that is `judge`). It raises `findings.Skip` when the item cannot be
+observed on this target.
 """
 from __future__ import annotations
 
@@ -47,3 +47,27 @@ def all_probes() -> dict[str, ProbeFn]:
     for mod in _MODULES:
         importlib.import_module(f".{mod}", __name__)
     return dict(sorted(PROBES.items()))
+
+
+def probe_names() -> set[str]:
+    """The names the probe modules register, read from their source without importing them.
+
+    Validating a spec's probe names must not cost a torch import in a process that never runs a
+    probe (the parent of `audit` and `compare`); a test holds this equal to `all_probes()`.
+    Probes registered at run time (a pytest conftest's stand-ins) are included once registered.
+    """
+    import ast
+    from pathlib import Path
+
+    names = set(PROBES)
+    here = Path(__file__).resolve().parent
+    for mod in _MODULES:
+        tree = ast.parse((here / f"{mod}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for deco in node.decorator_list:
+                    if (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Name) and deco.func.id == "probe"
+                            and deco.args and isinstance(deco.args[0], ast.Constant)
+                            and isinstance(deco.args[0].value, str)):
+                        names.add(deco.args[0].value)
+    return names

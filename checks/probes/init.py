@@ -34,21 +34,23 @@ MEAN_STEP = 1e-6
 def moments(ts: list[torch.Tensor]) -> tuple[int, float, float, float, int]:
     """(n, mean, std, excess kurtosis, m): mean and std over all n elements; the kurtosis over an
     evenly strided sample of m <= 2^20 of them (its standard error sqrt(24/m) sets the shape test)."""
-    flat = torch.cat([t.detach().reshape(-1) for t in ts]) if len(ts) > 1 else (
-        ts[0].detach().reshape(-1) if ts else torch.zeros(0))
-    n = flat.numel()
+    flats = [t.detach().reshape(-1) for t in ts]
+    n = sum(f.numel() for f in flats)
     if n == 0:
         return 0, math.nan, math.nan, math.nan, 0
 
-    def chunks() -> Iterator[torch.Tensor]:  # float64, a slice at a time: fc6 needs no float64 copy
-        for i in range(0, n, _CHUNK):
-            yield flat[i:i + _CHUNK].to(torch.float64)
+    def chunks() -> Iterator[torch.Tensor]:  # a slice at a time: no copy of fc6's 37M weights
+        for f in flats:
+            for i in range(0, f.numel(), _CHUNK):
+                yield f[i:i + _CHUNK]
 
-    # two passes: the mean, then the squared deviations from it
-    mean = sum(float(c.sum()) for c in chunks()) / n
-    ss = sum(float(((c - mean) ** 2).sum()) for c in chunks())
+    # two passes (the mean, then squared deviations from it), each summed in float64: float32
+    # elementwise arithmetic is exact IEEE everywhere, only the order of a float32 sum is not
+    mean = sum(float(torch.sum(c, dtype=torch.float64)) for c in chunks()) / n
+    ss = sum(float(torch.sum((c - mean) ** 2, dtype=torch.float64)) for c in chunks())
     std = math.sqrt(ss / (n - 1)) if n > 1 else 0.0
     step = max(1, n // _KURT_SAMPLE)
+    flat = torch.cat(flats) if len(flats) > 1 else flats[0]
     sample = flat[::step].to(torch.float64)
     d = sample - sample.mean()
     var = float((d * d).mean())
