@@ -43,12 +43,15 @@ def import_module(modname: str, what: str) -> Any:
         raise TargetError(f"{what}: importing '{modname}' failed: {first_line(exc)}") from None
 
 
+_FILE_MODULE_PREFIX = "_alexnet_audit_target_"
+
+
 def _module_name_for(path: Path) -> str:
     """A unique, importable name for a file loaded by path (so pickling and dataclasses work)."""
     import hashlib
 
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    return f"_alexnet_audit_target_{safe_name(path.stem).replace('-', '_').replace('.', '_')}_{digest}"
+    return f"{_FILE_MODULE_PREFIX}{safe_name(path.stem).replace('-', '_').replace('.', '_')}_{digest}"
 
 
 def import_file(path: Path, what: str) -> Any:
@@ -92,6 +95,8 @@ def get_attr(module: Any, attr: str, what: str) -> Any:
             names = [n for n in dir(obj) if not n.startswith("_")]
             hint = did_you_mean(part, names)
             owner = getattr(obj, "__name__", type(obj).__name__)
+            if isinstance(owner, str) and owner.startswith(_FILE_MODULE_PREFIX):  # our import name: show the file
+                owner = Path(getattr(obj, "__file__", "") or owner).name
             raise TargetError(f"{what}: '{owner}' has no attribute '{part}'{hint}.") from None
         except Exception as exc:  # a module __getattr__ that raises something else
             raise TargetError(f"{what}: reading attribute '{part}' failed: {first_line(exc)}") from None

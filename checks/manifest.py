@@ -42,6 +42,14 @@ from .errors import first_line
 from .inputs import did_you_mean, read_yaml, short_repr
 from .target import Target, TargetError, from_mapping
 
+# Modules a manifest may not replace with empty stubs: the audit itself runs on them.
+_UNSTUBBABLE = {
+    "torch": "the audit measures the model with torch itself",
+    "torchvision": "the audit's transform probes and reference use torchvision",
+    "alexnet_audit": "that is this auditing package",
+    "alexnet_ref": "that is the audit's reference model",
+}
+
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
         "loss", "batch_size", "epochs", "train_transform", "eval_transform", "waivers", "notes")
 RECIPE_REFS = ("optimizer", "scheduler", "loss", "train_transform", "eval_transform")
@@ -349,6 +357,10 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
     for key in ("sys_path", "stub_modules"):
         if key in data and data[key] is not None:
             _str_list(data[key], at(key), problems)
+    for stub in data.get("stub_modules") or [] if isinstance(data.get("stub_modules"), list) else []:
+        root = str(stub).split(".")[0]
+        if root in _UNSTUBBABLE:
+            problems.append(f"{at('stub_modules')}: '{stub}' cannot be stubbed: {_UNSTUBBABLE[root]}.")
     if "input_size" in data:
         v = data["input_size"]
         ok = (_is_int(v) and v > 0) or (isinstance(v, list) and len(v) == 3 and all(_is_int(x) and x > 0 for x in v))
@@ -397,6 +409,8 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     """Read, validate and load a manifest; TargetError lists every problem, one line each."""
     path = Path(path)
     where = str(path)
+    if path.is_dir():
+        raise TargetError(f"{where}: is a directory, not a manifest file (give the .yaml file inside it).")
     if not path.is_file():
         raise TargetError(f"{where}: no such manifest file.")
     data = _read(path)

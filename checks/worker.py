@@ -50,7 +50,7 @@ def preflight(target: Any) -> str | None:
     import torch
     import torch.nn as nn
 
-    from .trace import nonfinite_reason
+    from .trace import output_problem
 
     torch.manual_seed(0)
     shape = (2, *target.input_size)
@@ -72,7 +72,7 @@ def preflight(target: Any) -> str | None:
         y = y[0]
     if not isinstance(y, torch.Tensor):
         return f"the forward pass returned {type(y).__name__}, not a tensor"
-    return nonfinite_reason(y, shape)
+    return output_problem(y, shape, target.num_classes)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

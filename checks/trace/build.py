@@ -39,6 +39,28 @@ def nonfinite_reason(y: torch.Tensor, shape: tuple[int, ...]) -> str | None:
     return f"the forward pass returned non-finite outputs ({bad} of {y.numel()} are {kind}) on a {shape} input"
 
 
+def output_problem(y: torch.Tensor, shape: tuple[int, ...], num_classes: int | None = None) -> str | None:
+    """Why a model's output is not [N, C] finite class scores that can be audited, or None.
+
+    The paper's net ends in a 1000-way score vector per image (§3.5); an empty, extra-dimensional,
+    integer or non-finite output, or one whose class count contradicts the declared one, would
+    make every structural verdict rest on a misread output.
+    """
+    got = list(y.shape)
+    if not y.is_floating_point():
+        return f"the forward pass returned {y.dtype} values of shape {got}, not floating-point class scores"
+    if y.dim() != 2:
+        return f"the forward pass returned a tensor of shape {got}, not [N, C] class scores, on a {shape} input"
+    if y.shape[0] != shape[0]:
+        return f"the forward pass returned {y.shape[0]} rows for a batch of {shape[0]} (shape {got})"
+    if y.shape[1] == 0:
+        return f"the forward pass returned no class scores (shape {got}) on a {shape} input"
+    if num_classes is not None and y.shape[1] != num_classes:
+        return (f"the target declares num_classes {num_classes} but the model outputs {y.shape[1]} scores "
+                "per image; fix num_classes or the model's last layer")
+    return nonfinite_reason(y, shape)
+
+
 def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[Recorder, list[Call], Any]:
     """Run model(x) once under the recorder and module hooks; model modes and buffers restored."""
     names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}

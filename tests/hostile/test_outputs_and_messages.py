@@ -1,0 +1,99 @@
+"""Outputs the audit cannot read, and messages that must name the user's file, not our internals.
+
+A model whose output is empty, has extra dimensions, is integer, is a dict, or contradicts the
+declared class count used to get confident verdicts (an `[N, 0]` output scored 100). Each is now an
+error report whose cause says what the output is; `audit` and `compare` agree.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from alexnet_audit.cli import EXIT_GATE, EXIT_USAGE, main
+from alexnet_audit.compare import compare
+
+MODELS = '''\
+import torch
+import torch.nn as nn
+
+
+class Out(nn.Module):
+    def __init__(self, make):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+        self.make = make
+
+    def forward(self, x):
+        return self.make(x)
+
+
+empty = lambda: Out(lambda x: x.new_zeros(x.shape[0], 0))
+extra_dims = lambda: Out(lambda x: x.new_zeros(x.shape[0], 10, 2))
+integers = lambda: Out(lambda x: torch.zeros(x.shape[0], 10, dtype=torch.long))
+as_dict = lambda: Out(lambda x: {"logits": x.new_zeros(x.shape[0], 10), "aux": x.new_zeros(x.shape[0], 10)})
+ten_way = {"model": lambda: Out(lambda x: x.new_zeros(x.shape[0], 1000)), "num_classes": 10, "input_size": 32}
+'''
+
+CASES = {  # attr -> words the one-line cause must contain
+    "empty": "no class scores (shape [2, 0])",
+    "extra_dims": "shape [2, 10, 2], not [N, C] class scores",
+    "integers": "torch.int64 values of shape [2, 10], not floating-point class scores",
+    "as_dict": "returned dict, not a tensor",
+    "ten_way": "declares num_classes 10 but the model outputs 1000 scores",
+}
+
+
+@pytest.fixture
+def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "models.py").write_text(MODELS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("attr", list(CASES))
+def test_unreadable_output_is_an_error_report(models: Path, capsys: pytest.CaptureFixture[str], attr: str) -> None:
+    rc = main(["audit", f"models.py:{attr}", "--out", "out", "--format", "json"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert rc == EXIT_GATE
+    assert first.startswith(f"models.{attr}: ERROR - ") and CASES[attr] in first, first
+    report = json.loads((models / "out" / f"models.{attr}.json").read_text(encoding="utf-8"))
+    assert report["summary"]["fidelity_score"] is None  # nothing was measured: no score, never 100
+    assert all(f["status"] == "error" for f in report["findings"])
+
+
+def test_compare_says_the_same_as_audit(models: Path) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = compare(["models.py:as_dict", "models.py:empty"], out=models / "cmp", timeout=120)
+    assert rc == 1
+    for attr in ("as_dict", "empty"):
+        report = json.loads((models / "cmp" / f"models.{attr}.json").read_text(encoding="utf-8"))
+        assert CASES[attr] in report["target"]["error"]
+
+
+@pytest.mark.parametrize("stub", ["torch", "torch.nn", "torchvision", "alexnet_audit", "alexnet_ref.model"])
+def test_stub_modules_refuses_what_the_audit_runs_on(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     stub: str) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(f"model: torch.nn:Identity\nstub_modules: [{stub}]\n", encoding="utf-8")
+    assert main(["audit", str(manifest), "--out", str(tmp_path / "out")]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"'{stub}' cannot be stubbed" in err and str(manifest) in err
+
+
+def test_a_manifest_path_that_is_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "configs.yaml"
+    folder.mkdir()
+    assert main(["audit", str(folder), "--out", str(tmp_path / "out")]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert "is a directory, not a manifest file" in err and "no such" not in err
+
+
+def test_a_missing_attribute_names_the_file_not_our_module(models: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "models.py:AlexNat", "--out", "out"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert "'models.py' has no attribute 'AlexNat'" in err
+    assert "_alexnet_audit_target" not in err
