@@ -61,6 +61,7 @@ def test_minor_mutant_fails_exit_1(tmp_path, capsys, mutant):
     assert "1 deviation (0 major, 1 minor)" in out and "gate fail-on=minor: FAIL (lrn.k)" in out
 
 
+@pytest.mark.slow
 def test_minor_mutant_passes_with_fail_on_major_or_waived(tmp_path, capsys, mutant, lrn_spec):
     assert audit(tmp_path, mutant, "--spec", str(lrn_spec)) == EXIT_GATE
     assert audit(tmp_path, mutant, "--spec", str(lrn_spec), "--fail-on", "major") == EXIT_OK

@@ -28,6 +28,7 @@ def _assert_no_path(out: Path, user: Path) -> None:
                 assert needle not in text, f"{path.name} holds the absolute path {needle}"
 
 
+@pytest.mark.slow  # two compare workers
 def test_compare_from_an_unusual_directory_writes_relative_sources(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     user = tmp_path / "my projects ü (copy)" / "alexnet"

@@ -121,6 +121,7 @@ def test_long_names_do_not_crash_compare(user: Path) -> None:
         "comparison.csv", "comparison.json", "comparison.md", "comparison.png"]
 
 
+@pytest.mark.slow  # a real compare run
 def test_target_named_comparison_keeps_its_report(user: Path) -> None:
     rc, _ = _compare([_manifest(user, "comparison")], Path("out"))
     assert rc == 0
@@ -133,6 +134,7 @@ def test_target_named_comparison_keeps_its_report(user: Path) -> None:
     assert "[comparison](comparison-target.md)" in (out / "comparison.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # a real compare run
 def test_repeated_names_get_their_own_files(user: Path) -> None:
     """A manifest called ghost-2 beside two targets called ghost: three rows, three reports."""
     rc, _ = _compare([_manifest(user, "ghost-2"), "ghost", "ghost"], Path("out"), jobs=3)
@@ -148,6 +150,7 @@ def test_repeated_names_get_their_own_files(user: Path) -> None:
         assert {f["status"] for f in _report(out / f"{name}.json")["findings"]} == {"error"}
 
 
+@pytest.mark.slow  # a real compare run
 def test_unicode_names_keep_their_letters(user: Path) -> None:
     rc, _ = _compare([_manifest(user, "Модель AlexNet 模型")], Path("out"))
     assert rc == 0

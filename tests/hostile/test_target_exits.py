@@ -46,7 +46,7 @@ CASES = {  # what forward does -> what the error report's cause must say
 }
 
 
-@pytest.mark.parametrize("body", list(CASES))
+@pytest.mark.parametrize("body", [pytest.param(b, marks=() if b == "sys.exit(0)" else pytest.mark.slow) for b in CASES])
 def test_a_target_that_exits_is_an_error_report_and_fails_the_gate(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], body: str) -> None:
     (tmp_path / "exits.py").write_text(EXITING.replace("CODE", body), encoding="utf-8")
