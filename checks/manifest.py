@@ -173,7 +173,7 @@ def install_stubs(names: list[str]) -> None:
         if parent_mod is not None:
             try:
                 setattr(parent_mod, parts[-1], stub)
-            except Exception:
+            except (AttributeError, TypeError):  # a read-only parent keeps its attribute; the import still works
                 pass
 
 

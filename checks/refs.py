@@ -129,6 +129,10 @@ def _is_file_left(left: str) -> bool:
     return left.endswith(".py") or "/" in left or "\\" in left
 
 
+class _Unreadable(Exception):
+    """A manifest that cannot be read while naming it (its audit reports why)."""
+
+
 def default_name(ref: str) -> str:
     """The report name a reference gets, known without importing anything.
 
@@ -136,14 +140,14 @@ def default_name(ref: str) -> str:
     `file.attr`; a manifest -> its `name` key, else the file's stem.
     """
     if is_manifest_ref(ref):
-        try:
-            import yaml
+        from .inputs import read_yaml  # bounded: a hostile manifest cannot swamp the parent
 
-            data = yaml.safe_load(Path(ref).read_text(encoding="utf-8"))
-            if isinstance(data, Mapping) and isinstance(data.get("name"), str) and data["name"].strip():
-                return safe_name(data["name"].strip())
-        except Exception:
-            pass
+        try:
+            data, _ = read_yaml(ref, "manifest", _Unreadable)
+        except _Unreadable:  # the worker reports the manifest's problem; here it only lacks a name
+            data = None
+        if isinstance(data, Mapping) and isinstance(data.get("name"), str) and data["name"].strip():
+            return safe_name(data["name"].strip())
         return safe_name(Path(ref).stem)
     parts = split_ref(ref)
     if parts is None:

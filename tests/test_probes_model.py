@@ -210,3 +210,19 @@ def test_per_half_lrn_is_accepted(spec):
     report = verify(spec, from_object("half", build, "test"), only=ids)
     bad = {f.id: f.message for f in report.findings if f.status is not Status.PASS}
     assert bad == {}
+
+
+def test_pool_type_that_cannot_be_measured_is_an_error_not_the_call_name(spec, monkeypatch):
+    """If the max/avg measurement fails, pool.type errors with the cause; it never falls back to the op's name."""
+    import alexnet_audit.trace.describe as describe
+    import alexnet_ref
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("replay failed")
+
+    monkeypatch.setattr(describe, "pool_type", broken)
+    target = from_object("reference", alexnet_ref.alexnet, "alexnet_ref:alexnet")
+    found = verify(spec, target, only=["pool.type", "pool.kernel_size"]).by_id()
+    assert found["pool.type"].status is Status.ERROR
+    assert "the pooling type could not be measured (RuntimeError: replay failed)" in found["pool.type"].message
+    assert found["pool.kernel_size"].status is Status.PASS  # the geometry still comes from the call

@@ -50,6 +50,10 @@ def pool_attr(ctx, item: Item) -> Observation:
         return (f"{lab}: {kind} kernel_size={a.get('kernel_size')} stride={a.get('stride')} "
                 f"padding={a.get('padding')}{adaptive_to}")
 
+    unmeasured = {lab: tr.ops[i].attrs["type_unmeasured"] for lab, i in pools if "type_unmeasured" in tr.ops[i].attrs}
+    if attr == "type" and unmeasured:  # never a verdict from the call's name alone
+        lab, why = next(iter(unmeasured.items()))
+        raise RuntimeError(f"{lab}: the pooling type could not be measured ({why})")
     ev = "; ".join(one(lab, tr.ops[i].attrs, tr.ops[i].kind) for lab, i in pools)
     if attr == "type":
         ev += " (type measured by comparing outputs with max and average pooling on a random input)"

@@ -11,6 +11,7 @@ from typing import Any, Literal, NamedTuple, get_args
 
 import torch
 
+from ..errors import first_line
 from .elementwise import Response, classify_elementwise
 from .graph import Unit
 from .groups import measure_groups
@@ -234,8 +235,8 @@ def _pool(s: _Subject) -> OpKind:
     if s.measure and s.unit.fn is not None and s.in_shape:
         try:
             typ = pool_type(s.unit.fn, s.in_shape, s.out_shape, sig, r.name, s.dtype)
-        except Exception:
-            pass
+        except Exception as exc:  # the layer is still placed by its call; pool.type errors with this
+            a["type_unmeasured"] = first_line(exc)
     a["type"] = typ
     return _POOL_KINDS.get((adaptive, typ if typ != "identity" else declared), "adaptive_pool" if adaptive else "pool")
 

@@ -277,3 +277,16 @@ def test_memory_limit_garbage_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_memory_limit(text)
     assert_one_short_line(str(info.value), "ALEXNET_AUDIT_MEMORY_LIMIT", repr(text))
+
+
+def test_naming_a_manifest_reads_it_bounded(tmp_path: Path) -> None:
+    """compare names targets before any worker starts: an alias bomb must not swamp the parent there."""
+    import time
+
+    from alexnet_audit.refs import default_name
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(f"name: x\nmodel: torch.nn:Identity\ninput_size: {bomb(levels=9)}\n", encoding="utf-8")
+    start = time.monotonic()
+    assert default_name(str(path)) == "bomb"  # unreadable here: the worker reports why
+    assert time.monotonic() - start < 1.0
