@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import UsageError
@@ -25,26 +25,24 @@ def _formats(text: str) -> list[str]:
     return out
 
 
-def _timeout(text: str) -> float:
-    """--timeout: finite seconds > 0 (0, negative or nan would kill or never limit every target)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"--timeout takes a number of seconds > 0 (got {short_repr(text)})")
-    return value
+def _checked(parse: Callable[[str], float], ok: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type: `parse` the text, refuse it unless `ok` (a one-line usage error, exit 2)."""
+
+    def convert(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = math.nan
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{what} (got {short_repr(text)})")
+        return value
+
+    return convert
 
 
-def _jobs(text: str) -> int:
-    """-j/--jobs: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"-j/--jobs takes an integer >= 1 (got {short_repr(text)})")
-    return value
+# 0, negative or nan would kill or never limit every target; 0 jobs would run none
+_timeout = _checked(float, lambda v: math.isfinite(v) and v > 0, "--timeout takes a number of seconds > 0")
+_jobs = _checked(int, lambda v: v >= 1, "-j/--jobs takes an integer >= 1")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,7 +110,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     """Audit one target in an isolated worker, like compare: the target's code never runs here."""
-    from .compare import DEFAULT_ENV_JOBS, _audit_one, _env, error_report, memory_limit
+    from .compare import audit_in_worker, error_report
     from .files import check_out_dir
     from .gate import load_waivers
     from .refs import default_name, report_stem
@@ -128,8 +126,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out, [stem], args.format)  # before the audit, not after it
     base = Path.cwd()
     extra = ["--waivers", str(args.waivers.resolve())] if args.waivers is not None else []
-    outcome = _audit_one(args.target, name, args.spec, args.timeout, args.fail_on, _env(DEFAULT_ENV_JOBS), base,
-                         memory_limit(), extra)
+    outcome = audit_in_worker(args.target, name, spec_path=args.spec, timeout=args.timeout, fail_on=args.fail_on,
+                              base=base, extra=extra)
     if not outcome.ok and outcome.stage == "spec":
         raise SpecError(outcome.detail)
     if not outcome.ok and outcome.stage == "load":

@@ -40,7 +40,6 @@ from typing import Any
 from .inputs import parse_memory_limit
 
 DEFAULT_TIMEOUT = 120.0
-DEFAULT_ENV_JOBS = 1  # a lone audit gets every core
 FORMATS = ("md", "json")
 
 
@@ -194,6 +193,12 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
     finally:
         outcome.seconds = time.monotonic() - start
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def audit_in_worker(ref: str, name: str, *, spec_path: Path | None, timeout: float, fail_on: str, base: Path,
+                    extra: Sequence[str] = ()) -> Outcome:
+    """One target's audit in a worker, as `alexnet-audit audit` runs it (every core, the memory cap)."""
+    return _audit_one(ref, name, spec_path, timeout, fail_on, _env(1), base, memory_limit(), extra)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
