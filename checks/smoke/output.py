@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..files import write_atomic
 from .judge import FALL_RATIO, INIT_LOSS_MARGIN
 
 
@@ -29,7 +30,7 @@ def summary_line(r: Mapping[str, Any]) -> str:
 
 def write_json(result: Mapping[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
+    write_atomic(path, json.dumps(result, indent=2, sort_keys=False) + "\n")  # never a half-written result
 
 
 def plot_curve(result: Mapping[str, Any], path: Path) -> None:
@@ -104,5 +105,5 @@ def write_markdown(result: Mapping[str, Any], out_dir: Path) -> list[Path]:
     png = out_dir / f"{base}.png"
     plot_curve(result, png)
     md = out_dir / f"{base}.md"
-    md.write_text(markdown(result, png.name))
+    write_atomic(md, markdown(result, png.name))
     return [md, png]
