@@ -110,11 +110,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     """Audit one target in an isolated worker, like compare: the target's code never runs here."""
-    from .compare import audit_in_worker, error_report
+    from .compare import audit_in_worker, error_report, write_outcome
     from .files import check_out_dir
     from .gate import load_waivers
     from .refs import default_name, report_stem
-    from .report import report_to_dict, write_report_data
+    from .report import report_to_dict
     from .spec import SpecError, load_spec
     from .target import TargetError
 
@@ -137,7 +137,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     else:  # the target could not be audited: an error report, and the gate fails
         data = report_to_dict(error_report(outcome, spec, base), spec, None)
         summary = f"{name}: ERROR - {outcome.cause}"
-    paths = write_report_data(data, spec, out, args.format, stem)
+    paths = write_outcome(outcome, data, spec, out, args.format, stem)
     print(summary)
     for path in paths:
         print(f"wrote {path}")

@@ -6,9 +6,10 @@ Isolation per target:
 - a time limit (`--timeout`, default 120 s): the whole process group is killed when it runs over;
 - a scratch temporary working directory, removed afterwards, so files a target writes at import
   (logs, checkpoints, downloaded data) stay out of the user's tree;
-- an address-space limit (RLIMIT_AS, default the machine's physical memory; environment
-  ALEXNET_AUDIT_MEMORY_LIMIT in bytes, 0 for none), set by the worker before anything is imported,
-  so a huge allocation fails with MemoryError instead of taking the machine's memory;
+- a limit on resident memory (default three quarters of the machine's, shared by the parallel jobs;
+  environment ALEXNET_AUDIT_MEMORY_LIMIT in bytes, 0 for none), enforced by `sandbox`;
+- the target's stdout and stderr kept apart from ours: a report note counts the lines and
+  `<stem>.log` holds them;
 - OMP/MKL threads split between the parallel jobs.
 
 Every report is written by the parent, atomically, under the file stem `refs.report_stems` gives
@@ -25,8 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import sandbox
 from .inputs import parse_memory_limit
 
 DEFAULT_TIMEOUT = 120.0
@@ -57,44 +57,17 @@ class Outcome:
     report: dict[str, Any] | None = None
     target: dict[str, Any] | None = None
     paths: list[str] = field(default_factory=list)
+    output_lines: tuple[int, int] = (0, 0)  # lines the target wrote to stdout, stderr
+    log: str = ""  # that output, for <stem>.log
+    threads: list[str] = field(default_factory=list)  # threads the target left running
 
 
-def memory_limit() -> int:
-    """Bytes of address space allowed to each worker (0: unlimited)."""
+def memory_limit(jobs: int = 1) -> int:
+    """Bytes of resident memory allowed to each worker's process group (0: unlimited)."""
     env = os.environ.get("ALEXNET_AUDIT_MEMORY_LIMIT", "").strip()
     if env:
         return parse_memory_limit(env)  # garbage is a one-line usage error, not a silent default
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
-def _signal_name(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return f"signal {num}"
-
-
-_SIGNAL_HINTS = {
-    "SIGABRT": "the target aborted the process (os.abort(), a failed C/C++ assertion)",
-    "SIGSEGV": "a segmentation fault in native code",
-    "SIGBUS": "a bus error in native code",
-    "SIGFPE": "a floating-point exception in native code",
-    "SIGILL": "an illegal instruction in native code",
-    "SIGKILL": "killed from outside, e.g. by the kernel's out-of-memory killer",
-}
-
-
-def _stderr_tail(path: Path, lines: int = 1) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    useful = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("  File", "    "))
-              and not ln.startswith(("Fatal Python error", "Current thread", "Thread 0x", "Extension modules"))]
-    return " | ".join(useful[-lines:])
+    return sandbox.default_memory_limit(jobs)
 
 
 def _env(jobs: int) -> dict[str, str]:
@@ -107,18 +80,24 @@ def _env(jobs: int) -> dict[str, str]:
     return env
 
 
-_LIVE: set[subprocess.Popen[bytes]] = set()  # running workers, so that Ctrl-C can stop every one at once
-_LIVE_LOCK = threading.Lock()
-_STOP = threading.Event()  # set by stop_all_workers: no new worker starts
-
-
 def stop_all_workers() -> None:
     """Kill the process group of every running worker (the user pressed Ctrl-C)."""
-    _STOP.set()
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for proc in procs:
-        _kill_group(proc)
+    sandbox.stop_all()
+
+
+def _read_output(stdout: Path, stderr: Path) -> tuple[int, int, str]:
+    """Line counts of the target's stdout and stderr and the two as one log text."""
+    texts = []
+    for path in (stdout, stderr):
+        try:
+            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+        except OSError:
+            texts.append("")
+    log = ""
+    for title, text in zip(("stdout", "stderr"), texts, strict=True):
+        if text:
+            log += f"----- {title} -----\n{text}" + ("" if text.endswith("\n") else "\n")
+    return len(texts[0].splitlines()), len(texts[1].splitlines()), log
 
 
 def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail_on: str,
@@ -138,47 +117,24 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
     cmd += list(extra)
     start = time.monotonic()
     try:
-        with open(stdout, "wb") as so, open(stderr, "wb") as se:
-            if _STOP.is_set():
-                outcome.cause = "stopped before it started (interrupted)"
-                return outcome
-            try:
-                proc = subprocess.Popen(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)},
-                                        stdin=subprocess.DEVNULL, stdout=so, stderr=se, start_new_session=True)
-            except OSError as exc:  # e.g. a reference longer than the system allows on a command line
-                outcome.cause = f"the audit process could not be started: {exc.strerror or exc}"
-                return outcome
-            with _LIVE_LOCK:
-                _LIVE.add(proc)
-            try:
-                rc = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                outcome.cause = (f"the audit did not finish within {timeout:g} s and was stopped (a hang, or a model "
-                                 f"too slow to audit here; raise --timeout)")
-                return outcome
-            except BaseException:  # Ctrl-C in the waiting thread: the worker goes with us
-                _kill_group(proc)
-                raise
-            finally:
-                with _LIVE_LOCK:
-                    _LIVE.discard(proc)
+        ended = sandbox.run_limited(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)}, stdout=stdout,
+                                    stderr=stderr, timeout=timeout, memory=limit)
+        n_out, n_err, outcome.log = _read_output(stdout, stderr)
+        outcome.output_lines = (n_out, n_err)
         data: dict[str, Any] | None = None
-        if result.is_file():
+        if result.is_file():  # a finished result stands, whatever the process did afterwards
             try:
                 data = json.loads(result.read_text(encoding="utf-8"))
             except ValueError:
                 data = None
         if data is None:
-            if rc < 0:
-                sig = _signal_name(-rc)
-                hint = _SIGNAL_HINTS.get(sig)
-                outcome.cause = f"the audit process died from {sig}" + (f": {hint}" if hint else "")
+            if ended.cause:
+                outcome.cause = ended.cause
             else:
-                tail = _stderr_tail(stderr)
-                outcome.cause = f"the audit process exited with status {rc} without a result" + (
-                    f": {tail}" if tail else "")
+                assert ended.rc is not None
+                outcome.cause = sandbox.describe_exit(ended.rc, sandbox.stderr_tail(stderr))
             return outcome
+        outcome.threads = [str(t) for t in data.get("threads") or []]
         if not data.get("ok"):
             outcome.cause = str(data.get("cause") or "unknown failure")
             outcome.stage = str(data.get("stage") or "")
@@ -201,15 +157,34 @@ def audit_in_worker(ref: str, name: str, *, spec_path: Path | None, timeout: flo
     return _audit_one(ref, name, spec_path, timeout, fail_on, _env(1), base, memory_limit(), extra)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        pass
+def run_notes(outcome: Outcome, stem: str) -> list[str]:
+    """What the report says about the run itself: the target's own output, threads it left behind."""
+    notes = []
+    n_out, n_err = outcome.output_lines
+    if n_out or n_err:
+        notes.append(f"The target wrote {n_out} line(s) to stdout and {n_err} to stderr while it was audited; "
+                     f"they are kept in {stem}.log, apart from this report.")
+    if outcome.threads:
+        notes.append(f"The target left {len(outcome.threads)} thread(s) running after the audit "
+                     f"({', '.join(outcome.threads[:5])}); the worker ended without waiting for them.")
+    return notes
+
+
+def write_outcome(outcome: Outcome, data: dict[str, Any], spec: Any, out: Path, formats: Sequence[str],
+                  stem: str) -> list[Path]:
+    """Write one target's reports (with its run notes) and, if it printed anything, `<stem>.log`."""
+    from .files import write_atomic
+    from .report import write_report_data
+
+    notes = run_notes(outcome, stem)
+    if notes:
+        data = {**data, "run_notes": notes}
+    paths = write_report_data(data, spec, out, formats, stem=stem)
+    if outcome.log:
+        log = out / f"{stem}.log"
+        write_atomic(log, outcome.log)
+        paths.append(log)
+    return paths
 
 
 def error_report(outcome: Outcome, spec: Any, base: Path | None = None) -> Any:
@@ -241,7 +216,7 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
     from .errors import UsageError
     from .files import check_out_dir
     from .refs import report_stems
-    from .report import report_to_dict, write_comparison, write_report_data
+    from .report import report_to_dict, write_comparison
     from .report.comparison import COMPARISON_FILES
     from .spec import load_spec
 
@@ -250,7 +225,7 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
 
         raise TargetError("compare needs at least one target.")
     spec = load_spec(spec_path, check_probes=True)  # a bad spec is a usage error (exit 2) before anything runs
-    limit = memory_limit()
+    limit = memory_limit(jobs)
     names = _unique_names(list(targets))
     stems = report_stems(names)
     out = check_out_dir(out, stems, FORMATS, files=COMPARISON_FILES).resolve()  # before minutes of auditing
@@ -269,7 +244,7 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
             print(f"[{done[0]}/{n}] {status} ({outcome.seconds:.1f} s)", flush=True)
         return outcome
 
-    _STOP.clear()
+    sandbox.STOP.clear()
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, n)))
     try:
         outcomes = list(pool.map(one, range(n)))
@@ -287,7 +262,7 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
             results.append(report_to_dict(error_report(outcome, spec, base), spec, None))
     try:
         for outcome, data, stem in zip(outcomes, results, stems, strict=True):
-            outcome.paths = [str(p) for p in write_report_data(data, spec, out, FORMATS, stem=stem)]
+            outcome.paths = [str(p) for p in write_outcome(outcome, data, spec, out, FORMATS, stem)]
         written = write_comparison(results, out, stems)
     except OSError as exc:  # the disk filled up, or --out changed under us, while the audits ran
         where = f" ({exc.filename})" if exc.filename else ""

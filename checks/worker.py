@@ -1,15 +1,18 @@
 """One target's audit in its own process: `python -m checks.worker` (started by `checks.compare`).
 
-Runs in a scratch working directory under a memory limit. Loads the target, checks that its model
-builds and runs forward to finite outputs, audits it, writes its reports into --out and a small
-result JSON (--result) for the parent. Whatever goes wrong becomes `{"ok": false, "cause": ...}`;
-the parent writes the error report. A hang, a signal or a crash leaves no result; the parent
-reports that too.
+Runs in a scratch working directory; the parent (`sandbox`) enforces the time and memory limits.
+Loads the target, checks that its model builds and runs forward to usable outputs, audits it, and
+writes a small result JSON (--result) for the parent, which writes the reports. Whatever goes wrong
+becomes `{"ok": false, "cause": ...}`. A hang, a signal or a crash leaves no result, and the parent
+reports that too. Once the result is written the process ends at once (`os._exit`): threads the
+target left running can neither keep it alive nor crash it during interpreter shutdown; they are
+named in the result instead.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -20,21 +23,6 @@ from .errors import call_target, first_line
 
 class _Unauditable(Exception):
     """The target's model cannot be built or run: the cause becomes the error report."""
-
-
-def _limit_memory(limit: int) -> None:
-    """Cap the address space so that a huge allocation fails (MemoryError) instead of swamping the machine."""
-    if limit <= 0:
-        return
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, ValueError, OSError):  # not on this platform: best effort
-        pass
 
 
 _OOM_WORDS = ("MemoryError", "can't allocate memory", "out of memory", "Cannot allocate memory")
@@ -123,14 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--waivers", default=None, help="waivers file (validated by the parent first)")
     p.add_argument("--fail-on", default="never")
     p.add_argument("--format", default="md,json")
-    p.add_argument("--memory-limit", type=int, default=0, help="bytes of address space (0: no limit)")
+    p.add_argument("--memory-limit", type=int, default=0, help="the parent's memory limit, for messages (0: none)")
     p.add_argument("--base", default=None, help="the user's working directory (for module:attr imports)")
     args = p.parse_args(argv)
 
     import faulthandler
 
     faulthandler.enable()  # a segfault/abort leaves a Python stack on stderr
-    _limit_memory(args.memory_limit)
     if args.base and args.base not in sys.path:
         sys.path.append(args.base)
 
@@ -146,13 +133,30 @@ def main(argv: list[str] | None = None) -> int:
         where = cause.split(":", 1)[0] if ":" in cause else "the audit"
         detail = f"{where}: tried to allocate {int(asked.group(1)) / 2**30:.1f} GiB" if asked else cause
         result["cause"] = f"{_out_of_memory(args.memory_limit)}; {detail}"
+    left = _leftover_threads()
+    if left:
+        result["threads"] = left
     try:
         text = json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as exc:
         text = json.dumps({"ok": False, "stage": "result", "cause": f"the result could not be serialised: {exc}"})
-    Path(args.result).write_text(text, encoding="utf-8")
+    tmp = Path(args.result).with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, args.result)  # the parent sees the whole result or none
     return 0
 
 
+def _leftover_threads() -> list[str]:
+    """The threads (other than this one) still running: started by the target, never joined."""
+    import threading
+
+    main_thread = threading.main_thread()
+    return sorted(f"{t.name}{' (daemon)' if t.daemon else ''}" for t in threading.enumerate()
+                  if t is not main_thread and t.is_alive())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no interpreter shutdown: leftover target threads cannot hang or abort it

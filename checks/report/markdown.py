@@ -297,6 +297,14 @@ def _notes(d: dict[str, Any]) -> list[str]:
     return ["## Target notes", "", *[f"- {' '.join(str(n).split())}" for n in notes], ""]
 
 
+def _run_notes(d: dict[str, Any]) -> list[str]:
+    """What happened around the measurement: the target's own output, threads it left running."""
+    notes = d.get("run_notes") or []
+    if not notes:
+        return []
+    return ["## Notes on this run", "", *[f"- {' '.join(str(n).split())}" for n in notes], ""]
+
+
 def _claims(d: dict[str, Any]) -> list[str]:
     claims = d["target"].get("claims")
     if not claims:
@@ -332,6 +340,7 @@ def render(d: dict[str, Any], spec: Spec) -> str:
         *_unchecked(d),
         *layer_rows_markdown(d.get("layers") or [], d.get("layers_error")),
         *_notes(d),
+        *_run_notes(d),
         *_claims(d),
         "---",
         "",
