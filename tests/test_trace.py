@@ -147,3 +147,49 @@ def test_train_trace_sees_dropout_acting():
     tr = build_trace(make(), (3, 224, 224), train=True, measure=False)
     drops = [op for op in tr.ops if op.kind == "dropout"]
     assert len(drops) == 2 and all(not d.attrs["identity"] and d.attrs["zeroed"] > 0 for d in drops)
+
+
+# ------------------------------------------------------------------ issue 12: layers are parameters ---
+
+def _paper_layers_and_two_lrns(tr: Trace) -> None:
+    layers = tr.layers()
+    assert list(layers) == PAPER
+    assert {n: op.params for n, op in layers.items()} == PARAMS
+    assert [op.kind for op in tr.ops if op.kind == "lrn"] == ["lrn", "lrn"]
+
+
+def test_constant_kernel_conv_in_a_plain_object_is_not_a_layer():
+    """A plain-object LRN whose window sum is F.conv2d with a 0/1 kernel built per call."""
+    from tests.wild.models import PlainLRNNet
+    tr = _trace(PlainLRNNet())
+    _paper_layers_and_two_lrns(tr)
+    lrn = next(op for op in tr.ops if op.kind == "lrn")
+    assert lrn.attrs["n"] == 5 and lrn.attrs["local"] is True
+    assert lrn.attrs["k"] == pytest.approx(2.0, rel=1e-6)
+
+
+def test_registered_buffer_kernel_is_not_a_layer():
+    from tests.wild.models import BufferLRNNet
+    tr = _trace(BufferLRNNet())
+    _paper_layers_and_two_lrns(tr)
+    assert all(op.attrs["n"] == 5 for op in tr.ops if op.kind == "lrn")
+
+
+def test_a_window_over_every_channel_is_reported_as_such():
+    from tests.wild.models import ConvLRN, PlainLRNNet
+    tr = _trace(PlainLRNNet(ConvLRN(k=5.0, every_channel=True)))
+    _paper_layers_and_two_lrns(tr)
+    lrns = [op for op in tr.ops if op.kind == "lrn"]
+    assert [(op.attrs["local"], op.attrs["channels"], op.attrs["n"]) for op in lrns] == [(False, 96, 96),
+                                                                                      (False, 256, 256)]
+    assert lrns[0].attrs["k"] == pytest.approx(5.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("form", ["cumsum_lrn", "avgpool_lrn"])
+def test_window_sums_by_cumsum_or_avg_pool_are_fitted(form):
+    import tests.wild.models as wild
+    tr = _trace(wild.PlainLRNNet(getattr(wild, form)))
+    _paper_layers_and_two_lrns(tr)
+    lrn = next(op for op in tr.ops if op.kind == "lrn")
+    assert (lrn.attrs["n"], lrn.attrs["alpha"], lrn.attrs["beta"]) == (5, pytest.approx(1e-4, rel=1e-4),
+                                                                       pytest.approx(0.75, abs=1e-4))

@@ -26,6 +26,7 @@ _PARAMS = {"n": "n", "size": "n", "k": "k", "alpha": "alpha", "beta": "beta"}
 # two layers "agree" when they differ by less than this (then one scalar is reported)
 _AGREE = {"n": 0.0, "k": 1e-3, "alpha": 1e-3, "beta": 1e-4}
 DIGITS = 4  # k, alpha, beta as reported (see the module docstring)
+ALL_MAPS = "all maps"  # lrn.size of a normalisation whose sum runs over every channel
 
 
 def _fitted(v: Any) -> Any:
@@ -91,6 +92,9 @@ def lrn_params(ctx, item: Item) -> Observation:
         if "fit_error" in a:
             raise RuntimeError(f"{lab}: the LRN fit failed: {a['fit_error']}")
         per[lab] = a.get(param)
+        if param == "n" and a.get("local") is False:  # §3.3's window is n ADJACENT maps; this one is every map
+            per[lab] = ALL_MAPS
+            notes.append(f"{lab}: the sum runs over all {a.get('channels')} maps, not a local window")
         towers = a.get("towers") or []
         if towers and any(not _close(t.get(param), a.get(param), param) for t in towers):
             notes.append(f"{lab} towers differ: {[_fitted(t.get(param)) for t in towers]}")

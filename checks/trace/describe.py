@@ -201,7 +201,8 @@ def _lrn_attrs(fit: LrnFit | str) -> dict[str, Any]:
     def r(v: float | None) -> float | None:
         return None if v is None else float(f"{v:.6g}")
     return {"n": fit["n"], "k": r(fit["k"]), "alpha": r(fit["alpha"]), "beta": r(fit["beta"]),
-            "window": fit["window"], "fit_residual": float(f"{fit['residual']:.3g}")}
+            "window": fit["window"], "local": fit["local"], "channels": fit["channels"],
+            "fit_residual": float(f"{fit['residual']:.3g}")}
 
 
 # ------------------------------------------------------------------ pools and the rest ---------

@@ -97,14 +97,23 @@ def main_path(units: list[Unit], out_ids: list[int]) -> list[Unit]:
 
 
 _GLUE: frozenset[RawKind] = frozenset({"math", "reshape", "slice"})
+# Steps a region may take in while its computation is still open (a side branch that rejoins, such as
+# the window sum of squares of an LRN written with a pool, a pad or a cat); never a weight layer or dropout.
+_ABSORB: frozenset[RawKind] = _GLUE | frozenset({"pool", "pad", "act", "cat", "lrn", "region", "batchnorm", "norm"})
 
 
 def math_regions(units: list[Unit]) -> list[Unit]:
     """Runs of arithmetic in a parent's forward become regions (with their reshapes and slices).
 
-    A run is cut where everything after a step depends only on that step's output (x.clamp(0)
-    then an inline LRN are two regions), so each region is one function of one tensor.
+    A run takes in any other non-weight step while more than one of its tensors is still needed
+    later (x / (k + alpha * avg_pool(x^2))^beta: the pool sits on a branch that rejoins at the
+    division). A run is cut where everything after a step depends only on that step's output
+    (x.clamp(0) then an inline LRN are two regions), so each region is one function of one tensor.
     """
+    last_read: dict[int, int] = {}
+    for pos, u in enumerate(units):
+        for t in u.data_in:
+            last_read[t] = pos
     out: list[Unit] = []
     i = 0
     while i < len(units):
@@ -112,15 +121,36 @@ def math_regions(units: list[Unit]) -> list[Unit]:
             out.append(units[i])
             i += 1
             continue
-        j = i
-        while j < len(units) and units[j].kind in _GLUE:
-            j += 1
-        while units[j - 1].kind != "math":
-            j -= 1
+        j = _run_end(units, i, last_read)
         for seg in _cut(units[i:j]):
             out.append(_region(seg))
         i = j
     return out
+
+
+def _run_end(units: list[Unit], i: int, last_read: dict[int, int]) -> int:
+    """End (exclusive) of the run of arithmetic that starts at units[i]."""
+    touched: set[int] = set()
+
+    def open_after(j: int) -> int:  # tensors of units[i:j] still read at or after j
+        return sum(1 for t in touched if last_read.get(t, -1) >= j)
+
+    j, glue_end, closed_end, glue_only = i, i + 1, 0, True
+    while j < len(units):
+        u = units[j]
+        if u.kind not in _GLUE:
+            if u.kind not in _ABSORB or open_after(j) <= 1:
+                break
+            glue_only = False
+        touched.update(u.data_in)
+        touched.update(u.out_ids)
+        j += 1
+        if u.kind == "math":
+            if glue_only:
+                glue_end = j
+            if open_after(j) <= 1:
+                closed_end = j
+    return max(glue_end, closed_end)
 
 
 def _cut(run: list[Unit]) -> list[list[Unit]]:

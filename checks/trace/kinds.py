@@ -47,6 +47,8 @@ _SLICE_NAMES = frozenset({"__getitem__", "chunk", "split", "narrow", "tensor_spl
 _POOL_NAMES = frozenset({"max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d",
                          "adaptive_max_pool2d", "lp_pool2d", "fractional_max_pool2d"})
 _NORM_NAMES = frozenset({"layer_norm", "group_norm", "instance_norm"})
+# Products that are a weight layer when one operand carries a trainable parameter (else arithmetic).
+MATMULS = frozenset({"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "einsum", "tensordot", "inner"})
 
 
 def is_activation(name: str) -> TypeGuard[Activation]:

@@ -18,6 +18,8 @@ class LrnFit(TypedDict):
     n: int  # window width, measured with a channel impulse
     window: list[int]  # [-lo, hi]: channel offsets the window reaches
     per_position: bool  # False when the op mixes spatial positions (an LRN never does)
+    local: bool  # False when the sum runs over every channel (an edge impulse reaches the far edge too)
+    channels: int  # channels of the probe tensor
     k: float | None
     alpha: float | None  # coefficient of the PLAIN sum of squares
     beta: float | None
@@ -91,14 +93,30 @@ def fit_lrn(fn: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...],
         hi_p = max(idx + [m]) - m
         if lo_p + hi_p + 1 > n:
             n, lo, hi = lo_p + hi_p + 1, lo_p, hi_p
+    local = True
+    if n == C:  # the middle channel's window covers every channel: local, or a sum over all of them?
+        local = _edge_reach(fn, ones, base) < C - 1
+        n = n if local else C
     a = torch.logspace(-2, 4, 49, dtype=torch.float64)
     b = _sweep(fn, shape, dt, m, P, a)
     if not (b > 0).all() or not torch.isfinite(b).all():
-        return LrnFit(n=n, window=[-lo, hi], per_position=per_position, k=None, alpha=None, beta=None,
-                      residual=math.inf)
+        return LrnFit(n=n, window=[-lo, hi], per_position=per_position, local=local, channels=C, k=None,
+                      alpha=None, beta=None, residual=math.inf)
     fit = _fit_power(a ** 2, a / b)
-    return LrnFit(n=n, window=[-lo, hi], per_position=per_position, k=fit.k, alpha=fit.alpha, beta=fit.beta,
-                  residual=fit.residual)
+    return LrnFit(n=n, window=[-lo, hi], per_position=per_position, local=local, channels=C, k=fit.k,
+                  alpha=fit.alpha, beta=fit.beta, residual=fit.residual)
+
+
+def _edge_reach(fn: Callable[[torch.Tensor], torch.Tensor], ones: torch.Tensor, base: torch.Tensor) -> int:
+    """The last channel that an impulse on channel 0 moves: C - 1 when the window spans every channel
+    (a local window of width n reaches only n // 2 channels from the edge)."""
+    x = ones.clone()
+    _set(x, 0, 0, 1e3)
+    with torch.no_grad():
+        y = fn(x).to(torch.float64)
+    d = (_rows(y)[0] - _rows(base)[0]).abs() > 1e-5 * _rows(base)[0].abs() + 1e-12
+    idx = torch.nonzero(d).flatten().tolist()
+    return max(idx + [0])
 
 
 def _sweep(fn: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...], dt: torch.dtype, m: int, P: int,

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from .kinds import RawKind, raw_kind
+from .kinds import MATMULS, RawKind, raw_kind
 from .signatures import bind
 
 
@@ -143,6 +143,12 @@ class Recorder(TorchFunctionMode):
             sig = bind(name, args, kwargs)
             rec.wparams = self._params_of(sig.get("weight"))
             rec.bparams = self._params_of(sig.get("bias"))
+            if not rec.wparams:  # a constant kernel (made in forward, or a buffer): arithmetic, not a layer
+                rec.kind = "math"
+        elif name in MATMULS:
+            rec.wparams = self._params_of([t for t in ins if id(t) not in self.data])
+            if rec.wparams:  # x @ W.t(), torch.einsum("bi,oi->bo", x, W), x.mm(W): a hand-written layer
+                rec.kind = "linear"
         elif rec.kind in ("pool", "dropout", "pad"):
             x = before if before is not None else (ins[0] if ins else None)
             y = outs[0]
