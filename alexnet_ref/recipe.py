@@ -49,4 +49,5 @@ def recipe(num_classes: int = 1000) -> dict[str, Any]:
         "epochs": EPOCHS,
         "train_transform": train_transform(),
         "eval_transform": eval_transform(),
+        "techniques": {},  # §5: plain SGD in float32; no clipping, averaging, mixing or smoothing
     }

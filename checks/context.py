@@ -60,9 +60,14 @@ class Context:
         return self.target.recipe
 
     def recipe_value(self, key: str) -> Any:
-        """The recipe entry, or a Skip naming what is missing: a missing recipe key skips, never deviates."""
-        from .findings import Skip
+        """The recipe entry, or a Skip naming what is missing: a missing recipe key skips, never deviates.
 
+        A part the target declares absent raises Absent: it is judged as "none", not skipped.
+        """
+        from .findings import Absent, Skip
+
+        if key in self.target.absent:
+            raise Absent(key)
         if key not in self.target.recipe:
             raise Skip(f"the target gives no {key}")
         return self.target.recipe[key]

@@ -29,10 +29,20 @@ class Observation:
     value: Any
     evidence: str = ""
     where: str = ""
+    # Measured facts the judge may use to attribute a difference to another item (never compared),
+    # e.g. the role of every stage of the layer sequence.
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class Skip(Exception):
     """Raised by a probe when its item cannot be observed on this target; the message is the reason."""
+
+
+class Absent(Exception):
+    """Raised when a probe asks for a recipe part the target says it does not have (`scheduler: none`).
+
+    Unlike a missing key (skip), a declared absence is a measurement: the item is judged on "none".
+    """
 
 
 @dataclass
@@ -47,6 +57,9 @@ class Finding:
     variant: str | None = None
     evidence: str = ""
     waived: str | None = None
+    # Derived findings (counts, sizes) that a primary deviation explains name it here; the
+    # fidelity score counts that defect once (README, "Statuses, severities and the fidelity score").
+    caused_by: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -64,6 +77,8 @@ class Finding:
             out["evidence"] = self.evidence
         if self.waived is not None:
             out["waived"] = self.waived
+        if self.caused_by:
+            out["caused_by"] = list(self.caused_by)
         return out
 
 

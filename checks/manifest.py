@@ -17,6 +17,10 @@ epochs: 90
 optimizer: {type: SGD, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
 scheduler: {type: StepLR, step_size: 30, gamma: 0.1}
 eval_transform: [{type: Resize, size: 256}, {type: CenterCrop, size: 224}, ToTensor]
+# `none` says the recipe has no such part (scheduler, loss, eval_transform): judged, not skipped.
+# Steps and types may reference the repository's code (`{type: src/aug.py:Lighting, alphastd: 0.1}`);
+# typed arguments, `{call: ...}` values, albumentations steps, param_groups and the `techniques:`
+# section are described in manifest_values.py and manifest_recipe.py.
 waivers:
   lrn.k: "k=1 on purpose"
   init.weights: {reason: "Kaiming init", until: 2026-12-31}
@@ -34,12 +38,13 @@ import importlib.util
 import inspect
 import sys
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import first_line
+from . import manifest_recipe
 from .inputs import did_you_mean, read_yaml, short_repr
+from .manifest_values import Values, is_none
 from .target import Target, TargetError, from_mapping
 
 # Modules a manifest may not replace with empty stubs: the audit itself runs on them.
@@ -51,8 +56,10 @@ _UNSTUBBABLE = {
 }
 
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
-        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "waivers", "notes")
+        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "techniques", "waivers", "notes")
 RECIPE_REFS = ("optimizer", "scheduler", "loss", "train_transform", "eval_transform")
+# Recipe parts a run may lack: `none` says so, and the items measuring them judge the absence.
+MAY_BE_NONE = ("scheduler", "loss", "eval_transform")
 
 
 def _is_int(v: Any) -> bool:
@@ -178,143 +185,31 @@ def install_stubs(names: list[str]) -> None:
 
 
 # ------------------------------------------------------------------- literal recipe values ---
+# Built by manifest_values (transform steps, typed arguments) and manifest_recipe (optimizer,
+# scheduler, loss, techniques); these three keep their old names for callers and tests.
 
-def _kw_problems(cls: Any, kwargs: dict[str, Any], skip: int, at: str) -> list[str]:
-    """Keyword names that `cls(...)` does not accept (after `skip` leading positionals)."""
-    try:
-        params = list(inspect.signature(cls).parameters.values())
-    except (TypeError, ValueError):
-        return []
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return []
-    names = [p.name for p in params[skip:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return [f"{at}: {cls.__name__} takes no argument {short_repr(k)}{did_you_mean(k, names)}."
-            for k in kwargs if k not in names]
+def _literal_optimizer(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None,
+                       names: list[str] | None = None) -> Any:
+    return manifest_recipe.optimizer(value, at, Values(base, problems), names)
 
 
-def _classes(module: Any, want: Callable[[Any], bool]) -> dict[str, Any]:
-    return {n: getattr(module, n) for n in dir(module) if not n.startswith("_") and want(getattr(module, n))}
+def _literal_scheduler(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None,
+                       techniques: Mapping[str, Any] | None = None) -> Any:
+    return manifest_recipe.scheduler(value, at, Values(base, problems), techniques or {})
 
 
-def _optimizer_classes() -> dict[str, Any]:
-    import torch
-
-    return _classes(torch.optim, lambda c: inspect.isclass(c) and issubclass(c, torch.optim.Optimizer)
-                    and c is not torch.optim.Optimizer)
+def _literal_loss(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None) -> Any:
+    return manifest_recipe.loss(value, at, Values(base, problems))
 
 
-def _scheduler_classes() -> dict[str, Any]:
-    import torch
-
-    base = torch.optim.lr_scheduler.LRScheduler
-    return _classes(torch.optim.lr_scheduler, lambda c: inspect.isclass(c) and (
-        issubclass(c, base) or c.__name__ == "ReduceLROnPlateau") and c is not base)
-
-
-def _loss_classes() -> dict[str, Any]:
-    import torch.nn as nn
-
-    return _classes(nn, lambda c: inspect.isclass(c) and issubclass(c, nn.Module) and c.__name__.endswith("Loss"))
-
-
-def _transform_classes() -> dict[str, Any]:
+def _literal_transform(value: Any, at: str, problems: list[str], base: Path | None = None) -> Any:
+    """A list of steps (Compose), or one `{call: ...}` / `{use: ...}` / `{type: ...}` giving the whole transform."""
     import torchvision.transforms as T
 
-    return _classes(T, lambda c: inspect.isclass(c) and c.__module__.startswith("torchvision.transforms"))
-
-
-def _typed(value: Mapping[str, Any], classes: dict[str, Any], at: str, kind: str,
-           problems: list[str]) -> tuple[Any, dict[str, Any]] | None:
-    if "type" not in value:
-        problems.append(f"{at}: a literal {kind} needs 'type' (e.g. {next(iter(classes), '?')}).")
-        return None
-    tname = value["type"]
-    if not isinstance(tname, str) or tname not in classes:
-        problems.append(f"{at}.type: unknown {kind} {short_repr(tname)}{did_you_mean(str(tname), list(classes))}.")
-        return None
-    kwargs = {str(k): v for k, v in value.items() if k != "type"}
-    return classes[tname], kwargs
-
-
-def _literal_optimizer(value: Mapping[str, Any], at: str, problems: list[str]) -> Callable[[Any], Any] | None:
-    got = _typed(value, _optimizer_classes(), at, "optimizer", problems)
-    if got is None:
-        return None
-    cls, kwargs = got
-    bad = _kw_problems(cls, kwargs, 1, at)
-    if "lr" not in kwargs and cls.__name__ == "SGD":
-        bad.append(f"{at}: SGD needs 'lr'.")
-    for k, v in kwargs.items():
-        if k in ("lr", "momentum", "weight_decay", "dampening", "eps", "alpha") and not _is_number(v):
-            bad.append(f"{at}.{k}: must be a number (got {short_repr(v)}).")
-    problems.extend(bad)
-    if bad:
-        return None
-
-    def optimizer(params: Any) -> Any:
-        return cls(params, **kwargs)
-
-    optimizer.__qualname__ = f"manifest {cls.__name__}({', '.join(f'{k}={short_repr(v)}' for k, v in kwargs.items())})"
-    return optimizer
-
-
-def _literal_scheduler(value: Mapping[str, Any], at: str, problems: list[str]) -> Callable[[Any], Any] | None:
-    got = _typed(value, _scheduler_classes(), at, "scheduler", problems)
-    if got is None:
-        return None
-    cls, kwargs = got
-    bad = _kw_problems(cls, kwargs, 1, at)
-    problems.extend(bad)
-    if bad:
-        return None
-
-    def scheduler(optimizer: Any) -> Any:
-        return cls(optimizer, **kwargs)
-
-    return scheduler
-
-
-def _literal_loss(value: Mapping[str, Any], at: str, problems: list[str]) -> Any:
-    got = _typed(value, _loss_classes(), at, "loss", problems)
-    if got is None:
-        return None
-    cls, kwargs = got
-    bad = _kw_problems(cls, kwargs, 0, at)
-    problems.extend(bad)
-    if bad:
-        return None
-    try:
-        return cls(**kwargs)
-    except Exception as exc:
-        problems.append(f"{at}: {cls.__name__}(...) failed: {first_line(exc)}")
-        return None
-
-
-def _literal_transform(value: list[Any], at: str, problems: list[str]) -> Any:
-    import torchvision.transforms as T
-
-    classes = _transform_classes()
-    steps: list[Any] = []
-    for i, step in enumerate(value):
-        where = f"{at}[{i}]"
-        if isinstance(step, str):
-            step = {"type": step}
-        if not isinstance(step, Mapping):
-            problems.append(f"{where}: a transform step is a name (ToTensor) or {{type: Name, ...arguments}}.")
-            continue
-        got = _typed(step, classes, where, "transform", problems)
-        if got is None:
-            continue
-        cls, kwargs = got
-        bad = _kw_problems(cls, kwargs, 0, where)
-        if bad:
-            problems.extend(bad)
-            continue
-        try:
-            steps.append(cls(**kwargs))
-        except Exception as exc:
-            problems.append(f"{where}: {cls.__name__}(...) failed: {first_line(exc)}")
-    return T.Compose(steps)
+    vals = Values(base, problems)
+    if isinstance(value, Mapping):
+        return vals.step(value, at)
+    return T.Compose(vals.steps(list(value), at))
 
 
 # ------------------------------------------------------------------------------- loading ---
@@ -373,9 +268,15 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
         if key not in data:
             continue
         v = data[key]
-        literal_ok = isinstance(v, Mapping) if key in ("optimizer", "scheduler", "loss") else isinstance(v, list)
+        if key in MAY_BE_NONE and is_none(v):
+            continue
+        if key in ("optimizer", "scheduler", "loss"):
+            literal_ok = isinstance(v, Mapping)
+            form = "{type: Name, ...}" + (" or none" if key in MAY_BE_NONE else "")
+        else:
+            literal_ok = isinstance(v, list) or (isinstance(v, Mapping) and bool({"call", "use", "type"} & set(v)))
+            form = "a list of transform steps, {call: module:attr, ...}" + (" or none" if key in MAY_BE_NONE else "")
         if not (isinstance(v, str) and ":" in v) and not literal_ok:
-            form = "{type: Name, ...}" if key in ("optimizer", "scheduler", "loss") else "a list of transform steps"
             problems.append(f"{at(key)}: must be a 'module:attr' / 'file.py:attr' reference or {form} "
                             f"(got {short_repr(v)}).")
     if "notes" in data and not (isinstance(data["notes"], str) or (
@@ -430,9 +331,13 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     from .loading import load_object
 
     declared: set[str] = set()
+    absent: set[str] = set()
     mapping: dict[str, Any] = {}
     model_obj = load_object(data["model"], base=base, what=f"{where}: model ({data['model']})")
-    mapping["model"] = _model_factory(model_obj, dict(data.get("kwargs") or {}), f"{where}: model")
+    kwargs = Values(base, problems).args(dict(data.get("kwargs") or {}), f"{where}: kwargs")
+    if problems:
+        raise TargetError(_joined(problems))
+    mapping["model"], names = _model_factory(model_obj, kwargs, f"{where}: model")
     for key in ("input_size", "num_classes"):
         if key in data:
             mapping[key] = data[key]
@@ -440,15 +345,28 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
         if key in data:
             mapping[key] = data[key]
             declared.add(key)
+    techniques = manifest_recipe.techniques(data.get("techniques"), f"{where}: techniques", problems)
+    if "techniques" in data:
+        mapping["techniques"] = techniques
+        declared.add("techniques")
     for key in RECIPE_REFS:
         if key not in data:
             continue
         value, at = data[key], f"{where}: {key}"
+        if key in MAY_BE_NONE and is_none(value):
+            absent.add(key)
+            continue
         if isinstance(value, str):
             mapping[key] = load_object(value, base=base, what=f"{at} ({value})")
             continue
-        built = {"optimizer": _literal_optimizer, "scheduler": _literal_scheduler, "loss": _literal_loss}.get(
-            key, _literal_transform)(value, at, problems)
+        if key == "optimizer":
+            built = _literal_optimizer(value, at, problems, base, names)
+        elif key == "scheduler":
+            built = _literal_scheduler(value, at, problems, base, techniques)
+        elif key == "loss":
+            built = _literal_loss(value, at, problems, base)
+        else:
+            built = _literal_transform(value, at, problems, base)
         if built is not None:
             mapping[key] = built
             declared.add(key)
@@ -462,11 +380,13 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     from .refs import safe_name
 
     target_name = name or safe_name(data.get("name") or path.stem)
-    return from_mapping(target_name, mapping, where, declared=frozenset(declared), waivers=waivers, notes=notes)
+    return from_mapping(target_name, mapping, where, declared=frozenset(declared), absent=frozenset(absent),
+                        waivers=waivers, notes=notes)
 
 
-def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> Any:
-    """A factory that returns a fresh nn.Module per call; built once now to fail early and clearly."""
+def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> tuple[Any, list[str]]:
+    """A factory that returns a fresh nn.Module per call (built once now to fail early and clearly),
+    and the model's parameter names (param_groups select by them)."""
     import functools
 
     import torch.nn as nn
@@ -474,7 +394,7 @@ def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> Any:
     if isinstance(obj, nn.Module):
         if kwargs:
             raise TargetError(f"{at}: kwargs given, but the model is an nn.Module instance, not a factory.")
-        return obj
+        return obj, [n for n, _ in obj.named_parameters()]
     if not callable(obj):
         raise TargetError(f"{at}: {type(obj).__name__} is neither an nn.Module nor a callable returning one.")
     factory = functools.partial(obj, **kwargs) if kwargs else obj
@@ -493,4 +413,4 @@ def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> Any:
     def model() -> Any:
         return first.pop() if first else factory()
 
-    return model
+    return model, [n for n, _ in built.named_parameters()]

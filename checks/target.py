@@ -14,7 +14,8 @@ from typing import Any
 
 from .inputs import did_you_mean
 
-RECIPE_KEYS = ("optimizer", "scheduler", "loss", "batch_size", "epochs", "train_transform", "eval_transform")
+RECIPE_KEYS = ("optimizer", "scheduler", "loss", "batch_size", "epochs", "train_transform", "eval_transform",
+               "techniques")
 TARGET_KEYS = ("model", "input_size", "num_classes", *RECIPE_KEYS)
 
 
@@ -39,6 +40,7 @@ class Target:
     num_classes: int | None = None  # declared; None means "read from the model's output"
     recipe: dict[str, Any] = field(default_factory=dict)
     declared: frozenset[str] = frozenset()  # recipe keys given as literal values in a manifest, not measured
+    absent: frozenset[str] = frozenset()  # recipe parts the target says it does not have (`scheduler: none`)
     waivers: dict[str, Waiver] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     # A hand-written analysis of this target (seed-004): item id -> {"said": status, "quote": text},
@@ -57,6 +59,7 @@ class Target:
             "recipe": sorted(k for k in RECIPE_KEYS if k in self.recipe),
             "declared": sorted(self.declared),
             "notes": list(self.notes),
+            **({"absent": sorted(self.absent)} if self.absent else {}),
             **({"claims": dict(self.claims)} if self.claims else {}),
         }
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .causes import link_causes
 from .context import Context
 from .errors import first_line
-from .findings import Finding, Report, Skip
+from .findings import Absent, Finding, Observation, Report, Skip
 from .judge import errored, judge, skipped
 from .probes import all_probes
 from .spec import Item, Spec
@@ -23,6 +24,8 @@ def _one(item: Item, ctx: Context, probes: dict[str, Any]) -> Finding:
         obs = fn(ctx, item)
     except Skip as reason:
         return skipped(item, str(reason))
+    except Absent as part:  # `scheduler: none`: the absence is what is judged
+        obs = Observation("none", f"the target declares no {part} ({part}: none)")
     except (Exception, SystemExit) as exc:  # the probe or the target failed (a target's sys.exit included)
         return errored(item, f"{item.probe} probe failed: {first_line(exc)}")
     return judge(item, obs, {"num_classes": ctx.target.num_classes})
@@ -34,6 +37,7 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
     probes = all_probes()
     ctx = Context(target, spec)
     findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
+    link_causes(findings, spec)  # derived deviations name the primary one (one defect, one deviation)
     extras: dict[str, Any] = ctx.cached("extras", dict)
     try:  # the per-layer table of the report (shapes, parameters, MACs); optional evidence
         from .layers import layer_table

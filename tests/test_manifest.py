@@ -257,3 +257,156 @@ def test_the_readme_manifest_example_is_valid() -> None:
     sched = _literal_scheduler(data["scheduler"], "scheduler", problems)
     tf = _literal_transform(data["train_transform"], "train_transform", problems)
     assert problems == [] and opt is not None and sched is not None and len(tf.transforms) == 3
+
+
+# ----------------------------------------------- what capture records (issue 14, Build 4) ---
+
+_REPO_CODE = '''
+import torch.nn as nn
+import torchvision.transforms as T
+
+
+class Net(nn.Module):
+    def __init__(self, cfg=None, num_classes=10):
+        super().__init__()
+        self.cfg = cfg
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(4, num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Cfg:
+    def __init__(self, depth):
+        self.depth = depth
+
+
+def make_cfg(depth=1):
+    return Cfg(depth)
+
+
+class Lighting:
+    def __init__(self, alphastd):
+        self.alphastd = alphastd
+
+    def __call__(self, x):
+        return x
+
+
+class MirrorAlb:  # albumentations-style: keyword `image`, returns a dict
+    def __call__(self, *, image, force_apply=False):
+        return {"image": image[:, ::-1].copy()}
+
+
+class Data:
+    def __init__(self, size):
+        self.train_tf = T.Compose([T.Resize(size), T.ToTensor()])
+'''
+
+
+def _repo(tmp: Path) -> Path:
+    (tmp / "code.py").write_text(_REPO_CODE, encoding="utf-8")
+    return tmp
+
+
+def test_none_marks_absent_parts_and_they_are_judged_not_skipped(isolated: Path) -> None:
+    from alexnet_audit.spec import load_spec
+    from alexnet_audit.verify import verify
+
+    _repo(isolated)
+    path = _manifest(isolated, """
+        model: code.py:Net
+        input_size: 32
+        optimizer: {type: SGD, lr: 0.01, momentum: 0.9}
+        scheduler: none
+        loss: null
+        eval_transform: none
+    """)
+    target = load_manifest(path)
+    assert target.absent == frozenset({"scheduler", "loss", "eval_transform"})
+    assert "absent" in target.describe()
+    found = verify(load_spec(), target, only=["train.lr_schedule", "train.loss", "eval.ten_crop"]).by_id()
+    for fid in ("train.lr_schedule", "train.loss", "eval.ten_crop"):
+        assert found[fid].status.value == "deviation", (fid, found[fid].message)
+        assert found[fid].observed == "none"
+
+
+def test_typed_arguments_references_calls_and_albumentations_steps(isolated: Path) -> None:
+    from PIL import Image
+
+    _repo(isolated)
+    path = _manifest(isolated, """
+        model: code.py:Net
+        kwargs: {cfg: {call: code.py:make_cfg, kwargs: {depth: 3}}}
+        train_transform:
+          - {type: RandomResizedCrop, size: 16, interpolation: bilinear}
+          - {type: code.py:MirrorAlb, style: albumentations}
+          - ToTensor
+          - {type: ConvertImageDtype, dtype: torch.float}
+          - {type: code.py:Lighting, alphastd: 0.1}
+          - {type: v2.RandomErasing, p: 0.5}
+        eval_transform: {call: code.py:Data, kwargs: {size: 20}, attr: train_tf}
+    """)
+    target = load_manifest(path)
+    assert target.model().cfg.depth == 3  # a constructor argument built by a referenced callable
+    tf = target.recipe["train_transform"]
+    assert tf.transforms[3].dtype is torch.float32
+    assert tf.transforms[4].alphastd == 0.1
+    out = tf(Image.new("RGB", (50, 40)))
+    assert out.shape == (3, 16, 16) and out.dtype == torch.float32
+    assert target.recipe["eval_transform"](Image.new("RGB", (40, 40))).shape == (3, 20, 20)
+
+
+def test_optimizer_param_groups_by_name_loss_feeds_and_techniques(isolated: Path) -> None:
+    _repo(isolated)
+    path = _manifest(isolated, """
+        model: code.py:Net
+        optimizer: {type: SGD, lr: 0.01, momentum: 0.9, param_groups: [{params: [body.4.bias], lr: 0.02}]}
+        scheduler: {type: OneCycleLR, max_lr: 0.1, total_steps: 1000}
+        loss: {function: torch.nn.functional:cross_entropy, input: probabilities}
+        techniques:
+          grad_clip: {max_norm: 5.0}
+          amp: {dtype: float16, grad_scaler: true}
+          scheduler_step: {every: iteration, per_epoch: 10}
+          channels_last: false
+    """)
+    target = load_manifest(path)
+    model = target.model()
+    opt = target.recipe["optimizer"](list(model.parameters()))
+    assert [(len(g["params"]), g["lr"]) for g in opt.param_groups] == [(3, 0.01), (1, 0.02)]
+    sched = target.recipe["scheduler"](opt)
+    sched.step()  # one epoch: ten iterations of OneCycleLR
+    assert sched.inner.last_epoch == 10
+    z, t = torch.randn(4, 5), torch.tensor([0, 1, 2, 3])
+    assert torch.allclose(target.recipe["loss"](z, t), torch.nn.functional.cross_entropy(z.softmax(1), t))
+    assert target.recipe["techniques"] == {"grad_clip": {"max_norm": 5.0}, "amp": {"dtype": "float16",
+                                           "grad_scaler": True}, "scheduler_step": {"every": "iteration",
+                                                                                    "per_epoch": 10}}
+
+
+def test_every_new_problem_names_the_file_the_key_and_the_step(isolated: Path) -> None:
+    _repo(isolated)
+    path = _manifest(isolated, """
+        model: code.py:Net
+        train_transform:
+          - {type: ConvertImageDtype, dtype: torch.flaot}
+          - {type: code.py:Lightin}
+          - {type: RandomCrop, sise: 3}
+        loss: {function: torch.nn.functional:cross_entropy, input: probs}
+        optimizer: {type: SGD, lr: 0.1, param_groups: [{params: [body.9.weight]}]}
+        techniques: {grad_clip: {max_nrom: 1}, emaa: {}}
+    """)
+    with pytest.raises(TargetError) as info:
+        load_manifest(path)
+    lines = str(info.value).splitlines()
+    assert all(line.startswith(str(path)) for line in lines)
+    text = str(info.value)
+    assert "train_transform[0] (ConvertImageDtype).dtype: 'torch.flaot' is not a torch dtype" in text
+    assert "train_transform[1].type (code.py:Lightin)" in text and "did you mean 'Lighting'" in text
+    assert "train_transform[2] (RandomCrop): RandomCrop takes no argument 'sise' (did you mean 'size'?)" in text
+    assert "loss.input: one of logits, probabilities, log_probabilities" in text
+    assert "optimizer.param_groups[0].params: the model has no parameter 'body.9.weight'" in text
+    assert "techniques.grad_clip.max_nrom: unknown setting (did you mean 'max_norm'?)" in text
+    assert "techniques.emaa: unknown technique (did you mean 'ema'?)" in text
+    assert len(lines) == 7

@@ -72,4 +72,6 @@ def torchvision_alexnet() -> dict[str, Any]:
         "epochs": 90,  # train.py --epochs default 90
         "train_transform": train_transform,
         "eval_transform": eval_transform,
+        # train.py defaults: no --amp, no --model-ema, no --clip-grad-norm, no mixup/cutmix alpha
+        "techniques": {},
     }
