@@ -55,6 +55,8 @@ class Outcome:
     summary: str = ""
     seconds: float = 0.0
     report: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = None  # remote.gate_payload: every item's verdict
+    target_waivers: dict[str, Any] = field(default_factory=dict)  # the target's own (a manifest's)
     target: dict[str, Any] | None = None
     paths: list[str] = field(default_factory=list)
     output_lines: tuple[int, int] = (0, 0)  # lines the target wrote to stdout, stderr
@@ -110,7 +112,7 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
     result = scratch / ".alexnet-audit-result.json"
     stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
     cmd = [sys.executable, "-m", f"{__package__}.worker", "--ref", absolutize(ref, base), "--name", name,
-           "--out", str(scratch / "reports"), "--result", str(result), "--fail-on", fail_on,
+           "--result", str(result), "--fail-on", fail_on,
            "--memory-limit", str(limit), "--base", str(base)]
     if spec_path is not None:
         cmd += ["--spec", str(Path(spec_path).resolve())]
@@ -145,6 +147,8 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
         outcome.passed = bool(data.get("passed", True))
         outcome.summary = str(data.get("summary") or "")
         outcome.report = data.get("report")
+        outcome.gate = data.get("gate")
+        outcome.target_waivers = dict(data.get("target_waivers") or {})
         return outcome
     finally:
         outcome.seconds = time.monotonic() - start

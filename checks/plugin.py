@@ -40,6 +40,7 @@ import pytest
 from .errors import first_line
 
 COLLECTOR_NAME = "paper_audit"
+FORMATS = ("md", "json")
 
 
 # ----------------------------------------------------------------------------------- options ---
@@ -60,6 +61,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="accepted variants fail too.")
     g.addoption("--paper-report", metavar="DIR", default=None,
                 help="write the markdown and JSON reports of the audit to DIR at session end.")
+    g.addoption("--paper-timeout", metavar="SECONDS", type=_seconds, default=600.0,
+                help="seconds the audit may take (default 600); the target runs in its own process.")
+
+
+def _seconds(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise pytest.UsageError(f"--paper-timeout takes a number of seconds > 0 (got {text!r})")
+    return value
 
 
 # ------------------------------------------------------------------------------ shared audit ---
@@ -72,12 +87,12 @@ class PaperProblem(Exception):
 class _Audit:
     """The one audit of a pytest session: configuration, then (lazily) target, report and gate."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, ref: str | None = None) -> None:
         from .gate import load_waivers
         from .spec import SpecError, load_spec
 
         opt = config.getoption
-        self.ref: str = opt("paper_target")
+        self.ref: str = ref if ref is not None else opt("paper_target")
         self.fail_on: str = opt("paper_fail_on")
         self.strict: bool = bool(opt("paper_strict"))
         self.report_dir: Path | None = Path(opt("paper_report")) if opt("paper_report") else None
@@ -87,7 +102,12 @@ class _Audit:
         except SpecError as exc:  # WaiverError is a SpecError
             raise pytest.UsageError(f"paper audit: {exc}") from None
         self.waiver_file: str | None = opt("paper_waivers")
+        self.spec_path: Path | None = (Path(config.invocation_params.dir) / opt("paper_spec")).resolve() \
+            if opt("paper_spec") else None
+        self.timeout: float = float(opt("paper_timeout"))
         self.base = Path(config.invocation_params.dir)
+        self.outcome: Any = None  # compare.Outcome of the worker run
+        self.data: dict[str, Any] | None = None  # the report in its JSON form, for --paper-report
         self.result: Any = None
         self.ran = False
         self.name: str = self.ref
@@ -105,21 +125,57 @@ class _Audit:
             return
         self.ran = True
         from .spec import SpecError, check_probe_names
-        from .target import TargetError
 
         try:  # here, not at configure: conftests may register probes in their pytest_configure
             check_probe_names(self.spec)
         except SpecError as exc:
             self.error = f"paper audit: {exc}"
             return
+        if local_probes(self.spec):
+            self._run_here(ids)
+        else:
+            self._run_in_worker(ids)
+
+    def _run_in_worker(self, ids: list[str] | None) -> None:
+        """The audit in an isolated worker, as `alexnet-audit audit` runs it: no target code runs here."""
+        from .compare import audit_in_worker, error_report
+        from .refs import default_name
+        from .remote import gate_from_payload, report_from_dict
+        from .report import report_to_dict
+
+        self.name = default_name(self.ref)
+        extra = ["--strict"] if self.strict else []
+        if self.waiver_file:
+            extra += ["--waivers", str((self.base / self.waiver_file).resolve())]
+        if ids:
+            extra += ["--only", ",".join(ids)]
+        self.outcome = outcome = audit_in_worker(self.ref, self.name, spec_path=self.spec_path, timeout=self.timeout,
+                                                 fail_on=self.fail_on, base=self.base, extra=extra)
+        if outcome.ok and outcome.report is not None and outcome.gate is not None:
+            self.data = outcome.report
+            self.report, self.gate = report_from_dict(outcome.report), gate_from_payload(outcome.gate)
+            self.name = str(self.report.target.get("name") or self.name)
+            return
+        self.error = f"paper target '{self.ref}' could not be audited: {outcome.cause.splitlines()[0]}"
+        if outcome.stage in ("spec", "load"):
+            return  # nothing was measured: no report either
+        self.data = report_to_dict(error_report(outcome, self.spec, self.base), self.spec, None)
+
+    def _run_here(self, ids: list[str] | None) -> None:
+        """In this process: the spec uses probes that only this session registered (a conftest's)."""
+        from .spec import SpecError
+        from .target import TargetError
+
         try:
             self.target = _load_target(self.ref)
             self.name = self.target.name
             from .audit import run_audit
+            from .report import report_to_dict
 
             self.result = run_audit(self.spec, self.target, waivers=self.file_waivers, fail_on=self.fail_on,
                                     strict=self.strict, only=ids, base=self.base)
             self.report, self.gate = self.result.report, self.result.gate
+            self.data = report_to_dict(self.report, self.spec, self.gate)
         except (TargetError, SpecError) as exc:
             self.error = f"paper target '{self.ref}' could not be audited: {exc}"
         except Exception as exc:  # a crash of the audit itself: one line per test, the traceback once
@@ -127,14 +183,27 @@ class _Audit:
             self.trace = traceback.format_exc()
 
     def write_reports(self) -> None:
-        if self.report_dir is None or self.report is None:
+        if self.report_dir is None or self.data is None:
             return
         try:
-            from .audit import write
+            from .compare import Outcome, write_outcome
+            from .files import check_out_dir
+            from .refs import report_stem
 
-            self.written = write(self.result, self.spec, self.report_dir)
+            stem = report_stem(self.name)
+            out = check_out_dir(self.report_dir, [stem], FORMATS)
+            self.written = write_outcome(self.outcome or Outcome(ref=self.ref, name=self.name), self.data, self.spec,
+                                         out, FORMATS, stem)
         except Exception as exc:
             self.write_error = first_line(exc)
+
+
+def local_probes(spec: Any) -> set[str]:
+    """Probe names the spec uses that only this process knows (registered at run time, e.g. by a
+    conftest): a worker could not run them, so such an audit runs in this process."""
+    from .probes import static_probe_names
+
+    return {it.probe for it in spec.items} - static_probe_names()
 
 
 _AUDIT = pytest.StashKey["_Audit | None"]()
@@ -321,17 +390,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 class PaperAudit:
-    """What the `paper_audit` fixture gives: the target, the report, the gate and a `check()`."""
+    """What the `paper_audit` fixture gives: the target's name, the report, the gate and a `check()`."""
 
-    def __init__(self, target: Any, spec: Any, report: Any, gate: Any) -> None:
-        self.target, self.spec, self.report, self.gate = target, spec, report, gate
+    def __init__(self, name: str, spec: Any, report: Any, gate: Any) -> None:
+        self.name, self.spec, self.report, self.gate = name, spec, report, gate
 
     @property
     def passed(self) -> bool:
         return bool(self.gate.passed)
 
     def explain(self) -> str:
-        lines = [self.gate.summary_line(self.target.name)]
+        lines = [self.gate.summary_line(self.name)]
         lines += [f"  {m}" for m in self.gate.messages]
         return "\n".join(lines)
 
@@ -379,7 +448,12 @@ def paper_waivers(pytestconfig: pytest.Config, paper_spec: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any, paper_waivers: Any) -> PaperAudit:
-    """The audit of `paper_target` (run once per session) with the gate of --paper-fail-on."""
+    """The audit of `paper_target` (run once per session) with the gate of --paper-fail-on.
+
+    A target given as a string is audited in an isolated worker, like `--paper-target`; an object
+    (a module, a factory, a dict) already lives in this process and is audited here.
+    """
+    from .audit import run_audit
     from .gate import Waiver, evaluate_gate, parse_waivers
     from .spec import SpecError, check_probe_names
     from .target import TargetError
@@ -390,28 +464,24 @@ def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any,
     try:
         waivers = paper_waivers if all(isinstance(w, Waiver) for w in paper_waivers.values()) else \
             parse_waivers(paper_waivers, paper_spec, "paper_waivers fixture")
-        shared = None
-        if a is not None and isinstance(paper_target, str) and paper_target == a.ref and paper_spec is a.spec:
-            a.run(None)  # the collected paper items' audit, when it covers every item
+        if isinstance(paper_target, str | Path):
+            if a is None or str(paper_target) != a.ref or paper_spec is not a.spec:
+                a = _Audit(pytestconfig, ref=str(paper_target))
+                a.spec, a.spec_path = paper_spec, Path(paper_spec.path).resolve()
+            a.run(None)
             if a.error is not None:
                 pytest.fail(a.error, pytrace=False)
-            if len(a.report.findings) == len(paper_spec.items):
-                shared = a
-        from .audit import merge_waivers, run_audit
-
-        if shared is not None:
-            target, report = shared.target, shared.report
-            gate = evaluate_gate(report, paper_spec, merge_waivers(target, paper_spec, waivers), fail_on=fail_on,
-                                 strict=strict)
-        else:
-            check_probe_names(paper_spec)
-            target = _load_target(paper_target)
-            result = run_audit(paper_spec, target, waivers=waivers, fail_on=fail_on, strict=strict,
-                               base=pytestconfig.invocation_params.dir)
-            report, gate = result.report, result.gate
+            own = a.target.waivers if a.target is not None else parse_waivers(
+                (a.outcome.target_waivers if a.outcome is not None else {}), paper_spec, f"{a.ref}: waivers")
+            gate = evaluate_gate(a.report, paper_spec, {**own, **waivers}, fail_on=fail_on, strict=strict)
+            return PaperAudit(a.name, paper_spec, a.report, gate)
+        check_probe_names(paper_spec)
+        target = _load_target(paper_target)
+        result = run_audit(paper_spec, target, waivers=waivers, fail_on=fail_on, strict=strict,
+                           base=pytestconfig.invocation_params.dir)
     except (SpecError, TargetError) as exc:
         pytest.fail(f"paper target could not be audited: {exc}", pytrace=False)
-    return PaperAudit(target, paper_spec, report, gate)
+    return PaperAudit(target.name, paper_spec, result.report, result.gate)
 
 
 @pytest.fixture(scope="session")

@@ -85,18 +85,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {"ok": False, "stage": "model", "cause": cause, "target": described}
 
     from .audit import run_audit
+    from .remote import gate_payload
     from .report import report_to_dict
 
     try:
-        result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, out=Path(args.out),
-                           formats=args.format.split(","), base=args.base)
+        only = [i for i in args.only.split(",") if i] if args.only else None
+        result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, strict=args.strict, only=only,
+                           base=args.base)
     except SpecError as exc:  # a manifest waiver for an id the spec does not have
         return {"ok": False, "stage": "spec", "cause": first_line(exc, with_type=False), "detail": str(exc)}
     return {
         "ok": True,
         "passed": result.passed,
         "summary": result.summary_line(),
-        "paths": [str(p) for p in result.paths],
+        "gate": gate_payload(result.gate),
+        "target_waivers": {i: {"reason": w.reason, **({"until": w.until.isoformat()} if w.until else {})}
+                           for i, w in target.waivers.items()},
         "report": report_to_dict(result.report, spec, result.gate),
     }
 
@@ -105,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=f"python -m {__package__}.worker")
     p.add_argument("--ref", required=True)
     p.add_argument("--name", required=True)
-    p.add_argument("--out", required=True)
     p.add_argument("--result", required=True)
     p.add_argument("--spec", default=None)
     p.add_argument("--waivers", default=None, help="waivers file (validated by the parent first)")
     p.add_argument("--fail-on", default="never")
-    p.add_argument("--format", default="md,json")
+    p.add_argument("--strict", action="store_true", help="accepted variants fail the gate too")
+    p.add_argument("--only", default="", help="comma-separated item ids to audit (default: every item)")
     p.add_argument("--memory-limit", type=int, default=0, help="the parent's memory limit, for messages (0: none)")
     p.add_argument("--base", default=None, help="the user's working directory (for module:attr imports)")
     args = p.parse_args(argv)

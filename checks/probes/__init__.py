@@ -56,10 +56,16 @@ def probe_names() -> set[str]:
     probe (the parent of `audit` and `compare`); a test holds this equal to `all_probes()`.
     Probes registered at run time (a pytest conftest's stand-ins) are included once registered.
     """
+    return set(PROBES) | static_probe_names()
+
+
+def static_probe_names() -> set[str]:
+    """The names this package's probe modules register (their source, not the run-time registry):
+    what a fresh worker process can run."""
     import ast
     from pathlib import Path
 
-    names = set(PROBES)
+    names: set[str] = set()
     here = Path(__file__).resolve().parent
     for mod in _MODULES:
         tree = ast.parse((here / f"{mod}.py").read_text(encoding="utf-8"))
