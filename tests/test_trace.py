@@ -193,3 +193,54 @@ def test_window_sums_by_cumsum_or_avg_pool_are_fitted(form):
     lrn = next(op for op in tr.ops if op.kind == "lrn")
     assert (lrn.attrs["n"], lrn.attrs["alpha"], lrn.attrs["beta"]) == (5, pytest.approx(1e-4, rel=1e-4),
                                                                        pytest.approx(0.75, abs=1e-4))
+
+
+def test_hand_written_linear_relu_and_dropout_are_measured():
+    """fc layers as x @ W.t() + b on Parameters, ReLU as clamp, dropout as a bernoulli mask."""
+    from tests.wild.models import HandNet
+    tr = _trace(HandNet())
+    assert list(tr.layers()) == PAPER
+    assert {n: op.params for n, op in tr.layers().items()} == PARAMS
+    fc6 = tr.layers()["fc6"]
+    assert (fc6.attrs["in_features"], fc6.attrs["out_features"]) == (9216, 4096)
+    assert fc6.attrs["weight_name"] == "fc6_w"
+    i = tr.index("fc6")
+    assert tr.ops[i + 1].kind == "relu"
+    train = build_trace(HandNet(), (3, 224, 224), train=True, measure=False)
+    drops = [op for op in train.ops if op.kind == "dropout"]
+    assert len(drops) == 2 and all(d.attrs["hand_written"] and d.attrs["zeroed"] > 0 for d in drops)
+    assert drops[0].attrs["survivor_scale"] == pytest.approx(2.0)
+
+
+def test_where_relu_and_non_inverted_dropout():
+    from tests.wild.models import HandNet
+    train = build_trace(HandNet(relu="where", inverted=False), (3, 224, 224), train=True, measure=False)
+    kinds = [op.name or op.kind for op in train.ops if op.kind not in ("flatten", "reshape")]
+    assert kinds[-7:] == ["fc6", "relu", "dropout", "fc7", "relu", "dropout", "fc8"]
+    assert all(op.attrs["survivor_scale"] == 1.0 for op in train.ops if op.kind == "dropout")
+
+
+def test_unfold_matmul_is_a_convolution():
+    from tests.wild.models import UnfoldNet
+    tr = _trace(UnfoldNet())
+    layers = tr.layers()
+    assert list(layers) == PAPER
+    assert {n: op.params for n, op in layers.items()} == PARAMS
+    c1, c3 = layers["conv1"], layers["conv3"]
+    assert (c1.attrs["kernel_size"], c1.attrs["stride"], c1.attrs["padding"], c1.attrs["groups"]) == (11, 4, 2, 1)
+    assert (c3.attrs["in_channels"], c3.attrs["out_channels"], c3.attrs["groups"]) == (256, 384, 1)
+    assert c1.out_shape == (2, 96, 55, 55)
+
+
+def test_constant_weight_product_is_not_a_layer():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 4)
+            self.register_buffer("proj", torch.eye(8))
+
+        def forward(self, x):
+            return self.fc(F.linear(x, self.proj) @ torch.eye(8))
+
+    tr = _trace(Net(), (8,))
+    assert list(tr.layers()) == ["fc6"]

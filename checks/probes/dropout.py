@@ -14,6 +14,7 @@ All masks are drawn under fixed seeds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -47,6 +48,8 @@ def _anchor(tr: Trace, i: int) -> str:
 def _site_rate(tr: Trace, i: int) -> tuple[float, int]:
     """Fraction of units the executed dropout call zeroes, on >= 2^19 ones."""
     det = tr.details[i]
+    if tr.ops[i].attrs.get("hand_written") and det.fn is not None:
+        return _region_rate(det.fn, tr.ops[i].in_shape)
     rates, total = [], 0
     for rec in det.recs:
         shape = tuple(rec.args[0].shape) if rec.args and isinstance(rec.args[0], torch.Tensor) else tr.ops[i].in_shape
@@ -60,6 +63,20 @@ def _site_rate(tr: Trace, i: int) -> tuple[float, int]:
         rates.append(int((y == 0).sum()) / y.numel())
         total += y.numel()
     return sum(rates) / len(rates), total
+
+
+def _region_rate(fn: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...]) -> tuple[float, int]:
+    """A hand-written mask (its calls replayed as one function) on ones of the recorded shape, redrawn
+    until >= 2^19 units: a mask drawn with a fixed shape (torch.rand(x.shape)) cannot take another batch."""
+    per = math.prod(shape) or 1
+    zeros, total = 0, 0
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(1)  # the CPU generator only: no other device's state is touched
+        while total < 1 << 19:
+            y = fn(torch.ones(shape))
+            zeros += int((y == 0).sum())
+            total += per
+    return zeros / total, total
 
 
 @probe("dropout_rate")

@@ -3,14 +3,15 @@ name the weight layers in execution order (conv1, conv2, ... and fc6, fc7, ...; 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import torch
 import torch.nn as nn
 
 from .describe import describe
-from .graph import Unit, fold_pads, main_path, math_regions, units_of
+from .graph import Unit, fold_bias, fold_pads, fold_unfold, main_path, math_regions, units_of
 from .ops import Detail, Op, Trace
 from .record import Call, Recorder, flat, shape_of, unique
 from .replay import replayer
@@ -108,7 +109,7 @@ def _logical_units(rec: Recorder, calls: list[Call], x: torch.Tensor, out_t: tor
         for t in flat(r.out):
             tensors[id(t)] = t
     units = units_of(rec.recs, calls, rec.data, tensors)
-    units = main_path(units, [id(out_t)])
+    units = fold_unfold(fold_bias(main_path(units, [id(out_t)])))
     units = math_regions(units)
     for u in units:
         if u.fn is None and len(u.recs) == 1 and u.data_in and u.out_ids:
@@ -194,7 +195,31 @@ def _build(ctx: Any, train: bool) -> Trace:
 
 def get_trace(ctx: Any) -> Trace:
     """The audit's structural trace: eval mode, batch 2, seed 0; computed once per audit."""
-    return ctx.cached("trace", lambda: _build(ctx, False))
+    return ctx.cached("trace", lambda: test_time_scales(_build(ctx, False), lambda: get_train_trace(ctx)))
+
+
+def test_time_scales(tr: Trace, train: Callable[[], Trace]) -> Trace:
+    """§4.2's own form: a mask in training and `x * (1 - p)` at test time. An eval-mode constant scaling
+    is that dropout's test-time half when the train-mode pass drops the same block's output with a
+    rate of 1 - factor and leaves survivors unscaled; it then reads as a dropout that is a constant scale."""
+    scales = [i for i, op in enumerate(tr.ops) if op.kind == "scale" and 0 < op.attrs.get("factor", 0) < 1]
+    if not scales:
+        return tr
+    ttr = train()
+    masks = {ttr.block_of(j): op for j, op in enumerate(ttr.ops)
+             if op.kind == "dropout" and op.attrs.get("hand_written")}
+    ops = list(tr.ops)
+    for i in scales:
+        m = masks.get(tr.block_of(i))
+        live = m.attrs.get("nonzero_in", 0) if m else 0
+        if m is None or not live or abs(m.attrs.get("survivor_scale", 0) - 1) > 1e-6:
+            continue
+        factor = ops[i].attrs["factor"]
+        if abs(factor - (1 - m.attrs["zeroed"] / live)) <= 0.05:
+            ops[i] = replace(ops[i], kind="dropout", attrs={**ops[i].attrs, "hand_written": True, "identity": False,
+                                                              "const_scale": True, "scale": factor, "p": None,
+                                                              "training": None, "function": "test-time scale"})
+    return replace(tr, ops=ops)
 
 
 def get_train_trace(ctx: Any) -> Trace:

@@ -13,13 +13,13 @@ import torch
 
 from ..errors import first_line
 from .elementwise import Response, classify_elementwise
-from .graph import Unit
+from .graph import Unit, is_random
 from .groups import measure_groups
 from .kinds import OpKind, PoolKind, RawKind, is_activation
 from .lrn_fit import LrnFit, fit_lrn
 from .ops import Detail
 from .pooling import PoolType, adaptive_geometry, pool_type
-from .record import flat, shape_of, unique
+from .record import Rec, dropout_info, flat, shape_of, unique
 from .signatures import bind
 
 
@@ -72,12 +72,16 @@ def _hw(pad: Any) -> tuple[Any, ...]:
 def _weights(s: _Subject) -> None:
     """Collect the parameters the layer's calls used (shared ones once) and name them."""
     for m in s.members:
-        r = m.recs[-1] if m.recs else None
-        if r is not None:
+        for r in m.recs:  # the layer call, and a bias added to its output (fold_bias)
             s.detail.weights.extend(r.wparams)
             s.detail.biases.extend(r.bparams)
     s.detail.weights, s.detail.biases = unique(s.detail.weights), unique(s.detail.biases)
     s.attrs["weight_name"] = ", ".join(s.pnames.get(id(w), "<unregistered>") for w in s.detail.weights)
+
+
+def layer_rec(u: Unit) -> Rec:
+    """The weight call of a layer unit (its last conv/linear record; a folded bias add comes after)."""
+    return next(r for r in reversed(u.recs) if r.kind in ("conv", "linear"))
 
 
 def _linear(s: _Subject) -> OpKind:
@@ -89,11 +93,14 @@ def _linear(s: _Subject) -> OpKind:
 
 def _conv(s: _Subject) -> OpKind:
     _weights(s)
-    sigs = [bind(m.recs[-1].name, m.recs[-1].args, m.recs[-1].kwargs) for m in s.members]  # one call per tower
-    sig = sigs[0]
     a = s.attrs
     a["in_channels"] = s.in_shape[1] if len(s.in_shape) > 1 else None
     a["out_channels"] = s.out_shape[1] if len(s.out_shape) > 1 else None
+    if "unfold" in a:
+        return _unfold_conv(s, a.pop("unfold"))
+    calls = [layer_rec(m) for m in s.members]  # one call per tower
+    sigs = [bind(r.name, r.args, r.kwargs) for r in calls]
+    sig = sigs[0]
     ks = {tuple(flat(g.get("weight"))[0].shape[2:]) for g in sigs}
     a["kernel_size"] = _pair(sorted(ks)[0]) if len(ks) == 1 else [list(k) for k in sorted(ks)]
     st = {str(g.get("stride")) for g in sigs}
@@ -112,6 +119,25 @@ def _conv(s: _Subject) -> OpKind:
         _measure_groups(s, s.unit.fn, sig.get("weight"), pad)
     else:
         a["groups"] = a["groups_declared"]
+    return "conv"
+
+
+def _unfold_conv(s: _Subject, sig: dict[str, Any]) -> OpKind:
+    """A convolution written as F.unfold + a product with the weight: geometry from the unfold."""
+    a = s.attrs
+    k = sig.get("kernel_size")
+    a["kernel_size"], a["stride"], a["dilation"] = _pair(k), _pair(sig.get("stride", 1)), _pair(sig.get("dilation", 1))
+    pad = sig.get("padding", 0)
+    ph, pw = _hw(pad)
+    left, right, top, bottom = s.unit.pad or (0, 0, 0, 0)
+    eff = (left + pw, right + pw, top + ph, bottom + ph)
+    a["padding"] = eff[0] if len(set(eff)) == 1 else list(eff)
+    a["groups_declared"] = 1
+    if s.measure and s.unit.fn is not None and a["in_channels"]:
+        kh, kw = _hw(k)
+        _measure_groups(s, s.unit.fn, torch.empty(0, 0, kh, kw), pad)
+    else:
+        a["groups"] = 1
     return "conv"
 
 
@@ -156,12 +182,16 @@ def _region(s: _Subject) -> OpKind:
     """Arithmetic with no library name: an elementwise curve, a fitted §3.3 LRN, or other."""
     s.attrs["function"] = s.unit.name
     fn = s.unit.fn
-    if not s.measure or fn is None:
+    if is_random(s.unit.recs):
+        return _random_region(s)
+    if fn is None:
         return "other"
-    got, extra = _classify(s, fn)
+    got, extra = _classify(s, fn)  # cheap, and the train-mode trace needs activations to place dropout
     if got is not None:
         s.attrs.update(extra)
         return got
+    if not s.measure:
+        return "other"
     if len(s.in_shape) >= 3 and s.in_shape == s.out_shape:
         try:
             fit: LrnFit | None = fit_lrn(fn, s.in_shape, s.dtype)
@@ -171,6 +201,24 @@ def _region(s: _Subject) -> OpKind:
             s.attrs.update(_lrn_attrs(fit))
             return "lrn"
     return "other"
+
+
+def _random_region(s: _Subject) -> OpKind:
+    """A computation that draws random numbers is a dropout when, in the real pass, it zeroed units and
+    scaled every survivor by one factor (a hand-written mask, inverted or not); else other."""
+    x, y = s.unit.inp, flat(s.unit.out)
+    s.attrs["random"] = True
+    if len(s.unit.data_in) != 1 or not isinstance(x, torch.Tensor) or not y or y[0].shape != x.shape:
+        return "other"
+    out = y[0]
+    surv = (x != 0) & (out != 0)
+    ratio = out[surv] / x[surv]
+    if not bool(surv.any()) or not torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-5, atol=0):
+        return "other"  # random, but not a mask with one scale: noise, not dropout
+    info = dropout_info(x, out)
+    s.attrs.update(p=None, training=None, identity=bool(torch.equal(x, out)), hand_written=True, **info,
+                   survivor_scale=float(ratio[0]))
+    return "dropout"
 
 
 def _absent(x: torch.Tensor) -> torch.Tensor:

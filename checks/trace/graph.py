@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from .kinds import RawKind
-from .record import Call, Rec, shape_of
-from .replay import replayer
+from .kinds import RANDOMS, RawKind
+from .record import Call, Rec, flat, shape_of
+from .replay import replay, replayer
 from .signatures import bind
 
 
@@ -96,6 +97,83 @@ def main_path(units: list[Unit], out_ids: list[int]) -> list[Unit]:
     return list(reversed(keep))
 
 
+def fold_bias(units: list[Unit]) -> list[Unit]:
+    """A parameter added to a weight layer's output (x @ W.t() + b, conv2d(x, w) + b.view(1, -1, 1, 1))
+    is that layer's bias: one logical layer of both calls."""
+    out: list[Unit] = []
+    for u in units:
+        prev = out[-1] if out else None
+        if prev is not None and prev.kind in ("conv", "linear") and u.kind == "math" and len(u.recs) == 1 and \
+                u.recs[0].bparams and u.data_in == prev.out_ids[:1] and not prev.recs[-1].bparams and \
+                shape_of(u.out) == shape_of(prev.out):
+            prev.recs = prev.recs + u.recs
+            prev.out_ids, prev.out = u.out_ids, u.out
+            prev.fn = replayer(prev.recs, prev.data_in[0], u.out_ids[0]) if prev.data_in and u.out_ids else None
+            continue
+        out.append(u)
+    return out
+
+
+def fold_unfold(units: list[Unit]) -> list[Unit]:
+    """F.unfold followed by a product with a parameter (and reshapes back to maps) is a convolution
+    written by hand: one logical conv layer whose geometry is the unfold's."""
+    out: list[Unit] = []
+    i = 0
+    while i < len(units):
+        u = units[i]
+        end = _unfold_end(units, i) if u.kind == "math" and u.recs[0].func is F.unfold else None
+        if end is None:
+            out.append(u)
+            i += 1
+            continue
+        run = units[i:end]
+        recs = [r for v in run for r in v.recs]
+        sig = bind("unfold", u.recs[0].args, u.recs[0].kwargs)
+        lin = max(j for j, v in enumerate(run) if v.kind == "linear")
+        core = [r for v in run[:lin + 1] for r in v.recs]
+        conv = Unit("conv", u.path, u.pos, recs, list(u.data_in), list(run[-1].out_ids), u.inp, run[-1].out,
+                    _unfold_fn(core, u.data_in[0], run[lin].out_ids[0], sig), "unfold", attrs={"unfold": sig})
+        out.append(conv)
+        i = end
+    return out
+
+
+def _unfold_fn(core: list[Rec], in_id: int, out_id: int, sig: dict[str, Any]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The unfold convolution on any input: the recorded calls up to the product, then the maps laid out
+    from the geometry (the recorded reshape bakes in the audited batch and map size)."""
+    def pair(v: Any) -> tuple[int, int]:
+        return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (pair(sig.get(k, d)) for k, d in
+                                              (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1)))
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        oh = (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        ow = (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        with torch.no_grad():
+            t = replay(core, {in_id: x.clone()})[out_id]
+        if t.dim() == 3 and t.shape[1] == oh * ow and t.shape[2] != oh * ow:
+            t = t.transpose(1, 2)  # (N, L, O): the product was written cols^T @ W^T
+        return t.reshape(x.shape[0], -1, oh, ow)
+    return fn
+
+
+def _unfold_end(units: list[Unit], i: int) -> int | None:
+    """End (exclusive) of unfold -> product -> reshapes, at the first 4-d output; None if not that form."""
+    prev, linears = units[i], 0
+    for j in range(i + 1, min(len(units), i + 8)):
+        u = units[j]
+        if u.kind not in ("reshape", "linear") or u.data_in != prev.out_ids[:1]:
+            return None
+        linears += u.kind == "linear"
+        if linears > 1:
+            return None
+        if linears and len(shape_of(u.out)) == 4:
+            return j + 1
+        prev = u
+    return None
+
+
 _GLUE: frozenset[RawKind] = frozenset({"math", "reshape", "slice"})
 # Steps a region may take in while its computation is still open (a side branch that rejoins, such as
 # the window sum of squares of an LRN written with a pool, a pad or a cat); never a weight layer or dropout.
@@ -153,12 +231,25 @@ def _run_end(units: list[Unit], i: int, last_read: dict[int, int]) -> int:
     return max(glue_end, closed_end)
 
 
+def is_random(recs: list[Rec]) -> bool:
+    """Whether the calls draw random numbers (a mask made in forward)."""
+    return any(r.name in RANDOMS for r in recs)
+
+
+def _rescale(u: Unit) -> bool:
+    """One call on one data tensor with no other tensor operand (x / (1 - p), x * 2)."""
+    return u.kind == "math" and len(u.recs) == 1 and len(u.data_in) == 1 and \
+        all(id(t) in u.data_in for t in flat((u.recs[0].args, u.recs[0].kwargs)))
+
+
 def _cut(run: list[Unit]) -> list[list[Unit]]:
     segs: list[list[Unit]] = []
     start = 0
     for j in range(len(run) - 1):
         if run[j].kind != "math" or not run[j].out_ids:
             continue
+        if _rescale(run[j + 1]) and is_random([r for u in run[start:j + 1] for r in u.recs]):
+            continue  # an inverted dropout's 1 / (1 - p) belongs to its mask
         later = {t for u in run[j + 1:] for t in u.data_in}
         earlier = {t for u in run[start:j] for t in u.out_ids} | {t for u in run[start:j + 1] for t in u.data_in}
         if later & earlier - set(run[j].out_ids) == set() and set(run[j].out_ids) & later:

@@ -48,6 +48,11 @@ _POOL_NAMES = frozenset({"max_pool2d", "max_pool2d_with_indices", "avg_pool2d", 
                          "adaptive_max_pool2d", "lp_pool2d", "fractional_max_pool2d"})
 _NORM_NAMES = frozenset({"layer_norm", "group_norm", "instance_norm"})
 # Products that are a weight layer when one operand carries a trainable parameter (else arithmetic).
+# Calls that draw random numbers: their outputs are data (a mask drawn in forward is part of the computation).
+RANDOMS = frozenset({"bernoulli", "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm",
+                     "multinomial", "normal", "uniform", "exponential", "geometric", "cauchy", "log_normal",
+                     "random", "native_dropout"})
+ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__"})
 MATMULS = frozenset({"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "einsum", "tensordot", "inner"})
 
 

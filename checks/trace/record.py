@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from .kinds import MATMULS, RawKind, raw_kind
+from .kinds import ADDS, MATMULS, RANDOMS, RawKind, raw_kind
 from .signatures import bind
 
 
@@ -82,7 +82,7 @@ def fname(func: Any) -> str:
     return name
 
 
-def _dropout_info(x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
+def dropout_info(x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
     """What the mask did in the real pass: units zeroed and whether survivors share one scale."""
     nz = x != 0
     ratio = (y[nz] / x[nz]) if int(nz.sum()) else torch.ones(1)
@@ -128,7 +128,8 @@ class Recorder(TorchFunctionMode):
             return out  # size(), dim(), __bool__, ...: not a tensor op
         ins = flat(args) + flat(kwargs)
         data_in = list(dict.fromkeys(id(t) for t in ins if id(t) in self.data))
-        if not data_in:  # a weight-side computation (w.t(), torch.zeros, ...): remember its parameters
+        # a weight-side computation (w.t(), torch.zeros, ...): remember its parameters; a random draw is data
+        if not data_in and fname(func) not in RANDOMS:
             ps = self._params_of((args, kwargs))
             for t in outs:
                 self.psrc[id(t)] = ps
@@ -145,6 +146,8 @@ class Recorder(TorchFunctionMode):
             rec.bparams = self._params_of(sig.get("bias"))
             if not rec.wparams:  # a constant kernel (made in forward, or a buffer): arithmetic, not a layer
                 rec.kind = "math"
+        elif name in ADDS:  # a hand-written layer's bias: the parameters added to its output
+            rec.bparams = self._params_of([t for t in ins if id(t) not in self.data])
         elif name in MATMULS:
             rec.wparams = self._params_of([t for t in ins if id(t) not in self.data])
             if rec.wparams:  # x @ W.t(), torch.einsum("bi,oi->bo", x, W), x.mm(W): a hand-written layer
@@ -155,6 +158,6 @@ class Recorder(TorchFunctionMode):
             if isinstance(x, torch.Tensor) and x.shape == y.shape:
                 rec.info["identity"] = bool(y is x or torch.equal(x, y))
                 if rec.kind == "dropout":
-                    rec.info.update(_dropout_info(x, y))
+                    rec.info.update(dropout_info(x, y))
         self.recs.append(rec)
         return out

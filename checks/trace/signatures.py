@@ -33,6 +33,8 @@ _SIGS: dict[str, Signature] = {
     "pad": Signature(("input", "pad", "mode", "value"), {"mode": "constant", "value": None}),
     "constant_pad_nd": Signature(("input", "pad", "value"), {"value": 0}),
     "cat": Signature(("tensors", "dim"), {"dim": 0}),
+    "unfold": Signature(("input", "kernel_size", "dilation", "padding", "stride"),
+                        {"dilation": 1, "padding": 0, "stride": 1}),
 }
 
 

@@ -124,3 +124,100 @@ class BufferLRNNet(PlainLRNNet):
         x = self.drop(F.relu(self.fc6(x)))
         x = self.drop(F.relu(self.fc7(x)))
         return self.fc8(x)
+
+
+# ------------------------------------------------------------------ hand-written layers ---------
+
+class Dense:
+    """A fully-connected layer as a plain object over two nn.Parameters: x @ W.t() + b."""
+
+    def __init__(self, owner: nn.Module, name: str, fin: int, fout: int):
+        self.w = nn.Parameter(torch.empty(fout, fin))
+        self.b = nn.Parameter(torch.empty(fout))
+        owner.register_parameter(f"{name}_w", self.w)
+        owner.register_parameter(f"{name}_b", self.b)
+
+    def __call__(self, x):
+        return x @ self.w.t() + self.b
+
+
+def bernoulli_dropout(x, p=0.5, training=True, inverted=True):
+    """Dropout as a bernoulli mask; inverted rescales in training, else the test-time output is scaled."""
+    if not training:
+        return x if inverted else x * (1 - p)
+    mask = torch.bernoulli(torch.full_like(x, 1 - p))
+    return x * mask / (1 - p) if inverted else x * mask
+
+
+class HandNet(nn.Module):
+    """Convs as modules; fc6-fc8 hand-written on Parameters; dropout a bernoulli mask; ReLU as clamp/where."""
+
+    def __init__(self, p=0.5, inverted=True, fc7_relu=True, always_drop=False, relu="clamp"):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, 11, 4, 2), nn.ReLU(), nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0), nn.MaxPool2d(3, 2),
+            nn.Conv2d(96, 256, 5, 1, 2, groups=2), nn.ReLU(), nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(256, 384, 3, 1, 1), nn.ReLU(), nn.Conv2d(384, 384, 3, 1, 1, groups=2), nn.ReLU(),
+            nn.Conv2d(384, 256, 3, 1, 1, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2))
+        self.fc6 = Dense(self, "fc6", 9216, 4096)
+        self.fc7 = Dense(self, "fc7", 4096, 4096)
+        self.fc8 = Dense(self, "fc8", 4096, 1000)
+        self.p, self.inverted, self.fc7_relu, self.always, self.relu = p, inverted, fc7_relu, always_drop, relu
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        paper_init([(m.weight, m.bias) for m in convs] + [(f.w, f.b) for f in (self.fc6, self.fc7, self.fc8)])
+
+    def act(self, x):
+        return x.clamp(min=0) if self.relu == "clamp" else torch.where(x > 0, x, 0.0)
+
+    def drop(self, x):
+        return bernoulli_dropout(x, self.p, self.training or self.always, self.inverted)
+
+    def forward(self, x):
+        x = self.features(x).flatten(1)
+        x = self.drop(self.act(self.fc6(x)))
+        x = self.fc7(x)
+        x = self.drop(self.act(x) if self.fc7_relu else x)
+        return self.fc8(x)
+
+
+class UnfoldConv(nn.Module):
+    """A convolution as im2col: F.unfold, a matmul with the flattened kernel, the bias, a view back to maps."""
+
+    def __init__(self, cin, cout, k, stride=1, padding=0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(cout, cin, k, k))
+        self.bias = nn.Parameter(torch.empty(cout))
+        self.k, self.stride, self.padding = k, stride, padding
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        oh = (h + 2 * self.padding - self.k) // self.stride + 1
+        ow = (w + 2 * self.padding - self.k) // self.stride + 1
+        cols = F.unfold(x, self.k, padding=self.padding, stride=self.stride)
+        out = self.weight.view(self.weight.size(0), -1) @ cols + self.bias.view(1, -1, 1)
+        return out.view(n, -1, oh, ow)
+
+
+class UnfoldNet(nn.Module):
+    """conv1 and conv3 written as unfold convolutions, the rest as modules."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = UnfoldConv(3, 96, 11, 4, 2)
+        self.c2 = nn.Conv2d(96, 256, 5, 1, 2, groups=2)
+        self.c3 = UnfoldConv(256, 384, 3, 1, 1)
+        self.c4 = nn.Conv2d(384, 384, 3, 1, 1, groups=2)
+        self.c5 = nn.Conv2d(384, 256, 3, 1, 1, groups=2)
+        self.norm = nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0)
+        self.head = nn.Sequential(nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(),
+                                  nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000))
+        lin = [m for m in self.head if isinstance(m, nn.Linear)]
+        paper_init([(m.weight, m.bias) for m in (self.c1, self.c2, self.c3, self.c4, self.c5, *lin)])
+
+    def forward(self, x):
+        x = F.max_pool2d(self.norm(F.relu(self.c1(x))), 3, 2)
+        x = F.max_pool2d(self.norm(F.relu(self.c2(x))), 3, 2)
+        x = F.relu(self.c4(F.relu(self.c3(x))))
+        x = F.max_pool2d(F.relu(self.c5(x)), 3, 2)
+        return self.head(torch.flatten(x, 1))
