@@ -1,4 +1,5 @@
-"""One DistributedDataParallel rank of `alexnet-audit smoke --ddp` (started by torchrun).
+"""A smoke run's worker process: one DistributedDataParallel rank of `alexnet-audit smoke --ddp`
+(started by torchrun), or with `--single` the whole plain run (started by `smoke.isolated`).
 
 `smoke.run_ddp` runs `python -m torch.distributed.run --standalone --nproc_per_node N
 -m <package>.ddp_worker TARGET <smoke options> --result FILE`, the options being the flags of
@@ -25,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     add_arguments(p)
     p.add_argument("--result", type=Path, required=True)
+    p.add_argument("--single", action="store_true", help="one process, no process group (plain smoke)")
+    p.add_argument("--base", default=None, help="the user's working directory (for module:attr imports)")
     return p
 
 
@@ -34,10 +37,11 @@ def _run(args: argparse.Namespace, rank: int, local_rank: int, use_cuda: bool) -
     from .spec import load_spec
 
     options = SmokeOptions.from_args(args)
-    options = dataclasses.replace(options, device=f"cuda:{local_rank}" if use_cuda else "cpu",
-                                  progress=options.progress and rank == 0)
+    if not args.single:
+        options = dataclasses.replace(options, device=f"cuda:{local_rank}" if use_cuda else "cpu",
+                                      progress=options.progress and rank == 0)
     spec = load_spec(options.spec)
-    return run_smoke(load_target(args.target), options, spec=spec, ddp=True)
+    return run_smoke(load_target(args.target), options, spec=spec, ddp=not args.single)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,12 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     from .spec import SpecError
     from .target import TargetError
 
+    if args.base and args.base not in sys.path:
+        sys.path.append(args.base)
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
-    if use_cuda:
+    if use_cuda and not args.single:
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    if not args.single:
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     error: dict[str, str] | None = None
     try:
         result = _run(args, rank, local_rank, use_cuda)
@@ -72,10 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             args.result.write_text(json.dumps(error) + "\n")
         else:
             write_json(result, args.result)
-    if error is None:
+    if error is None and not args.single:
         dist.destroy_process_group()  # after a failure the peers may be gone: do not wait for them
     return 0 if error is None else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # threads the target left running can neither hang nor abort the worker

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from pathlib import Path
 
 from .ddp import run_ddp
-from .devices import resolve_device
 from .failure import SmokeFailure
-from .loop import run_smoke
 from .options import CommandOptions
 from .output import summary_line, write_json, write_markdown
 
@@ -17,15 +17,21 @@ def smoke_command(args: argparse.Namespace) -> int:
     from ..spec import load_spec
 
     cmd = CommandOptions.from_args(args)
-    spec = load_spec(cmd.run.spec)  # once, before the (slow) target load: a bad spec is a usage error
+    load_spec(cmd.run.spec)  # before the (slow) run: a bad spec is a usage error
+    run = dataclasses.replace(cmd.run, progress=False,  # a bar would be the worker's output, not ours
+                              spec=cmd.run.spec.resolve() if cmd.run.spec is not None else None)
+    log = _log_path(cmd)
     try:
         if cmd.ddp:
-            result = run_ddp(cmd.target, cmd.run, nproc=cmd.nproc)
-        else:
-            from ..resolve import load_target
+            result = run_ddp(cmd.target, run, nproc=cmd.nproc, timeout=cmd.timeout, log=log)
+        else:  # the target trains in an isolated worker (smoke.isolated), never in this process
+            from ..compare import memory_limit
+            from ..refs import absolutize
+            from .isolated import base_env, run_worker, single_command
 
-            resolve_device(cmd.run.device)  # usage errors before the (slow) target load
-            result = run_smoke(load_target(cmd.target), cmd.run, spec=spec)
+            base = Path.cwd()
+            result = run_worker(single_command(absolutize(cmd.target, base), run.to_argv(), base), env=base_env(),
+                                timeout=cmd.timeout, memory=memory_limit(), log=log)
     except SmokeFailure as exc:
         print(f"alexnet-audit: smoke failed: {exc}", file=sys.stderr)
         return 1
@@ -41,3 +47,14 @@ def smoke_command(args: argparse.Namespace) -> int:
         for path in write_markdown(result, cmd.out):
             print(f"wrote {path}")
     return 0 if result["verdict"] == "ok" else 1
+
+
+def _log_path(cmd: CommandOptions) -> Path | None:
+    """Where the target's output of the run is kept: beside the markdown or the JSON result."""
+    from ..refs import default_name, report_stem
+
+    if cmd.out is not None:
+        return cmd.out / f"{report_stem(default_name(cmd.target))}.smoke.log"
+    if cmd.json is not None:
+        return cmd.json.with_suffix(".log")
+    return None

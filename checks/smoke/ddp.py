@@ -6,17 +6,12 @@ CPU); the options travel as the same flags the CLI takes (`SmokeOptions.to_argv`
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..target import TargetError
-from .failure import SmokeFailure
 from .options import SmokeOptions
 
 _TOP_PACKAGE = (__package__ or "alexnet_audit").rpartition(".")[0]
@@ -26,10 +21,10 @@ def _project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def worker_command(ref: str, options: SmokeOptions, nproc: int, result_path: Path) -> list[str]:
-    """The torchrun command line that runs `nproc` ranks of the worker."""
+def worker_command(ref: str, options: SmokeOptions, nproc: int, base: Path) -> list[str]:
+    """The torchrun command line that runs `nproc` ranks of the worker (`--result` is added by run_worker)."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", f"{_TOP_PACKAGE}.ddp_worker", ref, *options.to_argv(), "--result", str(result_path)]
+            "-m", f"{_TOP_PACKAGE}.ddp_worker", ref, *options.to_argv(), "--base", str(base)]
 
 
 def _worker_env(use_cuda: bool, nproc: int) -> dict[str, str]:
@@ -41,7 +36,7 @@ def _worker_env(use_cuda: bool, nproc: int) -> dict[str, str]:
 
 
 def run_ddp(ref: str, options: SmokeOptions | None = None, *, nproc: int = 2,
-            timeout: float | None = None) -> dict[str, Any]:
+            timeout: float | None = None, log: Path | None = None) -> dict[str, Any]:
     """Run the smoke of target `ref` under torchrun with `nproc` DDP processes; rank 0's result."""
     import torch
 
@@ -54,23 +49,10 @@ def run_ddp(ref: str, options: SmokeOptions | None = None, *, nproc: int = 2,
     if use_cuda and nproc > torch.cuda.device_count():
         raise UsageError(f"--nproc {nproc} exceeds the {torch.cuda.device_count()} visible CUDA device(s)")
     options = dataclasses.replace(options, device="cuda" if use_cuda else "cpu")  # each rank picks its GPU
-    with tempfile.TemporaryDirectory(prefix="smoke-ddp-") as tmp:
-        result_path = Path(tmp) / "result.json"
-        try:
-            proc = subprocess.run(worker_command(ref, options, nproc, result_path), env=_worker_env(use_cuda, nproc),
-                                  timeout=timeout, stdout=subprocess.PIPE, stderr=None, text=True)
-        except subprocess.TimeoutExpired:
-            raise SmokeFailure(f"the DDP run did not finish within {timeout:g} s") from None
-        if proc.stdout:
-            sys.stderr.write(proc.stdout)  # the workers' chatter; the summary goes to stdout
-        if not result_path.exists():
-            raise SmokeFailure(f"the DDP workers failed (torchrun exit {proc.returncode}); see the log above")
-        data: dict[str, Any] = json.loads(result_path.read_text())
-    if "error" in data:
-        kind = data.get("kind")
-        if kind == "usage":
-            raise UsageError(data["error"])
-        if kind == "target":
-            raise TargetError(data["error"])
-        raise SmokeFailure(data["error"])
-    return data
+    from ..compare import memory_limit
+    from ..refs import absolutize
+    from .isolated import DEFAULT_TIMEOUT, run_worker
+
+    base = Path.cwd()
+    return run_worker(worker_command(absolutize(ref, base), options, nproc, base), env=_worker_env(use_cuda, nproc),
+                      timeout=timeout or DEFAULT_TIMEOUT, memory=memory_limit(), log=log)

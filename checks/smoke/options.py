@@ -8,6 +8,7 @@ target, the DDP launch and the output files. Invalid values raise a one-line `Us
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -109,15 +110,18 @@ class CommandOptions:
     nproc: int = 2
     json: Path | None = None
     out: Path | None = None
+    timeout: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.nproc < 1:
             raise UsageError(f"--nproc must be positive (got {self.nproc})")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise UsageError(f"--timeout takes a number of seconds > 0 (got {self.timeout})")
 
     @classmethod
     def from_args(cls, ns: argparse.Namespace) -> CommandOptions:
         return cls(target=ns.target, run=SmokeOptions.from_args(ns), ddp=ns.ddp, nproc=ns.nproc, json=ns.json,
-                   out=ns.out)
+                   out=ns.out, timeout=ns.timeout)
 
 
 def add_command_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,3 +132,5 @@ def add_command_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nproc", type=int, default=2, help="processes for --ddp (default 2)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     parser.add_argument("--out", type=Path, default=None, help="directory for the markdown section and loss curve")
+    parser.add_argument("--timeout", type=float, default=3600.0,
+                        help="seconds the run may take (default 3600); the target trains in its own process")

@@ -71,3 +71,19 @@ def test_audit_checks_out_before_auditing(tmp_path: Path, capsys: pytest.Capture
     captured = capsys.readouterr()
     assert captured.out == ""  # no summary line: nothing was audited
     assert len(captured.err.strip().splitlines()) == 1 and "--out" in captured.err
+
+
+@pytest.mark.parametrize("body", ["os._exit(0)", pytest.param("sys.exit(0)", marks=pytest.mark.slow)])
+def test_smoke_of_a_target_that_exits_fails_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], body: str) -> None:
+    """`smoke` used to exit 0 here: the run now trains in an isolated worker that must leave a result."""
+    (tmp_path / "exits.py").write_text(EXITING.replace("CODE", body), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    rc = main(["smoke", "exits.py:build", "--device", "cpu", "--steps", "2", "--batch-size", "2",
+               "--json", "out/smoke.json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == EXIT_GATE
+    assert len(err) == 1 and err[0].startswith("alexnet-audit: smoke failed: the smoke run process exited with "
+                                               "status 0 without a result")
+    assert not (tmp_path / "out" / "smoke.json").exists()
+    assert sorted(os.listdir(tmp_path)) == ["exits.py"]
