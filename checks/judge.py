@@ -10,6 +10,7 @@ import difflib
 import math
 from typing import Any
 
+from . import edits as _edits
 from .findings import Finding, Observation, Status
 from .numbers import sig
 from .spec import Item
@@ -112,6 +113,8 @@ def judge(item: Item, observation: Observation, context: dict[str, Any] | None =
     expected = _resolve(item.expected, ctx)
     base = dict(id=item.id, severity=item.severity, expected=item.expected, observed=observation.value,
                 where=observation.where, evidence=observation.evidence)
+    if "covered_by" in item.params and isinstance(expected, list) and isinstance(observation.value, list):
+        return _judge_sequence(item, expected, observation, base)
     diffs = differences(expected, observation.value, item.tolerance)
     if not diffs:
         return Finding(status=Status.PASS, message=f"{item.id} is {_show(observation.value)}, as the paper says.",
@@ -124,11 +127,30 @@ def judge(item: Item, observation: Observation, context: dict[str, Any] | None =
                 message=f"{item.id} is {_show(observation.value)}: accepted variant '{variant.name}' ({variant.why})",
                 **base,
             )
-    detail = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+    detail = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
     msg = f"{item.id} must be {_show(expected)} (got {_show(observation.value)})."
     if isinstance(expected, dict | list) and diffs:
         msg = f"{item.id} differs from the paper: {detail}."
     return Finding(status=Status.DEVIATION, message=msg, **base)
+
+
+def _judge_sequence(item: Item, expected: list[Any], observation: Observation, base: dict[str, Any]) -> Finding:
+    """A sequence whose differences other items report passes with a note naming them; what no
+    other item reports is this item's deviation (checks/edits.py)."""
+    roles = {**_edits.as_roles(item.params.get("roles")), **_edits.as_roles(observation.detail.get("roles"))}
+    found = _edits.edits([str(x) for x in expected], [str(x) for x in observation.value], roles,
+                         dict(item.params.get("covered_by") or {}))
+    own, others = _edits.summarise(found)
+    note = _edits.covered_note(others)
+    if own:
+        msg = f"{item.id} differs from the paper where no other item reports it: {'; '.join(own)}."
+        if note:
+            msg += f" Reported by other items: {note}."
+        return Finding(status=Status.DEVIATION, message=msg, **base)
+    if note:
+        return Finding(status=Status.PASS, message=f"{item.id} matches the paper apart from differences that other "
+                                                   f"items report: {note}.", **base)
+    return Finding(status=Status.PASS, message=f"{item.id} is {_show(observation.value)}, as the paper says.", **base)
 
 
 def skipped(item: Item, reason: str) -> Finding:

@@ -42,6 +42,7 @@ def test_catalogue_is_well_formed(spec):
         assert m.deviates <= ids, m.deviates - ids
         assert m.variants <= ids, m.variants - ids
         assert not (m.deviates & m.variants)
+        assert m.caused <= m.deviates and (not m.caused or m.deviates - m.caused), m.name
 
 
 def test_every_owned_probe_is_caught_by_some_mutant(spec):
@@ -67,6 +68,11 @@ def test_mutant(mutant, spec):
     deviating = {i for i, f in found.items() if f.status is Status.DEVIATION}
     detail = {i: found[i].message for i in deviating ^ mutant.deviates if i in found}
     assert deviating == mutant.deviates, detail
+    # one defect, one deviation: derived items name a primary deviation of this mutant, others name none
+    caused = {i: found[i].caused_by for i in deviating if found[i].caused_by}
+    assert set(caused) == mutant.caused, caused
+    primary = mutant.deviates - mutant.caused
+    assert all(set(c) <= primary for c in caused.values()), caused
     variants = {i for i, f in found.items() if f.status is Status.VARIANT}
     assert variants == mutant.variants, {i: found[i].message for i in variants ^ mutant.variants}
 

@@ -101,17 +101,81 @@ def input_size(ctx, item: Item) -> Observation:
     return Observation(value, ev, tr.where(tr.index("conv1")))
 
 
+def _role(op: Op) -> str:
+    """What a stage is, for telling which spec item reports a difference in the sequence."""
+    if op.name:
+        return "weight"
+    if op.kind in ACTIVATIONS:
+        return "activation"
+    if op.kind in POOLS:
+        return "pool"
+    return str(op.kind)  # lrn, dropout, batchnorm, softmax, log_softmax, pad, norm, ...
+
+
+def _declared_nll(ctx: Any) -> tuple[bool, str]:
+    """Whether the target's declared loss is the negative log-likelihood of log-probabilities,
+    measured on known inputs: loss(z, t) == -mean(z[i, t_i]) (nn.NLLLoss, F.nll_loss)."""
+    import torch
+    import torch.nn as nn
+
+    loss = ctx.recipe.get("loss")
+    if loss is None:
+        return False, "no loss declared"
+    fn = loss
+    if isinstance(loss, type) or (callable(loss) and not isinstance(loss, nn.Module) and _takes_no_args(loss)):
+        try:
+            fn = loss()
+        except Exception as exc:  # the target's own factory failed: say so, the sequence still compares
+            return False, f"the declared loss factory failed: {type(exc).__name__}"
+    gen = torch.Generator().manual_seed(99)
+    z = torch.randn(5, 7, generator=gen, dtype=torch.float64)
+    t = torch.randint(0, 7, (5,), generator=gen)
+    try:
+        got = fn(z, t)
+        value = float(got) if isinstance(got, torch.Tensor) and got.numel() == 1 else None
+    except (RuntimeError, TypeError, ValueError) as exc:
+        return False, f"the declared loss failed on a (5, 7) input: {type(exc).__name__}"
+    nll = -float(z[torch.arange(5), t].mean())
+    if value is not None and math.isclose(value, nll, rel_tol=1e-6, abs_tol=1e-9):
+        return True, "the declared loss is the NLL of its input (measured)"
+    return False, "the declared loss is not the NLL of its input (measured)"
+
+
+def _takes_no_args(fn: Any) -> bool:
+    import inspect
+
+    try:
+        sig_ = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    return all(p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               for p in sig_.parameters.values())
+
+
 @probe("layer_sequence")
 def layer_sequence(ctx, item: Item) -> Observation:
     """The ordered stages that executed (conv/fc by paper name, activations/pools/LRN by measured kind)."""
     tr = get_trace(ctx)
+    idx = visible(tr)
     seq = sequence(tr)
+    roles = {}
+    for i in idx:
+        roles[tr.ops[i].name or tr.ops[i].kind] = _role(tr.ops[i])
     dropped = [f"{lab} ({op.module_path or op.kind})" for lab, op in zip(tr.labels(), tr.ops, strict=True)
                if is_identity(op)]
     ev = "executed: " + " ".join(seq)
+    if seq and seq[-1] == "log_softmax":
+        # §3.5: the net maximises the multinomial logistic regression objective; a log_softmax read by
+        # an NLL loss is that objective written in two steps, not an extra layer.
+        nll, why = _declared_nll(ctx)
+        if nll:
+            seq = seq[:-1]
+            ev += f"; the trailing log_softmax is the paper's objective ({why}) and is not compared"
+        else:
+            ev += f"; a trailing log_softmax ({why})"
     if dropped:
         ev += "; identities on this input ignored: " + ", ".join(dropped)
-    return Observation(seq, ev, "")
+    return Observation(seq, ev, "", detail={"roles": roles})
 
 
 _CONV_ATTRS = ("out_channels", "in_channels", "kernel_size", "stride", "padding", "groups")

@@ -8,7 +8,7 @@ from ..findings import Observation, Skip
 from ..spec import Item
 from ..trace import POOLS, Trace, get_trace
 from . import probe
-from .arch import blocks, is_identity, visible
+from .arch import is_identity, visible
 
 _ATTRS = ("type", "kernel_size", "stride", "padding")
 
@@ -67,17 +67,24 @@ def pool_attr(ctx, item: Item) -> Observation:
 
 @probe("pool_placement")
 def pool_placement(ctx, item: Item) -> Observation:
-    """The conv block each function-changing pooling follows (one entry per pooling, adaptive ones included)."""
+    """The conv block each pooling follows: the block name for one that changes the function,
+    'identity after <block>' for one that is the identity on the audited input (adaptive pools included)."""
     tr = get_trace(ctx)
     value: list[str] = []
     detail = []
-    for name, idx in blocks(tr):
-        for i in idx:
-            if tr.ops[i].kind in POOLS:
-                value.append(name)
-                detail.append(f"{tr.ops[i].kind} after {name} ({tr.where(i)})")
-    ev = "; ".join(detail) or "no pooling changes the function"
-    ids = _identities(tr)
-    if ids:
-        ev += "; tolerated identities: " + ", ".join(ids)
+    for i, op in enumerate(tr.ops):
+        if op.kind not in POOLS:
+            continue
+        block = tr.block_of(i)
+        if is_identity(op):
+            value.append(f"identity after {block}")
+            size = op.attrs.get("output_size")
+            text = f"{op.kind} after {block} ({tr.where(i)}) is the identity on its {list(op.in_shape[1:])} input"
+            if size is not None:
+                text += f" (adaptive to {size}: the model also accepts other input sizes)"
+            detail.append(text)
+        else:
+            value.append(block)
+            detail.append(f"{op.kind} after {block} ({tr.where(i)})")
+    ev = "; ".join(detail) or "no pooling executed"
     return Observation(value, ev, "")

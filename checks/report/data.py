@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from ..causes import explained
 from ..findings import Report, Severity, Status
 from ..spec import Spec
 from ._values import normalise
@@ -25,7 +26,7 @@ MEASURED = ("pass", "variant", "deviation")
 FAITHFUL = ("pass", "variant")
 
 _FINDING_KEYS = ("id", "status", "severity", "expected", "observed", "message", "where", "group", "section")
-_OPTIONAL_KEYS = ("evidence", "variant", "waived")
+_OPTIONAL_KEYS = ("evidence", "variant", "waived", "caused_by")
 
 
 def _version(dist: str) -> str:
@@ -52,9 +53,11 @@ def fidelity(findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Severity-weighted share of measured items that pass or are accepted variants (0-100).
 
     Weights major 3, minor 1, info 0. Skips and errors are not measured and do not count; the
-    share of the total weight that was measured is reported beside it as `coverage`.
+    share of the total weight that was measured is reported beside it as `coverage`. A derived
+    deviation with `caused_by` (a count or size that a primary deviation moved) is measured but
+    left out of the score, so that one defect is charged once, on its primary item.
     """
-    total = measured = faithful = 0
+    total = measured = faithful = derived = 0
     for f in findings:
         w = WEIGHTS.get(str(f.get("severity")), 0)
         total += w
@@ -62,10 +65,13 @@ def fidelity(findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
             measured += w
             if f.get("status") in FAITHFUL:
                 faithful += w
-    score = round(100.0 * faithful / measured, 1) if measured else None
+            elif explained(f):
+                derived += w
+    scored = measured - derived
+    score = round(100.0 * faithful / scored, 1) if scored else None
     coverage = round(100.0 * measured / total, 1) if total else None
     return {"score": score, "coverage": coverage, "weight_faithful": faithful, "weight_measured": measured,
-            "weight_total": total}
+            "weight_derived": derived, "weight_total": total}
 
 
 def summarise(findings: list[dict[str, Any]], gate: dict[str, Any] | None) -> dict[str, Any]:

@@ -113,7 +113,8 @@ def _verdict(d: dict[str, Any]) -> list[str]:
         "## Verdict",
         "",
         f"**Fidelity score: {score_txt}**: the severity-weighted share (major 3, minor 1, info 0) of the "
-        "measured items that pass or are accepted variants; skips and errors are not measured "
+        "measured items that pass or are accepted variants; skips and errors are not measured, and a derived "
+        "deviation that names its cause is not charged again "
         f"(measured weight: {s['fidelity_coverage'] if s['fidelity_coverage'] is not None else 0:g}% of the total). "
         "Definitions: README, “Statuses, severities and the fidelity score”.",
         "",
@@ -177,6 +178,10 @@ def _block(f: dict[str, Any], item: Item | None) -> list[str]:
         out.append(f"  {' '.join(str(f['evidence']).split())}")
     if f.get("where"):
         out.append(f"- **Where**: {code(f['where'])}")
+    if f.get("caused_by"):
+        causes = ", ".join(_link(str(c)) for c in f["caused_by"])
+        out.append(f"- **Caused by**: {causes}; this derived count or size follows from it, and the fidelity score "
+                   "counts that defect once")
     if f["status"] == "variant":
         why = ""
         if item is not None:

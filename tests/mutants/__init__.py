@@ -17,8 +17,11 @@ class Mutant:
     doc: str  # one line naming the defect
     build: Callable[[], Any]  # returns an nn.Module, a factory or a plain-dict target
     deviates: frozenset[str] = frozenset()  # ids that must be `deviation`; every other id must not be
+    # the ids among `deviates` that are derived (counts, sizes): each must name its cause in
+    # `caused_by`, a primary deviation of this mutant; every other deviation must name none
     variants: frozenset[str] = frozenset()  # ids that must be `variant` (accepted-variant forms)
     probes: frozenset[str] = field(default_factory=frozenset)  # probes this mutant is meant to exercise
+    caused: frozenset[str] = frozenset()
 
 
 _MODULES = ("tests.mutants.model", "tests.mutants.recipe")

@@ -42,6 +42,8 @@ class Cfg:
     pool_after: tuple = (1, 2, 5)
     pool5: str = ""  # "adaptive_avg": AdaptiveAvgPool2d(6) instead of the max-pool after conv5
     adaptive_identity: bool = False  # torchvision's AdaptiveAvgPool2d((6, 6)) after pool5
+    bn_after: tuple = ()  # conv layers whose activation is followed by an nn.BatchNorm2d, e.g. (3,)
+    head: str = ""  # "softmax" | "log_softmax": nn.Softmax(dim=1) / nn.LogSoftmax(dim=1) after fc8
     dropout_p: float = 0.5
     dropout_on: tuple = ("fc6", "fc7")  # layers whose output is dropped ("pool5" = fc6's input)
     dropout_before_act: bool = False
@@ -145,6 +147,8 @@ def _steps(c: Cfg) -> tuple[list[tuple[str, nn.Module]], list[list[nn.Module]]]:
         for role in order:
             if role == "act" and f"conv{n}" not in c.no_act and not per_tower_act:
                 steps.append((f"act{n}", _act(c)))
+                if n in c.bn_after:
+                    steps.append((f"bn{n}", nn.BatchNorm2d(cout)))
             elif role == "lrn" and c.lrn is not None and n in (1, 2):
                 steps.append((f"lrn{n}", _lrn(c)))
             elif role == "pool" and n in c.pool_after:
@@ -176,6 +180,8 @@ def _steps(c: Cfg) -> tuple[list[tuple[str, nn.Module]], list[list[nn.Module]]]:
         if dropped and not c.dropout_before_act:
             steps.append(drop(f"drop{n}"))
         fin = fout
+    if c.head:
+        steps.append(("prob", nn.Softmax(dim=1) if c.head == "softmax" else nn.LogSoftmax(dim=1)))
     return steps, layers
 
 
@@ -274,12 +280,15 @@ def make(**kw) -> nn.Module:
     return model
 
 
-def _m(name, doc, deviates=(), variants=(), probes=(), **kw):
-    return Mutant(name, doc, lambda: partial(make, **kw), frozenset(deviates), frozenset(variants), frozenset(probes))
+def _m(name, doc, deviates=(), variants=(), probes=(), derived=(), **kw):
+    """`deviates`: the primary ids; `derived`: ids that deviate because of them and say so (caused_by)."""
+    return Mutant(name, doc, lambda: partial(make, **kw), frozenset(deviates) | frozenset(derived),
+                  frozenset(variants), frozenset(probes), frozenset(derived))
 
 
-def _target(name, doc, target, deviates=(), variants=(), probes=()):
-    return Mutant(name, doc, target, frozenset(deviates), frozenset(variants), frozenset(probes))
+def _target(name, doc, target, deviates=(), variants=(), probes=(), derived=()):
+    return Mutant(name, doc, target, frozenset(deviates) | frozenset(derived), frozenset(variants),
+                  frozenset(probes), frozenset(derived))
 
 
 _COUNTS = ("arch.params_total", "arch.params_per_layer")
@@ -302,9 +311,9 @@ MUTANTS: list[Mutant] = [
     _m("faithful_inplace", "nn.ReLU(inplace=True) and nn.Dropout(inplace=True) everywhere (no defect)",
        inplace=True),
     _m("faithful_sym_pad2", "conv1 with symmetric padding 2 on 224 gives 55 (no defect)", conv1_pad=2),
-    _m("faithful_adaptive_identity", "torchvision's AdaptiveAvgPool2d((6, 6)), an identity at 224 (no defect)",
-       adaptive_identity=True),
     # ------------------------------------------------ accepted variants ------------------------
+    _m("variant_adaptive_identity", "torchvision's AdaptiveAvgPool2d((6, 6)) after pool5, an identity at 224",
+       adaptive_identity=True, variants={"pool.placement"}),
     _target("variant_227_unpadded", "227 input with an unpadded conv1 (Caffe)",
             lambda: {"model": partial(make, input_size=227, conv1_pad=0), "input_size": (3, 227, 227)},
             variants={"arch.input_size"}),
@@ -317,43 +326,45 @@ MUTANTS: list[Mutant] = [
             variants={"arch.fc8.out_features"}),
     # ------------------------------------------------ single defects ---------------------------
     *[_m(f"conv{i + 1}_channels", f"conv{i + 1} has {ch} kernels instead of the paper's",
-         deviates={f"arch.conv{i + 1}.out_channels", *_COUNTS, "arch.neurons"}, probes={"conv_attr"},
+         deviates={f"arch.conv{i + 1}.out_channels"}, derived={*_COUNTS, "arch.neurons"}, probes={"conv_attr"},
          channels=tuple(ch if j == i else v for j, v in enumerate((96, 256, 384, 384, 256))))
       for i, ch in enumerate((64, 192, 256, 256, 192))],
     _m("conv1_kernel_9", "conv1 kernels are 9x9 instead of 11x11", kernels=(9, 5, 3, 3, 3),
-       deviates={"arch.conv1.kernel_size", *_COUNTS}),
+       deviates={"arch.conv1.kernel_size"}, derived=_COUNTS),
     _m("conv2_kernel_3", "conv2 kernels are 3x3 instead of 5x5", kernels=(11, 3, 3, 3, 3),
-       deviates={"arch.conv2.kernel_size", *_COUNTS}),
+       deviates={"arch.conv2.kernel_size"}, derived=_COUNTS),
     _m("conv2_stride_2", "conv2 has stride 2", strides=(4, 2, 1, 1, 1),
-       deviates={"arch.conv2.stride", "arch.feature_maps", "arch.neurons", *_COUNTS}, probes={"feature_maps"}),
+       deviates={"arch.conv2.stride"}, derived={"arch.feature_maps", "arch.neurons", *_COUNTS},
+       probes={"feature_maps"}),
     _m("conv1_unpadded_224", "conv1 unpadded on a 224 input gives 54x54", conv1_pad=0,
-       deviates={"arch.input_size", "arch.feature_maps", "arch.neurons", *_COUNTS}, probes={"input_size"}),
+       deviates={"arch.input_size"}, derived={"arch.feature_maps", "arch.neurons", *_COUNTS}, probes={"input_size"}),
     _m("conv1_stride_3", "conv1 has stride 3 (73x73 maps)", strides=(3, 1, 1, 1, 1),
-       deviates={"arch.conv1.stride", "arch.input_size", "arch.feature_maps", "arch.neurons", *_COUNTS}),
+       deviates={"arch.conv1.stride"}, derived={"arch.input_size", "arch.feature_maps", "arch.neurons", *_COUNTS}),
     *[_m(f"conv{n}_kernel_5", f"conv{n} kernels are 5x5 instead of 3x3 (padding 2 keeps the sizes)",
          kernels=tuple(5 if j == n - 1 else k for j, k in enumerate((11, 5, 3, 3, 3))),
-         deviates={f"arch.conv{n}.kernel_size", *_COUNTS}) for n in (3, 4, 5)],
+         deviates={f"arch.conv{n}.kernel_size"}, derived=_COUNTS) for n in (3, 4, 5)],
     *[_m(f"conv{n}_stride_2", f"conv{n} has stride 2 (7x7 maps, 3x3 after pool5)",
          strides=tuple(2 if j == n - 1 else s for j, s in enumerate((4, 1, 1, 1, 1))),
-         deviates={f"arch.conv{n}.stride", "arch.feature_maps", "arch.neurons", *_COUNTS}) for n in (3, 4, 5)],
+         deviates={f"arch.conv{n}.stride"}, derived={"arch.feature_maps", "arch.neurons", *_COUNTS})
+      for n in (3, 4, 5)],
     _m("conv1_groups_3", "conv1 with groups=3 (each kernel sees one colour)", groups=(3, 2, 1, 2, 2),
-       deviates={"arch.conv1.groups", *_COUNTS}),
+       deviates={"arch.conv1.groups"}, derived=_COUNTS),
     *[_m(f"conv{n}_groups_4", f"conv{n} with groups=4", groups=tuple(4 if j == n - 1 else g for j, g in
                                                                     enumerate((1, 2, 1, 2, 2))),
-         deviates={f"arch.conv{n}.groups", *_COUNTS}) for n in (2, 4, 5)],
+         deviates={f"arch.conv{n}.groups"}, derived=_COUNTS) for n in (2, 4, 5)],
     _m("conv3_grouped", "conv3 with groups=2 (the paper's conv3 sees both halves)", groups=(1, 2, 2, 2, 2),
-       deviates={"arch.conv3.groups", *_COUNTS}),
+       deviates={"arch.conv3.groups"}, derived=_COUNTS),
     _m("conv2_ungrouped_only", "groups=1 on conv2 only: a variant there, but the counts match neither reading",
        groups=(1, 1, 1, 2, 2), variants={"arch.conv2.groups"}, deviates=set(_COUNTS)),
-    _m("tanh", "tanh instead of ReLU everywhere", act="tanh", deviates={"arch.activation", "arch.layer_sequence"},
+    _m("tanh", "tanh instead of ReLU everywhere", act="tanh", deviates={"arch.activation"},
        probes={"activation"}),
     _m("leaky_relu", "LeakyReLU(0.01) instead of ReLU", act="leaky",
-       deviates={"arch.activation", "arch.layer_sequence"}),
+       deviates={"arch.activation"}),
     _m("relu_on_fc8", "a ReLU on fc8's logits", act_fc8=True,
-       deviates={"arch.relu_placement", "arch.layer_sequence"}, probes={"relu_placement", "layer_sequence"}),
+       deviates={"arch.relu_placement"}, probes={"relu_placement"}),
     _m("no_relu_conv3", "no ReLU after conv3", no_act=frozenset({"conv3"}),
-       deviates={"arch.relu_placement", "arch.layer_sequence"}),
-    _m("no_lrn", "no response normalisation", lrn=None, deviates={"lrn.placement", "arch.layer_sequence"},
+       deviates={"arch.relu_placement"}),
+    _m("no_lrn", "no response normalisation", lrn=None, deviates={"lrn.placement"},
        probes={"lrn_placement"}),
     _m("lrn_k1", "LRN with k=1 (PyTorch/Caffe default)", lrn={**_PAPER_LRN, "k": 1.0}, deviates={"lrn.k"},
        probes={"lrn_params"}),
@@ -364,21 +375,21 @@ MUTANTS: list[Mutant] = [
     _m("lrn_alpha_5x", "LRN alpha 5x too big (PyTorch alpha 2.5e-3)", lrn={**_PAPER_LRN, "alpha": 2.5e-3},
        deviates={"lrn.alpha"}),
     _m("lrn_before_relu", "LRN before the ReLU in blocks 1-2 (cuda-convnet2 conv1)", block_order="lrn>act>pool",
-       deviates={"lrn.placement", "arch.layer_sequence"}),
+       deviates={"lrn.placement"}),
     _m("pool_before_lrn", "pooling before LRN in blocks 1-2 (CaffeNet)", block_order="act>pool>lrn",
-       deviates={"lrn.placement", "arch.layer_sequence"}),
+       deviates={"lrn.placement"}),
     _m("avg_pool", "average instead of max pooling", pool=("avg", 3, 2),
-       deviates={"pool.type", "arch.layer_sequence"}, probes={"pool_attr"}),
+       deviates={"pool.type"}, probes={"pool_attr"}),
     _m("pool_2x2", "non-overlapping 2/2 pooling (same map sizes)", pool=("max", 2, 2),
        deviates={"pool.kernel_size"}),
     _m("pool5_adaptive_avg", "AdaptiveAvgPool2d(6) instead of the max-pool after conv5 (changes the function)",
-       pool5="adaptive_avg", deviates={"pool.type", "arch.layer_sequence"}),
+       pool5="adaptive_avg", deviates={"pool.type"}),
     _m("pool_after_conv4", "the third max-pool follows conv4 instead of conv5", pool_after=(1, 2, 4),
-       deviates={"pool.placement", "arch.feature_maps", "arch.layer_sequence", "arch.neurons"},
+       deviates={"pool.placement"}, derived={"arch.feature_maps", "arch.neurons"},
        probes={"pool_placement"}),
     _m("dropout_p03", "dropout p=0.3", dropout_p=0.3, deviates={"dropout.p"}, probes={"dropout_rate"}),
     _m("dropout_torchvision_order", "dropout on pool5 and fc6 outputs (torchvision order)",
-       dropout_on=("pool5", "fc6"), deviates={"dropout.placement", "arch.layer_sequence"},
+       dropout_on=("pool5", "fc6"), deviates={"dropout.placement"},
        probes={"dropout_placement"}),
     _m("dropout_p03_inplace", "in-place dropout p=0.3 (nn.Dropout(0.3, inplace=True))", dropout_p=0.3,
        inplace=True, deviates={"dropout.p"}, probes={"dropout_rate"}),
@@ -393,12 +404,21 @@ MUTANTS: list[Mutant] = [
     _m("bias_point_one", "biases 0.1 where the paper has 1 (Caffe)", biases=(0, .1, 0, .1, .1, .1, .1, 0),
        deviates={"init.biases"}, probes={"init_biases"}),
     _m("fc6_2048", "fc6 has 2048 neurons", fc=(2048, 4096),
-       deviates={"arch.fc6.out_features", *_COUNTS, "arch.neurons"}, probes={"fc_attr", "params_total",
+       deviates={"arch.fc6.out_features"}, derived={*_COUNTS, "arch.neurons"}, probes={"fc_attr", "params_total",
                                                                             "params_per_layer", "neurons"}),
-    _m("fc7_2048", "fc7 has 2048 neurons", fc=(4096, 2048), deviates={"arch.fc7.out_features", *_COUNTS,
-                                                                       "arch.neurons"}),
+    _m("fc7_2048", "fc7 has 2048 neurons", fc=(4096, 2048), deviates={"arch.fc7.out_features"},
+       derived={*_COUNTS, "arch.neurons"}),
     _m("pool_stride_3", "pooling 3/3 (non-overlapping, smaller maps)", pool=("max", 3, 3),
-       deviates={"pool.stride", "arch.feature_maps", "arch.neurons", *_COUNTS}),
+       deviates={"pool.stride"}, derived={"arch.feature_maps", "arch.neurons", *_COUNTS}),
+    _m("softmax_in_forward", "nn.Softmax(dim=1) after fc8 in forward (the loss then sees probabilities)",
+       head="softmax", deviates={"arch.layer_sequence"}, probes={"layer_sequence"}),
+    _m("batchnorm_conv3", "an nn.BatchNorm2d after conv3's ReLU (its 768 parameters too)", bn_after=(3,),
+       deviates={"arch.layer_sequence"}, derived={"arch.params_total"}),
+    _target("faithful_log_softmax_nll", "nn.LogSoftmax(dim=1) after fc8, trained with nn.NLLLoss (the §3.5 "
+            "objective in two steps; no defect)",
+            lambda: {"model": partial(make, head="log_softmax"), "loss": nn.NLLLoss()}),
+    _m("log_softmax_no_loss", "nn.LogSoftmax(dim=1) after fc8 and no loss declared to read it",
+       head="log_softmax", deviates={"arch.layer_sequence"}),
     _m("fc8_500_undeclared", "fc8 has 500 outputs and no class count is declared", num_classes=500,
        deviates={"arch.fc8.out_features"}),
 ]
