@@ -147,9 +147,16 @@ def read_yaml(path: str | Path, what: str, error: type[Exception],
     if len(raw) > max_bytes:
         size = f"{max_bytes >> 20} MiB" if max_bytes % (1 << 20) == 0 else f"{max_bytes:,} bytes"
         raise error(f"{p}: larger than {size}; refusing to read it as {what}.")
+    try:  # decoded here, so that a bad byte is one line with its place (YAML's reader raises from its constructor)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(f"{p}: line {line}, column {column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                    "save the file as UTF-8.") from None
     if _LOADER is None:
         _LOADER = _loader_class()
-    loader = _LOADER(raw)
+    loader = _LOADER(text)
     try:
         node = loader.get_single_node()
         if node is not None and _expanded_nodes(node) > MAX_YAML_NODES:

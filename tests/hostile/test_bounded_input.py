@@ -290,3 +290,25 @@ def test_naming_a_manifest_reads_it_bounded(tmp_path: Path) -> None:
     start = time.monotonic()
     assert default_name(str(path)) == "bomb"  # unreadable here: the worker reports why
     assert time.monotonic() - start < 1.0
+
+
+@pytest.mark.parametrize("kind", ["spec", "manifest", "waivers"])
+def test_non_utf8_bytes_are_one_line_with_their_place(tmp_path: Path, kind: str) -> None:
+    """A Latin-1 byte used to raise a two-part yaml.reader traceback with no line number."""
+    from alexnet_audit.inputs import read_yaml
+
+    path = tmp_path / f"{kind}.yaml"
+    path.write_bytes(b"name: x\nnotes: \"caf\xe9\"\n")
+    with pytest.raises(ValueError) as exc:
+        read_yaml(path, kind, ValueError)
+    assert str(exc.value) == f"{path}: line 2, column 12: not UTF-8 text (byte 0xe9); save the file as UTF-8."
+
+
+def test_cli_non_utf8_waivers_are_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alexnet_audit.cli import EXIT_USAGE, main
+
+    (tmp_path / "w.yaml").write_bytes(b"lrn.k: \"caf\xe9\"\n")
+    assert main(["audit", "reference", "--waivers", str(tmp_path / "w.yaml"), "--out", str(tmp_path / "o")]) \
+        == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 1, column 12: not UTF-8 text" in err[0]
