@@ -26,7 +26,7 @@ def probes() -> dict[str, Any]:
     """Our probes (and whichever other probe modules exist already)."""
     from alexnet_audit.probes import PROBES
 
-    for mod in ("recipe", "data", "context"):
+    for mod in ("recipe", "data", "context", "techniques"):
         importlib.import_module(f"alexnet_audit.probes.{mod}")
     return PROBES
 

@@ -83,6 +83,10 @@ def _train(*, resize: list[Any] | None = None, flip: Any = "default", lighting: 
     return build
 
 
+_CROP = [T.Resize(256), T.CenterCrop(256), T.RandomCrop(224)]
+_DRAGGED = {"data.extra_augmentation", "data.mean_subtraction", "data.pca_lighting", "data.random_crop", "data.resize"}
+
+
 class _SoftmaxThenCE(nn.Module):
     """CrossEntropyLoss applied to softmax outputs: a second softmax inside the loss."""
 
@@ -139,7 +143,7 @@ MUTANTS: list[Mutant] = [
        batch_size=256),
     _m("recipe-epochs-30", "30 epochs instead of about 90.", {"train.epochs"}, epochs=30),
     # ------------------------------------------------------------------ loss (§3.5) ----------------
-    _m("recipe-label-smoothing", "CrossEntropyLoss(label_smoothing=0.1).", {"train.loss"},
+    _m("recipe-label-smoothing", "CrossEntropyLoss(label_smoothing=0.1).", {"train.loss", "train.extra_techniques"},
        loss=nn.CrossEntropyLoss(label_smoothing=0.1)),
     _m("recipe-mse-loss", "MSELoss against one-hot targets.", {"train.loss"}, loss=nn.MSELoss()),
     _m("recipe-extra-softmax", "Cross-entropy of softmax outputs (softmax applied twice).", {"train.loss"},
@@ -168,6 +172,26 @@ MUTANTS: list[Mutant] = [
        variants={"data.random_crop", "data.mean_subtraction"},
        train_transform=_train(resize=[T.Resize(256), T.CenterCrop(256), T.RandomCrop(227)],
                               normalise=MeanSubtraction(torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1)))),
+    # Extra augmentation also moves what the other data probes read (colour noise, crop windows, the
+    # mean image): those items deviate with it, measured, and are listed.
+    _m("recipe-colour-jitter", "ColorJitter(0.4, 0.4, 0.4) after the crop.",
+       {"data.extra_augmentation", "data.pca_lighting", "data.random_crop", "data.resize"},
+       variants={"data.mean_subtraction"}, train_transform=_train(resize=[*_CROP, T.ColorJitter(0.4, 0.4, 0.4)])),
+    _m("recipe-rotation", "RandomRotation(15) after the crop.", _DRAGGED,
+       train_transform=_train(resize=[*_CROP, T.RandomRotation(15)])),
+    _m("recipe-vertical-flip", "RandomVerticalFlip() besides the horizontal one.", {"data.extra_augmentation"},
+       variants={"data.mean_subtraction"}, train_transform=_train(resize=[*_CROP, T.RandomVerticalFlip()])),
+    _m("recipe-random-erasing", "RandomErasing(p=0.5) after the mean subtraction.", _DRAGGED,
+       train_transform=_train(normalise=T.Compose([MeanSubtraction(), T.RandomErasing(p=0.5)]))),
+    _m("recipe-trivial-augment", "TrivialAugmentWide() after the crop.", _DRAGGED,
+       train_transform=_train(resize=[*_CROP, T.TrivialAugmentWide()])),
+    # ------------------------------------------------------------------ techniques (§5) -------------
+    _m("recipe-grad-clip", "clip_grad_norm_(max_norm=5) in the training loop.", {"train.extra_techniques"},
+       techniques={"grad_clip": {"max_norm": 5.0}}),
+    _m("recipe-ema", "An EMA of the weights (decay 0.9999) used for evaluation.", {"train.extra_techniques"},
+       techniques={"ema": {"decay": 0.9999, "eval": True}}),
+    _m("recipe-amp", "Mixed precision: autocast float16 with a GradScaler.", variants={"train.extra_techniques"},
+       techniques={"amp": {"dtype": "float16", "grad_scaler": True}}),
     # ------------------------------------------------------------------ evaluation (§4.1) -----------
     _m("recipe-centre-crop-eval", "Single centre 224 crop at test time instead of ten patches.", {"eval.ten_crop"},
        eval_transform=_centre_crop_eval),

@@ -1,0 +1,174 @@
+"""What the paper did not do (§4.1, §5): training techniques beyond plain SGD, augmentation beyond its own.
+
+`extra_techniques` reads the target's `techniques` (what `alexnet-audit capture` saw the run do,
+or what a manifest declares) and measures label smoothing from the loss itself.
+
+`extra_augmentation` measures the train transform on synthetic images under fixed seeds, by what
+the outputs do, never by class names:
+- two constant colours under the same seed: their per-channel difference is the same in every
+  draw for any fixed affine colour map plus additive noise (mean subtraction, std division, §4.1's
+  PCA lighting); a difference that changes from draw to draw is a random colour change
+  (ColorJitter, grayscale, posterize, solarize, ...);
+- grey ramps along x and along y, minus a black image under the same seed: crops, resizes and
+  flips keep the x ramp constant down every output column and the y ramp along every row; a ramp
+  that varies across is a rotation, shear or perspective; a y ramp that falls is a vertical flip;
+- white minus black under the same seed is zero where the output does not depend on the input:
+  an inner axis-aligned rectangle of such pixels is an erased patch (RandomErasing); fill at the
+  corners (rotations) or strips along a whole edge (padding, translation) is not.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..findings import Observation, Skip
+from ..numbers import FLOAT32_FLOOR, magnitude, sig
+from . import probe
+from .data import _one_thread
+
+# Techniques of the paper's list (train.extra_techniques); the others captured are context only.
+EXTRA = ("amp", "grad_clip", "ema", "mixup", "cutmix", "label_smoothing")
+SEEDS = 48
+SRC_W, SRC_H = 320, 240
+COLOUR_A, COLOUR_B = (200, 120, 60), (90, 160, 210)
+COLOUR_SPREAD = 0.02  # relative draw-to-draw change of the colour difference that is not rounding
+CROSS_RAMP = 2e-3  # ramp variation across the expected direction, as a fraction of its range
+MIN_DRAWS = 2  # a random change must show in at least this many of the SEEDS draws
+
+
+@probe("extra_techniques")
+def extra_techniques(ctx: Any, item: Any) -> Observation:
+    """Training techniques beyond §5's plain SGD: AMP, clipping, EMA, mixup/cutmix, label smoothing (from the loss)."""
+    if "techniques" not in ctx.recipe:
+        raise Skip("the target declares no techniques (give a `techniques:` section, or capture the run)")
+    techniques = ctx.recipe["techniques"] or {}
+    if not isinstance(techniques, dict):
+        raise TypeError(f"techniques must be a mapping, got {type(techniques).__name__}")
+    used = {k for k in techniques if k in EXTRA}
+    how = [f"{k} {_settings(techniques[k])}" for k in sorted(used)]
+    smoothing = _loss_smoothing(ctx, item)
+    if smoothing is not None:
+        used.add("label_smoothing")
+        how.append(f"the loss measures as {smoothing}")
+    context = [k for k in sorted(techniques) if k not in EXTRA]
+    source = "declared, not measured: " if "techniques" in ctx.target.declared else ""
+    evidence = (f"{source}{'; '.join(how) if how else 'none of ' + ', '.join(EXTRA)}"
+                + (f"; also recorded: {', '.join(f'{k} {_settings(techniques[k])}' for k in context)}"
+                   if context else ""))
+    return Observation(sorted(used), evidence)
+
+
+def _settings(value: Any) -> str:
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={sig(v, 6) if isinstance(v, float) else v}" for k, v in value.items()) + ")"
+    return f"({value})"
+
+
+def _loss_smoothing(ctx: Any, item: Any) -> str | None:
+    """The loss probe's reading when it finds label smoothing in the loss's values, else None."""
+    from ..findings import Absent
+    from .recipe import loss_probe
+
+    if "loss" not in ctx.recipe:
+        return None
+    try:
+        value = ctx.cached("techniques.loss", lambda: loss_probe(ctx, item).value)
+    except (Skip, Absent):
+        return None
+    return value if isinstance(value, str) and "label_smoothing" in value else None
+
+
+# ------------------------------------------------------------------------------ augmentation ---
+
+def _ramp(axis: str) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    a = np.zeros((SRC_H, SRC_W, 3), dtype=np.uint8)
+    if axis == "x":
+        a[...] = np.round(30 + 195 * (np.arange(SRC_W) + 0.5) / SRC_W)[None, :, None]
+    else:
+        a[...] = np.round(30 + 195 * (np.arange(SRC_H) + 0.5) / SRC_H)[:, None, None]
+    return Image.fromarray(a)
+
+
+def _cross(d: Any, valid: Any, along: int) -> float:
+    """Mean |variation| of a ramp output across `along` (dim of rows=0 / cols=1), over valid pixels."""
+    import torch
+
+    w = valid.to(d.dtype)
+    n = w.sum(dim=along, keepdim=True).clamp(min=1)
+    mean = (d * w).sum(dim=along, keepdim=True) / n
+    resid = ((d - mean).abs() * w).sum() / w.sum().clamp(min=1)
+    vals = d[valid]
+    span = float(vals.max() - vals.min()) if vals.numel() else 0.0
+    return float(resid) / span if span > 0 else float(torch.tensor(0.0))
+
+
+def _patch(dead: Any) -> str | None:
+    """What the input-independent pixels are: 'erased' (an inner rectangle), 'fill' (edges, corners)."""
+    if not bool(dead.any()):
+        return None
+    rows, cols = dead.any(dim=1).nonzero().flatten(), dead.any(dim=0).nonzero().flatten()
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    box = (r1 - r0 + 1) * (c1 - c0 + 1)
+    full_span = (r1 - r0 + 1) == dead.shape[0] or (c1 - c0 + 1) == dead.shape[1]
+    return "erased" if float(dead.sum()) / box > 0.9 and not full_span else "fill"
+
+
+def _augmentation(ctx: Any) -> dict[str, Any]:
+    from .data import _chw, _flat_image, _rng_guard, _seeded, _transform
+
+    tf = _transform(ctx, "train_transform")
+
+    def build() -> dict[str, Any]:
+        import torch
+
+        xs, ys = _ramp("x"), _ramp("y")
+        black, white = _flat_image(SRC_W, SRC_H, (0, 0, 0)), _flat_image(SRC_W, SRC_H, (255, 255, 255))
+        ca, cb = _flat_image(SRC_W, SRC_H, COLOUR_A), _flat_image(SRC_W, SRC_H, COLOUR_B)
+        diffs, counts = [], {"rotation_or_shear": 0, "vertical_flip": 0, "random_erasing": 0}
+        worst = 0.0
+        with _rng_guard():
+            for s in range(SEEDS):
+                seed = 7000 + s
+                b = _chw(_seeded(tf, black, seed))
+                w = _chw(_seeded(tf, white, seed))
+                slope = (w - b).mean(dim=0)
+                live = slope.abs() > 1e-6 * float(slope.abs().max() or 1.0)
+                if _patch(~live) == "erased":
+                    counts["random_erasing"] += 1
+                dx = (_chw(_seeded(tf, xs, seed)) - b).mean(dim=0)
+                dy = (_chw(_seeded(tf, ys, seed)) - b).mean(dim=0)
+                cross = max(_cross(dx, live, 0), _cross(dy, live, 1))
+                worst = max(worst, cross)
+                if cross > CROSS_RAMP:
+                    counts["rotation_or_shear"] += 1
+                rows = (dy * live).sum(dim=1) / live.sum(dim=1).clamp(min=1)
+                if live.sum() and float(rows[-1] - rows[0]) * float(slope.mean()) < 0:
+                    counts["vertical_flip"] += 1
+                d = _chw(_seeded(tf, ca, seed)) - _chw(_seeded(tf, cb, seed))
+                diffs.append(d.flatten(1).median(dim=1).values)
+        stack = torch.stack(diffs)  # SEEDS x C
+        scale = float(stack.abs().mean()) or 1.0
+        moved = ((stack - stack.median(dim=0).values).abs().amax(dim=1) / scale > COLOUR_SPREAD)
+        counts["colour_jitter"] = int(moved.sum())
+        return {"counts": counts, "worst_cross": worst}
+
+    return ctx.cached("techniques.augmentation", build)
+
+
+@probe("extra_augmentation")
+@_one_thread
+def extra_augmentation(ctx: Any, item: Any) -> Observation:
+    """Augmentation beyond §4.1's crops, flips and PCA lighting, by behaviour: colour jitter, rotation, erasing."""
+    got = _augmentation(ctx)
+    counts = got["counts"]
+    found = sorted(k for k, n in counts.items() if n >= MIN_DRAWS)
+    shown = ", ".join(f"{k} in {n}" for k, n in sorted(counts.items()))
+    decl = ("declared, not measured: the manifest gives train_transform as a literal list of steps; "
+            if "train_transform" in ctx.target.declared else "")
+    evidence = (f"{decl}{SEEDS} seeded draws of grey x/y ramps, two constant colours, black and white: draws showing "
+                f"{shown} (counted from {MIN_DRAWS}); largest ramp variation across its axis "
+                f"{magnitude(got['worst_cross'], 2, FLOAT32_FLOOR)} of its range "
+                f"(over {CROSS_RAMP:g}: rotated or sheared)")
+    return Observation(found, evidence)
