@@ -82,7 +82,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     described = target.describe()
     cause = preflight(target)
     if cause is not None:
-        return {"ok": False, "stage": "model", "cause": cause, "target": described}
+        # a declared class count the model contradicts is the user's declaration to fix: a usage error
+        stage = "load" if cause.startswith("the target declares num_classes") else "model"
+        return {"ok": False, "stage": stage, "cause": cause, "detail": f"{args.name}: {cause}", "target": described}
 
     from .audit import run_audit
     from .remote import gate_payload

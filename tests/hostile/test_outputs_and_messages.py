@@ -43,8 +43,8 @@ CASES = {  # attr -> words the one-line cause must contain
     "extra_dims": "shape [2, 10, 2], not [N, C] class scores",
     "integers": "torch.int64 values of shape [2, 10], not floating-point class scores",
     "as_dict": "returned dict, not a tensor",
-    "ten_way": "declares num_classes 10 but the model outputs 1000 scores",
 }
+CONTRADICTS = "models.ten_way: the target declares num_classes 10 but the model outputs 1000 scores per image"
 
 
 @pytest.fixture
@@ -63,6 +63,16 @@ def test_unreadable_output_is_an_error_report(models: Path, capsys: pytest.Captu
     report = json.loads((models / "out" / f"models.{attr}.json").read_text(encoding="utf-8"))
     assert report["summary"]["fidelity_score"] is None  # nothing was measured: no score, never 100
     assert all(f["status"] == "error" for f in report["findings"])
+
+
+def test_a_class_count_the_model_contradicts_is_a_usage_error(models: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`num_classes: 10` declared for a model that outputs 1000 used to pass with no warning."""
+    assert main(["audit", "models.py:ten_way", "--out", "out", "--format", "json"]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip().splitlines() == [f"alexnet-audit: error: {CONTRADICTS}; fix "
+                                                                        "num_classes or the model's last layer"]
+    assert not (models / "out" / "models.ten_way.json").exists()
 
 
 def test_compare_says_the_same_as_audit(models: Path) -> None:
