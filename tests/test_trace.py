@@ -244,3 +244,34 @@ def test_constant_weight_product_is_not_a_layer():
 
     tr = _trace(Net(), (8,))
     assert list(tr.layers()) == ["fc6"]
+
+
+@pytest.mark.parametrize("form", ["scripted", "traced", "data_parallel", "averaged", "compiled"])
+def test_torchscript_and_wrapped_models_trace_like_their_eager_form(form):
+    import warnings
+
+    import tests.wild.models as wild
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.* is deprecated in this torch
+        model = getattr(wild, form)()
+    tr = _trace(model)
+    layers = tr.layers()
+    assert list(layers) == PAPER
+    assert {n: op.params for n, op in layers.items()} == PARAMS
+    assert {n: layers[n].attrs["groups"] for n in GROUPS} == GROUPS
+    kinds = [op.name or op.kind for op in tr.ops if op.kind not in ("flatten", "reshape", "slice", "dropout")]
+    assert kinds[:4] == ["conv1", "relu", "lrn", "maxpool"] and kinds[-5:] == ["fc6", "relu", "fc7", "relu", "fc8"]
+    assert tr.param_count == 60965224
+
+
+def test_a_model_without_parameters_errors_in_one_line_saying_what_to_pass():
+    import warnings
+
+    from tests.wild.models import scripted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        frozen = torch.jit.freeze(scripted().eval())
+    with pytest.raises(ValueError, match=r"^cannot trace: the TorchScript module has no parameters .*pass the module "
+                                         r"before freezing") as err:
+        _trace(frozen)
+    assert "\n" not in str(err.value)

@@ -22,7 +22,7 @@ import torch
 from ..findings import Observation, Skip
 from ..numbers import quantise, sig
 from ..spec import Item
-from ..trace import ACTIVATIONS, Trace, get_trace, get_train_trace, make_input, one_thread, replay
+from ..trace import ACTIVATIONS, Trace, get_trace, get_train_trace, make_input, one_thread, replay, unwrap
 from . import probe
 from .arch import is_identity
 
@@ -120,7 +120,7 @@ def dropout_placement(ctx, item: Item) -> Observation:
 def dropout_eval(ctx, item: Item) -> Observation:
     """'off' when eval-mode output is deterministic and every dropout site is the identity or a constant scale."""
     tr = get_trace(ctx)
-    model = ctx.model
+    model = unwrap(ctx.model)  # as traced: a torch.compile wrapper would recompile and round differently
     x = make_input(model, tuple(ctx.target.input_size))
     modes = {m: m.training for m in model.modules()}
     model.eval()

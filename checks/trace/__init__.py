@@ -25,6 +25,7 @@ Layers are named in execution order: conv1, conv2, ... and fc6, fc7, ... (extra 
 from __future__ import annotations
 
 from .build import build_trace, get_trace, get_train_trace, make_input, nonfinite_reason, one_thread, output_problem
+from .dispatch import unwrap
 from .elementwise import classify_elementwise
 from .groups import measure_groups
 from .kinds import ACTIVATIONS, DROPOUTS, POOLS, Activation, OpKind, RawKind
@@ -33,6 +34,6 @@ from .ops import Detail, Op, Trace
 from .replay import replay  # the function; it shadows the submodule of the same name on the package
 
 __all__ = ["Op", "Trace", "Detail", "get_trace", "get_train_trace", "build_trace", "classify_elementwise", "fit_lrn",
-           "measure_groups", "make_input", "nonfinite_reason", "output_problem", "replay", "one_thread",
+           "measure_groups", "make_input", "unwrap", "nonfinite_reason", "output_problem", "replay", "one_thread",
            "ACTIVATIONS", "POOLS",
            "DROPOUTS", "OpKind", "RawKind", "Activation", "LrnFit"]

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from .describe import describe
+from .dispatch import DispatchRecorder, is_script, untraceable, unwrap
 from .graph import Unit, fold_bias, fold_pads, fold_unfold, main_path, math_regions, units_of
 from .ops import Detail, Op, Trace
 from .record import Call, Recorder, flat, shape_of, unique
@@ -81,16 +82,20 @@ def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[
         c.end, c.out = len(rec.recs), out
 
     handles = []
+    script = is_script(model)
     for m in model.modules():
+        if script or is_script(m):  # hooks cannot be registered; the dispatcher-level recorder sees its ops
+            continue
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
+    mode: Any = DispatchRecorder(rec) if script else rec
     modes = {m: m.training for m in model.modules()}
     buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
     model.train(train)
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            with torch.no_grad(), rec:
+            with torch.no_grad(), mode:
                 y = model(x)
     finally:
         for h in handles:
@@ -133,7 +138,14 @@ def _used_params(rec: Recorder, units: list[Unit]) -> list[torch.Tensor]:
 
 def build_trace(model: nn.Module, input_size: tuple[int, ...], *, train: bool = False, measure: bool = True,
                 seed: int = 0, batch: int = 2) -> Trace:
-    """Run `model` once on a seeded (batch, *input_size) input and build the logical op list."""
+    """Run `model` once on a seeded (batch, *input_size) input and build the logical op list.
+
+    A wrapper (DataParallel, DDP, AveragedModel, torch.compile) is traced through the module it wraps;
+    a TorchScript module is recorded at the dispatcher level."""
+    model = unwrap(model)
+    why = untraceable(model)
+    if why:
+        raise ValueError(why)
     x = make_input(model, input_size, seed=seed, batch=batch)
     rec, calls, y = _record(model, x, train, seed)
     outs = flat(y)

@@ -115,11 +115,14 @@ class Recorder(TorchFunctionMode):
 
     def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
-        kwargs = kwargs or {}
+        return self.call(func, fname(func), args, kwargs or {})
+
+    def call(self, func: Callable[..., Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run func(*args, **kwargs) and record it under `name` when it consumed data."""
         # An in-place dropout (nn.Dropout(inplace=True), F.dropout_) overwrites its input: keep a
         # copy so the mask it applied can still be seen by comparing input and output.
         before = None
-        if raw_kind(fname(func), args) == "dropout":
+        if raw_kind(name, args) == "dropout":
             first = next((t for t in flat(args) + flat(kwargs) if id(t) in self.data), None)
             before = first.detach().clone() if isinstance(first, torch.Tensor) else None
         out = func(*args, **kwargs)
@@ -129,7 +132,7 @@ class Recorder(TorchFunctionMode):
         ins = flat(args) + flat(kwargs)
         data_in = list(dict.fromkeys(id(t) for t in ins if id(t) in self.data))
         # a weight-side computation (w.t(), torch.zeros, ...): remember its parameters; a random draw is data
-        if not data_in and fname(func) not in RANDOMS:
+        if not data_in and name not in RANDOMS:
             ps = self._params_of((args, kwargs))
             for t in outs:
                 self.psrc[id(t)] = ps
@@ -137,7 +140,6 @@ class Recorder(TorchFunctionMode):
             return out
         for t in outs:
             self.data.add(id(t))
-        name = fname(func)
         rec = Rec(len(self.recs), func, name, self.stack[-1] if self.stack else "", args, kwargs, out,
                   data_in, [id(t) for t in outs], raw_kind(name, args))
         if rec.kind in ("conv", "linear"):

@@ -221,3 +221,32 @@ class UnfoldNet(nn.Module):
         x = F.relu(self.c4(F.relu(self.c3(x))))
         x = F.max_pool2d(F.relu(self.c5(x)), 3, 2)
         return self.head(torch.flatten(x, 1))
+
+
+# ------------------------------------------------------------------ wrappers --------------------
+
+def reference():
+    """The bundled reference net (alexnet_ref), the form the wrappers below wrap."""
+    from alexnet_ref.model import AlexNet
+    return AlexNet()
+
+
+def scripted():
+    return torch.jit.script(reference())
+
+
+def traced():
+    return torch.jit.trace(reference().eval(), torch.randn(1, 3, 224, 224))
+
+
+def data_parallel():
+    return nn.DataParallel(reference())
+
+
+def averaged():
+    from torch.optim.swa_utils import AveragedModel
+    return AveragedModel(reference())
+
+
+def compiled():
+    return torch.compile(reference())
