@@ -83,13 +83,18 @@ def run_audit(
     out: Path | str | None = None,
     formats: Iterable[str] = ("md", "json"),
     base: Path | str | None = None,
+    require_explained: bool = False,
 ) -> AuditResult:
-    """Audit `target` against `spec`, evaluate the gate and, with `out`, write the reports there."""
+    """Audit `target` against `spec`, evaluate the gate and, with `out`, write the reports there.
+
+    `require_explained` fails the gate when the measurements do not rebuild the model
+    (`summary.explained.ok` false; `checks/explain.py`).
+    """
     from .verify import verify
 
     merged = merge_waivers(target, spec, waivers)
     report = scrub_paths(verify(spec, target, only=only), base)
-    gate = evaluate_gate(report, spec, merged, fail_on=fail_on, strict=strict)
+    gate = evaluate_gate(report, spec, merged, fail_on=fail_on, strict=strict, require_explained=require_explained)
     result = AuditResult(report=report, gate=gate)
     if out is not None:
         result.paths = write(result, spec, out, formats)

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor",
                    help="gate threshold (default: minor)")
     a.add_argument("--waivers", type=Path, default=None, help="YAML mapping id: reason or id: {reason, until}")
+    a.add_argument("--require-explained", action="store_true",
+                   help="fail the gate unless the measurements rebuild the model (summary.explained.ok)")
     a.add_argument("--timeout", type=_timeout, default=600.0,
                    help="seconds the audit may take (default 600); the target runs in its own process")
 
@@ -132,16 +134,25 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         raise SpecError(outcome.detail)
     if not outcome.ok and outcome.stage == "load":
         raise TargetError(outcome.detail)
+    unexplained = None
     if outcome.ok and outcome.report is not None:
         data, summary = outcome.report, outcome.summary
+        if args.require_explained:
+            from .gate import require_explained_on
+
+            unexplained = require_explained_on(data)
+            if unexplained and "FAIL" not in summary.rsplit(";", 1)[-1]:
+                summary = summary.rsplit(": ", 1)[0] + ": FAIL (unexplained)"
     else:  # the target could not be audited: an error report, and the gate fails
         data = report_to_dict(error_report(outcome, spec, base), spec, None)
         summary = f"{name}: ERROR - {outcome.cause}"
     paths = write_outcome(outcome, data, spec, out, args.format, stem)
     print(summary)
+    if unexplained:
+        print(unexplained)
     for path in paths:
         print(f"wrote {path}")
-    return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
+    return EXIT_OK if outcome.ok and outcome.passed and not unexplained else EXIT_GATE
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

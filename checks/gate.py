@@ -20,6 +20,9 @@ Semantics (README, "Gate your model in CI"):
 - Stale and expired waivers fail only where the item is gated (major/minor at or above the
   threshold); elsewhere they are listed in `messages` and the item passes with a note.
 - `strict=True` treats accepted variants as deviations (they fail, or can be waived).
+- `require_explained=True` fails the gate when the audit could not rebuild the model from its
+  measurements (`summary.explained.ok` is false: `checks/explain.py`); the summary line says
+  `unexplained` whenever that is so, required or not.
 """
 from __future__ import annotations
 
@@ -98,6 +101,13 @@ class GateResult:
     messages: list[str] = field(default_factory=list)  # one line per failing item or waiver problem
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # id -> Verdict, for every finding
     counts: dict[str, int] = field(default_factory=dict)  # status and severity counts of the report
+    explained: bool | None = None  # whether the measurements rebuild the model (None: not checked)
+    require_explained: bool = False
+
+    @property
+    def unexplained_fails(self) -> bool:
+        """The gate fails because the measurements do not explain the model (--require-explained)."""
+        return self.require_explained and self.explained is not True
 
     def summary_line(self, name: str) -> str:
         """One line, e.g. 'reference: 0 deviations (0 major, 0 minor), 12 variants, 11 skipped,
@@ -114,11 +124,15 @@ class GateResult:
         ]
         if self.waived:
             parts.append(f"{len(self.waived)} waived")
+        if self.explained is False:
+            parts.append("unexplained")
         gate = f"gate fail-on={self.fail_on}{' strict' if self.strict else ''}: "
         if self.passed:
             gate += "PASS"
         else:
             shown = ", ".join(self.failing[:5]) + (", ..." if len(self.failing) > 5 else "")
+            if self.unexplained_fails:
+                shown = ", ".join(x for x in (shown, "unexplained") if x)
             gate += f"FAIL ({shown})"
         return f"{name}: {', '.join(parts)}; {gate}"
 
@@ -132,6 +146,7 @@ class GateResult:
             "stale": list(self.stale),
             "expired": list(self.expired),
             "messages": list(self.messages),
+            **({"require_explained": True} if self.require_explained else {}),
         }
 
 
@@ -208,6 +223,32 @@ def load_waivers(path: str | Path, spec: Spec) -> dict[str, Waiver]:
     return parse_waivers(raw, spec, str(p))
 
 
+def unexplained_message(explained: Any) -> str:
+    """One line: why --require-explained fails (the report's `summary.explained`)."""
+    if not isinstance(explained, Mapping):
+        return "unexplained: the rebuild check did not run, so the measurements are not shown to explain the model."
+    div = explained.get("first_divergence") or {}
+    if div:
+        return (f"unexplained: the measurements stop reproducing the model at {div.get('at')}: "
+                f"{div.get('reason')}.")
+    opaque = ", ".join(str(o) for o in explained.get("opaque") or [])
+    return f"unexplained: the outputs are reproduced only by replaying what the audit could not classify: {opaque}."
+
+
+def require_explained_on(data: dict[str, Any]) -> str | None:
+    """Apply --require-explained to a finished JSON report (one a worker sent back): when its
+    measurements do not explain the model, mark its gate failed and return the one-line reason."""
+    summary = data.get("summary") or {}
+    explained = summary.get("explained")
+    if isinstance(explained, Mapping) and explained.get("ok") is True:
+        return None
+    gate = summary.get("gate")
+    if isinstance(gate, dict):
+        gate["passed"] = False
+        gate["require_explained"] = True
+    return unexplained_message(explained)
+
+
 def evaluate_gate(
     report: Report,
     spec: Spec,
@@ -215,6 +256,7 @@ def evaluate_gate(
     fail_on: str = "minor",
     today: _dt.date | None = None,
     strict: bool = False,
+    require_explained: bool = False,
 ) -> GateResult:
     """Decide pass/fail for `report` (see the module docstring for the rules).
 
@@ -227,7 +269,10 @@ def evaluate_gate(
     check_waiver_ids(waivers, spec)
     today = today or _dt.date.today()
     gated = _GATED[fail_on]
-    result = GateResult(passed=True, fail_on=fail_on, strict=strict)
+    result = GateResult(passed=True, fail_on=fail_on, strict=strict, require_explained=require_explained)
+    explained = report.extras.get("explained")
+    if isinstance(explained, Mapping) and "ok" in explained:
+        result.explained = bool(explained["ok"])
     counts = {s.value: 0 for s in Status} | {s.value: 0 for s in Severity}
 
     for f in report.findings:
@@ -286,6 +331,8 @@ def evaluate_gate(
     for key in waivers:
         if key not in audited:
             result.messages.append(f"waiver for {key} not checked: the item was not audited in this run.")
-    result.passed = not result.failing
+    if result.unexplained_fails:
+        result.messages.append(unexplained_message(explained))
+    result.passed = not result.failing and not result.unexplained_fails
     result.counts = counts
     return result

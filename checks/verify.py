@@ -7,6 +7,7 @@ from typing import Any
 from .causes import link_causes
 from .context import Context
 from .errors import first_line
+from .explain import STRUCTURAL_GROUPS, explain, mark_unexplained
 from .findings import Absent, Finding, Observation, Report, Skip
 from .judge import errored, judge, skipped
 from .probes import all_probes
@@ -45,6 +46,10 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
         extras["layers"] = layer_table(ctx)
     except (Exception, SystemExit) as exc:
         extras["layers_error"] = first_line(exc)
+    if wanted is None or any(i.group in STRUCTURAL_GROUPS for i in spec.items if i.id in wanted):
+        exp = explain(ctx)  # the audit checks itself: the measurements rebuild the model, or say where not
+        mark_unexplained(findings, exp, ctx, spec)
+        extras["explained"] = exp.to_dict()
     return Report(
         target=target.describe(),
         spec={"version": spec.version, "sha256": spec.sha256},

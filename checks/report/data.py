@@ -92,6 +92,12 @@ def summarise(findings: list[dict[str, Any]], gate: dict[str, Any] | None) -> di
     }
 
 
+def _explained(report: Report) -> dict[str, Any]:
+    """`summary.explained`: whether the measurements rebuild the model (checks/explain.py)."""
+    exp = report.extras.get("explained")
+    return {"explained": normalise(exp)} if isinstance(exp, dict) else {}
+
+
 def gate_to_dict(gate: Any) -> dict[str, Any] | None:
     """Duck-typed `checks.gate.GateResult`: passed, fail_on, failing, waived."""
     if gate is None:
@@ -104,6 +110,8 @@ def gate_to_dict(gate: Any) -> dict[str, Any] | None:
         "failing": [str(i) for i in (getattr(gate, "failing", None) or [])],
         "waived": normalise({k: reasons[k] for k in sorted(reasons)}),
     }
+    if getattr(gate, "require_explained", False) is True:
+        out["require_explained"] = True
     for key in ("stale", "expired"):  # waiver problems, when the gate reports any
         ids = getattr(gate, key, None)
         if ids:
@@ -126,6 +134,8 @@ def _finding(f: Any, spec: Spec, waived: dict[str, Any]) -> dict[str, Any]:
     for k in _OPTIONAL_KEYS:
         if raw.get(k) not in (None, ""):
             out[k] = raw[k]
+    if raw.get("explained") is False:  # the verdict rests on a part the rebuild check did not reproduce
+        out["explained"] = False
     return normalise(out)
 
 
@@ -147,7 +157,7 @@ def report_to_dict(report: Report, spec: Spec, gate: Any = None) -> dict[str, An
         "spec": {"version": str(report.spec.get("version", spec.version)),
                  "sha256": str(report.spec.get("sha256", spec.sha256))},
         "environment": environment(),
-        "summary": summarise(findings, g),
+        "summary": {**summarise(findings, g), **_explained(report)},
         "findings": findings,
         "layers": normalise(report.extras.get("layers") or []),
     }

@@ -140,12 +140,41 @@ def _verdict(d: dict[str, Any]) -> list[str]:
         line = f"**Gate** (`--fail-on {g['fail_on']}`): {mark}"
         if g["failing"]:
             line += f"; {len(g['failing'])} blocking: " + ", ".join(_link(i) for i in g["failing"])
+        if g.get("require_explained") and not (s.get("explained") or {}).get("ok"):
+            line += "; `--require-explained`: the measurements do not explain the model (see below)"
         out += [line + ".", ""]
         for wid, reason in (g.get("waived") or {}).items():
             out.append(f"- waived {_link(wid)}: {cell(show(reason))}")
         if g.get("waived"):
             out.append("")
     return out
+
+
+def _explained(d: dict[str, Any]) -> list[str]:
+    """Whether the measurements rebuild the model (summary.explained; checks/explain.py)."""
+    e = d["summary"].get("explained")
+    if not isinstance(e, dict):
+        return []
+    err = e.get("max_rel_error")
+    err_txt = f"max relative error {err}" if err is not None else "no output compared"
+    if e.get("ok"):
+        return [f"**Explained**: ✅ The measurements reproduce the model's outputs ({err_txt}): a network rebuilt "
+                "from them alone, with the target's weights, computes what the target computes on a fresh input.",
+                ""]
+    div = e.get("first_divergence") or {}
+    opaque = [str(o) for o in e.get("opaque") or []]
+    if div:
+        where = f" ({code(div['where'])})" if div.get("where") else ""
+        head = (f"**Explained**: ❌ The measurements stop reproducing the model at **{div.get('at')}**{where}: "
+                f"{cell(show(div.get('reason')))}.")
+    else:
+        head = ("**Explained**: ❌ The outputs are reproduced only by replaying what the audit could classify only "
+                f"as `other`: {', '.join(code(o) for o in opaque)}.")
+    tail = (" The structural verdicts from there on rest on an incomplete measurement; those findings carry "
+            "`explained: false`.")
+    if div and opaque:
+        tail += f" Replayed, not explained: {', '.join(code(o) for o in opaque)}."
+    return [head + tail, ""]
 
 
 def _group_tables(d: dict[str, Any], spec: Spec) -> list[str]:
@@ -340,6 +369,7 @@ def render(d: dict[str, Any], spec: Spec) -> str:
     lines = [
         *_header(d, spec),
         *_verdict(d),
+        *_explained(d),
         *_group_tables(d, spec),
         *_details(d, spec),
         *_unchecked(d),
