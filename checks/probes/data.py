@@ -21,15 +21,27 @@ rounding as "< 1e-9" / "< 1e-6".
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ..findings import Observation
 from ..numbers import FLOAT32_FLOOR, magnitude, quantise, sig
 from . import probe
+from .imaging import (
+    FINE_PERIOD,
+    Adapted,
+    _chw,
+    _coord_image,
+    _fine_image,
+    _crops,
+    _decode,
+    _flat_image,
+    _one_thread,
+    _rng_guard,
+    _seeded,
+    _window,
+)
 
 # Precision of what is reported (see the module docstring).
 SCALE_STEP = 0.005  # ratios of fitted pitches: ~10x their error, 4x finer than the spec's tolerance 0.02
@@ -52,149 +64,11 @@ def _declared(ctx: Any, key: str) -> str:
     return ""
 
 
-# -------------------------------------------------------------------------------- helpers ---
-
-def _one_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a probe with one torch thread: many small tensor ops, where threads only add contention."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return wrapper
-
-
-@contextlib.contextmanager
-def _rng_guard() -> Iterator[None]:
-    """Restore the global RNGs after seeded calls."""
-    import numpy as np
-    import torch
-
-    states = (torch.get_rng_state(), random.getstate(), np.random.get_state())
-    try:
-        yield
-    finally:
-        torch.set_rng_state(states[0])
-        random.setstate(states[1])
-        np.random.set_state(states[2])
-
-
-def _seeded(tf: Callable[[Any], Any], img: Any, seed: int) -> Any:
-    import numpy as np
-    import torch
-
-    torch.default_generator.manual_seed(seed)  # CPU transforms; cheaper than torch.manual_seed
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    return tf(img)
-
-
-def _chw(out: Any) -> Any:
-    """A float64 CxHxW tensor from a transform's output (tensor, PIL image or HxWxC array)."""
-    import numpy as np
-    import torch
-
-    if isinstance(out, torch.Tensor):
-        t = out.detach().to(torch.float64)
-        if t.dim() == 2:
-            t = t.unsqueeze(0)
-        if t.dim() != 3:
-            raise ValueError(f"the transform returned a tensor of shape {tuple(out.shape)}, not CxHxW")
-        return t
-    if hasattr(out, "mode") and hasattr(out, "size"):  # PIL image: raw 0-255 values
-        a = np.asarray(out.convert("RGB"), dtype=np.float64)
-        return torch.from_numpy(a).permute(2, 0, 1).contiguous()
-    if isinstance(out, np.ndarray) and out.ndim == 3:
-        a = out.astype(np.float64)
-        t = torch.from_numpy(a)
-        return t if a.shape[0] in (1, 3) else t.permute(2, 0, 1).contiguous()
-    raise ValueError(f"the transform returned {type(out).__name__}, not an image or a CxHxW tensor")
-
-
-def _crops(out: Any) -> list[Any]:
-    """The views an eval transform produced: a NxCxHxW tensor, a CxHxW tensor, or a sequence of images."""
-    import torch
-
-    if isinstance(out, torch.Tensor):
-        if out.dim() == 4:
-            return [t.to(torch.float64) for t in out.detach()]
-        if out.dim() == 5 and out.shape[0] == 1:
-            return [t.to(torch.float64) for t in out.detach()[0]]
-        return [_chw(out)]
-    if isinstance(out, list | tuple):
-        return [_chw(o) for o in out]
-    return [_chw(out)]
-
-
-def _coord_image(width: int, height: int) -> Any:
-    """R = (x + 0.5) / width and G = (y + 0.5) / height (as 0-255 values); B constant."""
-    import numpy as np
-    from PIL import Image
-
-    a = np.zeros((height, width, 3), dtype=np.uint8)
-    a[..., 0] = np.round(255 * (np.arange(width) + 0.5) / width)[None, :]
-    a[..., 1] = np.round(255 * (np.arange(height) + 0.5) / height)[:, None]
-    a[..., 2] = 128
-    return Image.fromarray(a)
-
-
-def _flat_image(width: int, height: int, rgb: tuple[int, int, int]) -> Any:
-    from PIL import Image
-
-    return Image.new("RGB", (width, height), rgb)
-
-
-def _line(values: Any) -> tuple[float, float]:
-    """Least-squares (slope, intercept) of values over their index, on the central 80%."""
-    import torch
-
-    n = values.numel()
-    lo, hi = int(n * 0.1), max(int(n * 0.9), int(n * 0.1) + 2)
-    x = torch.arange(lo, hi, dtype=torch.float64)
-    y = values[lo:hi]
-    xm, ym = x.mean(), y.mean()
-    slope = float(((x - xm) * (y - ym)).sum() / ((x - xm) ** 2).sum())
-    return slope, float(ym - slope * xm)
-
-
-def _window(u: Any, width: int, height: int) -> dict[str, Any]:
-    """Where a view came from, from its decoded coordinate fractions u (3xHxW, channels R=x, G=y)."""
-    h, w = u.shape[-2:]
-    sx, ix = _line(u[0].mean(dim=0))  # x fraction along the output columns
-    sy, iy = _line(u[1].mean(dim=1))  # y fraction along the output rows
-    xa, xb = (ix - 0.5 * sx) * width, (ix + (w - 0.5) * sx) * width
-    ya, yb = (iy - 0.5 * sy) * height, (iy + (h - 0.5) * sy) * height
-    return {
-        "flipped": sx < 0,
-        "vflipped": sy < 0,
-        "pitch_x": abs(sx) * width,  # source pixels per output pixel
-        "pitch_y": abs(sy) * height,
-        "x0": min(xa, xb), "x1": max(xa, xb), "y0": min(ya, yb), "y1": max(ya, yb),
-        "out": (h, w),
-    }
-
-
-def _decode(coord: Any, black: Any, white: Any) -> Any:
-    """(coord - black) / (white - black), with the per-channel slope averaged over the view."""
-    slope = (white - black).mean(dim=(1, 2), keepdim=True)
-    if bool((slope.abs() < 1e-9).any()):
-        raise ValueError("the transform's output does not depend on the input colour")
-    return (coord - black) / slope
-
-
 def _transform(ctx: Any, key: str) -> Callable[[Any], Any]:
     tf = ctx.recipe_value(key)
     if not callable(tf):
         raise TypeError(f"{key} must be a callable taking a PIL image, got {type(tf).__name__}")
-    return tf
+    return ctx.cached(f"data.adapted.{key}", lambda: Adapted(tf))
 
 
 # ------------------------------------------------------------------------- train geometry ---
@@ -206,24 +80,39 @@ def _geometry(ctx: Any) -> dict[str, Any]:
     tf = _transform(ctx, "train_transform")
 
     def build() -> dict[str, Any]:
-        coord = _coord_image(SRC_W, SRC_H)
+        coord, fine = _coord_image(SRC_W, SRC_H), _fine_image(SRC_W, SRC_H)
         black = _flat_image(SRC_W, SRC_H, (0, 0, 0))
         white = _flat_image(SRC_W, SRC_H, (255, 255, 255))
         windows = []
         with _rng_guard():
             slope_white = _chw(_seeded(tf, white, 0))
             slope_black = _chw(_seeded(tf, black, 0))
+            # the median slope: padded or filled pixels (slope 0) do not bias it
+            slope = (slope_white - slope_black).flatten(1).median(dim=1).values.view(-1, 1, 1)
             for s in range(GEOMETRY_SEEDS):
                 c = _chw(_seeded(tf, coord, 1000 + s))
                 b = _chw(_seeded(tf, black, 1000 + s))
+                f = _chw(_seeded(tf, fine, 1000 + s))
                 if c.shape != slope_white.shape:
                     raise ValueError(f"train_transform output shapes vary: {tuple(c.shape)} vs "
                                      f"{tuple(slope_white.shape)}")
-                u = (c - b) / (slope_white - slope_black).mean(dim=(1, 2), keepdim=True)
-                windows.append(_window(u, SRC_W, SRC_H))
-        return {"windows": windows}
+                windows.append(_window((c - b) / slope, SRC_W, SRC_H, (f - b) / slope))
+        plain = [w for w in windows if w["linear"]]
+        if not plain:
+            raise ValueError(f"none of {len(windows)} seeded draws maps the source to the output as a crop and "
+                             "resize (a colour or geometric step scrambles the coordinate image in every draw)")
+        return {"windows": plain, "unread": len(windows) - len(plain)}
 
     return ctx.cached("data.train_geometry", build)
+
+
+def _pitch_tolerance(windows: list[dict[str, Any]]) -> float:
+    """Relative error of a fitted pitch: one fine coordinate level (FINE_PERIOD/255 source px) over
+    the fit's lag of half the output (times 3), at least 1%. Small crops read more coarsely."""
+    out_h, out_w = windows[0]["out"]
+    qx = max((FINE_PERIOD / 255) / (max(out_w // 2, 1) * w["pitch_x"]) for w in windows)
+    qy = max((FINE_PERIOD / 255) / (max(out_h // 2, 1) * w["pitch_y"]) for w in windows)
+    return max(0.01, 3 * max(qx, qy))
 
 
 def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -231,8 +120,9 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
 
     px = [w["pitch_x"] for w in windows]
     py = [w["pitch_y"] for w in windows]
+    tol = _pitch_tolerance(windows)
     spread = max(max(px) / min(px), max(py) / min(py)) - 1
-    if spread > 0.01:
+    if spread > tol:
         mags = sorted(1 / p for p in py)
         aspects = sorted(a / b for a, b in zip(px, py, strict=True))
         # the extremes of random draws: one decimal (they are not the transform's bounds anyway)
@@ -241,10 +131,12 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
                 f"output px per source px; aspect x/y about {aspects[0]:.1f}..{aspects[-1]:.1f}): a random-scale "
                 "crop, no fixed resize")
     mx, my = statistics.median(px), statistics.median(py)
+    if abs(mx - 1) < tol and abs(my - 1) < tol:
+        mx = my = 1.0  # not resized: the pitch is one source pixel to within what the fit resolves
     res_w, res_h = SRC_W / mx, SRC_H / my  # the resized image the crops are taken from
     size_h = round(res_h)
-    if abs(mx / my - 1) < 0.01:
-        rule = "none" if abs(my - 1) < 0.01 else "shorter_side"
+    if abs(mx / my - 1) < tol:
+        rule = "none" if abs(my - 1) < tol else "shorter_side"
         size: Any = None if rule == "none" else size_h
     else:
         rule = "warp"
@@ -269,9 +161,10 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         center = None
         where = (f"crop windows range over {2 * half_x:.0f} x {2 * half_y:.0f} px of the {res_w:.0f}x{res_h:.0f} "
                  "resized image: no central square crop")
-    how = (f"a {SRC_W}x{SRC_H} coordinate image is sampled at the same pitch in every draw (to within 1%), i.e. "
-           f"resized to {res_w:.0f}x{res_h:.0f}"
-           f"{' (aspect kept)' if rule != 'warp' else ' (aspect changed: a warp)'}; {where}")
+    resized = ("not resized" if rule == "none" else
+               f"resized to {res_w:.0f}x{res_h:.0f}{' (aspect kept)' if rule != 'warp' else ' (aspect changed: a warp)'}")
+    how = (f"a {SRC_W}x{SRC_H} coordinate image is sampled at the same pitch in every draw (to within "
+           f"{quantise(100 * tol, 1):g}%), i.e. {resized}; {where}")
     return {"rule": rule, "size": size, "center_crop": center}, how
 
 
@@ -279,16 +172,17 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
 @_one_thread
 def data_resize(ctx: Any, item: Any) -> Observation:
     """How train images are resized: shorter side with aspect kept, warp or random-resized crop; the central crop."""
-    windows = _geometry(ctx)["windows"]
-    value, how = _resize_rule(windows)
-    return Observation(value, f"{_declared(ctx, 'train_transform')}{how}")
+    geo = _geometry(ctx)
+    value, how = _resize_rule(geo["windows"])
+    return Observation(value, f"{_declared(ctx, 'train_transform')}{how}{_unread(geo)}")
 
 
 @probe("random_crop")
 @_one_thread
 def random_crop(ctx: Any, item: Any) -> Observation:
     """The training crop: output size, whether it moves between calls, whether it rescales (scale 1.0 = no)."""
-    windows = _geometry(ctx)["windows"]
+    geo = _geometry(ctx)
+    windows = geo["windows"]
     h, w = windows[0]["out"]
     size: Any = h if h == w else [h, w]
     px = [w_["pitch_x"] for w_ in windows]
@@ -297,12 +191,32 @@ def random_crop(ctx: Any, item: Any) -> Observation:
     ys = [w_["y0"] / p for w_, p in zip(windows, py, strict=True)]
     moves = max(max(xs) - min(xs), max(ys) - min(ys))
     random_ = moves > 1.0
-    scale = quantise(min(min(px) / max(px), min(py) / max(py)), SCALE_STEP)
+    ratio = min(min(px) / max(px), min(py) / max(py))
+    fixed = 1 - ratio <= _pitch_tolerance(windows)  # within what the fitted pitches resolve
+    scale = 1.0 if fixed else quantise(ratio, SCALE_STEP)
+    value: dict[str, Any] = {"size": size, "random": random_, "scale": scale}
     evidence = (f"{_declared(ctx, 'train_transform')}{len(windows)} seeded draws on a {SRC_W}x{SRC_H} coordinate "
                 f"image: {h}x{w} outputs whose windows move over {moves:.0f} output px; scale = smallest/largest "
                 f"magnification over the draws (per axis) = {scale:g} (1.0: every crop is a plain window of one "
                 "resized image)")
-    return Observation({"size": size, "random": random_, "scale": scale}, evidence)
+    if not fixed:
+        # A random-resized crop: the share of the source each window covers and its aspect ratio, as
+        # drawn (the extremes of the draws, 2 digits; RandomResizedCrop's defaults are 0.08-1 and 3/4-4/3).
+        area = sorted((w_["x1"] - w_["x0"]) * (w_["y1"] - w_["y0"]) / (SRC_W * SRC_H) for w_ in windows)
+        aspect = sorted((w_["x1"] - w_["x0"]) / (w_["y1"] - w_["y0"]) for w_ in windows)
+        value["area"] = [sig(area[0], DRAW_DIGITS), sig(area[-1], DRAW_DIGITS)]
+        value["ratio"] = [sig(aspect[0], DRAW_DIGITS), sig(aspect[-1], DRAW_DIGITS)]
+        evidence += (f"; each window covers {value['area'][0]:g}..{value['area'][1]:g} of the source's area with "
+                     f"aspect ratio {value['ratio'][0]:g}..{value['ratio'][1]:g} (w/h) over the draws")
+    return Observation(value, evidence + _unread(geo))
+
+
+def _unread(geo: dict[str, Any]) -> str:
+    n = geo["unread"]
+    if not n:
+        return ""
+    return (f"; {n} of {n + len(geo['windows'])} draws were not a plain crop and resize (a colour or geometric "
+            "step such as TrivialAugment changed the coordinate image) and are left out")
 
 
 @probe("hflip")
