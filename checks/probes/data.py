@@ -33,9 +33,9 @@ from .imaging import (
     Adapted,
     _chw,
     _coord_image,
-    _fine_image,
     _crops,
     _decode,
+    _fine_image,
     _flat_image,
     _one_thread,
     _rng_guard,
@@ -161,8 +161,8 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         center = None
         where = (f"crop windows range over {2 * half_x:.0f} x {2 * half_y:.0f} px of the {res_w:.0f}x{res_h:.0f} "
                  "resized image: no central square crop")
-    resized = ("not resized" if rule == "none" else
-               f"resized to {res_w:.0f}x{res_h:.0f}{' (aspect kept)' if rule != 'warp' else ' (aspect changed: a warp)'}")
+    aspect = " (aspect kept)" if rule != "warp" else " (aspect changed: a warp)"
+    resized = "not resized" if rule == "none" else f"resized to {res_w:.0f}x{res_h:.0f}{aspect}"
     how = (f"a {SRC_W}x{SRC_H} coordinate image is sampled at the same pitch in every draw (to within "
            f"{quantise(100 * tol, 1):g}%), i.e. {resized}; {where}")
     return {"rule": rule, "size": size, "center_crop": center}, how
