@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, cast
 
+from ..errors import first_line
 from ..findings import Observation, Skip
 from ..numbers import magnitude, sig
 from . import probe
@@ -81,13 +82,90 @@ def _loss_on(fn: Callable[..., Any], z: Any, t: Any) -> tuple[Any, str]:
                 raise first from None
 
 
-@probe("loss")
-def loss_probe(ctx: Any, item: Any) -> Observation:
-    """The loss, classified from its value on known logits: CE mean or sum, label smoothing, extra softmax, MSE."""
+def _emitted(y: Any) -> str:
+    """What the model's output rows are, by their values: probabilities (non-negative, sum 1),
+    log-probabilities (logsumexp 0) or unnormalised scores (the paper's fc8 output, §3.5)."""
+    import torch
+
+    y = y.detach().to(torch.float64)
+    if bool((y >= -1e-6).all()) and bool(((y.sum(1) - 1).abs() < 1e-4).all()):
+        return "probabilities"
+    if bool((y <= 1e-6).all()) and bool((torch.logsumexp(y, 1).abs() < 1e-4).all()):
+        return "log-probabilities"
+    return "scores"
+
+
+def _paper_objective(y: Any, t: Any, emitted: str) -> float:
+    """§3.5's objective, -log softmax(logits)[label] averaged, written on what the model emits."""
     import torch
     import torch.nn.functional as F
 
+    y = y.detach().to(torch.float64)
+    if emitted == "probabilities":
+        logp = torch.log(y.clamp(min=1e-300))
+    elif emitted == "log-probabilities":
+        logp = y
+    else:
+        logp = F.log_softmax(y, 1)
+    return float(-logp.gather(1, t[:, None]).mean())
+
+
+def _composed(ctx: Any, fn: Callable[..., Any], alone: str) -> tuple[str, str] | None:
+    """The loss on what the model emits (its eval output on the audited input): the value this
+    composition amounts to and the evidence; None when the model's output cannot be had."""
+    import torch
+
+    from ..trace import get_trace
+
+    try:
+        y = get_trace(ctx).output
+    except (Exception, SystemExit):  # structural items report the trace's failure; the loss is still judged
+        return None
+    if not isinstance(y, torch.Tensor) or y.dim() != 2 or not y.is_floating_point() or y.shape[1] < 2:
+        return None
+    emitted = _emitted(y)
+    t = torch.randint(0, y.shape[1], (y.shape[0],), generator=torch.Generator().manual_seed(4321))
+    try:
+        got, _ = _loss_on(fn, y.detach().clone(), t)
+    except Exception as exc:
+        return "other", f"the loss fails on the model's own output ({first_line(exc)})"
+    if got.numel() != 1:
+        return None
+    paper = _paper_objective(y, t, emitted)
+    value, close = float(got), lambda a, b: abs(a - b) <= 1e-4 * max(1.0, abs(b))  # noqa: E731
+    seen = (f"on the model's own eval output ({emitted}, {list(y.shape)}) {_name(fn)} gives {sig(value, 4):g}; "
+            f"softmax cross-entropy on the logits behind it is {sig(paper, 4):g}")
+    if emitted == "scores":  # the loss alone, on logits, already says what it does with them
+        return alone, seen
+    if close(value, paper):
+        return "softmax_cross_entropy_mean", seen
+    if close(value, paper * y.shape[0]):
+        return "softmax_cross_entropy_sum", seen
+    if emitted == "probabilities" and alone.startswith("softmax_cross_entropy"):
+        name = alone.replace("softmax_cross_entropy_mean", "softmax_cross_entropy_mean_on_probabilities", 1) \
+            if alone.startswith("softmax_cross_entropy_mean") else f"{alone}_on_probabilities"
+        return name, seen + ": a double softmax (the model ends in softmax and the loss applies another)"
+    return alone, seen
+
+
+@probe("loss")
+def loss_probe(ctx: Any, item: Any) -> Observation:
+    """The loss on what the model emits: its eval output through the declared loss, plus the loss alone
+    on known logits (CE mean or sum, label smoothing, extra softmax, NLL on logits, MSE)."""
     fn = _loss_fn(ctx.recipe_value("loss"))
+    obs = _loss_alone(ctx, fn)
+    composed = _composed(ctx, fn, str(obs.value))
+    if composed is None:
+        return obs
+    value, seen = composed
+    return Observation(value, f"{seen}. Alone, {obs.evidence[0].lower()}{obs.evidence[1:]}", where=obs.where)
+
+
+def _loss_alone(ctx: Any, fn: Callable[..., Any]) -> Observation:
+    """The loss classified from its value on known float64 logits."""
+    import torch
+    import torch.nn.functional as F
+
     gen = torch.Generator().manual_seed(1234)
     batch, classes = 6, 7  # unequal, so no loss can broadcast a (B,) target against (B, C) logits
     sets = []
