@@ -271,14 +271,21 @@ def _colour(ctx: Any) -> dict[str, Any]:
         c2 = torch.tensor(C2, dtype=torch.float64).view(1, 3, 1, 1) / 255
         if o1t.shape[1] != 3:
             raise ValueError(f"train_transform gave {o1t.shape[1]} channels, not 3")
-        slopes = (o2t - o1t) / (c2 - c1)  # output units per [0, 1] input unit, per draw and pixel
-        a = slopes.mean(dim=(0, 2, 3))  # per channel
-        a_spread = float((slopes / a.view(1, 3, 1, 1) - 1).abs().max())
         n = len(o1)
-        a_se = slopes.mean(dim=(2, 3)).std(dim=0) / math.sqrt(n)  # per channel, from draw-to-draw change
-        offset = (o1t - a.view(1, 3, 1, 1) * c1) / a.view(1, 3, 1, 1)  # in [0, 1] input units
-        offset2 = (o2t - a.view(1, 3, 1, 1) * c2) / a.view(1, 3, 1, 1)
-        return {"a": a, "a_spread": a_spread, "a_se": a_se, "offset": offset, "offset2": offset2}
+        slopes = (o2t - o1t) / (c2 - c1)  # output units per [0, 1] input unit, per draw and pixel
+        # Per draw, the slope most pixels share; pixels off it are padding or fill (slope 0), left out.
+        per_draw = slopes.flatten(2).median(dim=2).values  # N x C
+        valid = ((slopes / per_draw.view(n, 3, 1, 1) - 1).abs() < 0.1).all(dim=1, keepdim=True)
+        # The draws' median: colour augmentations (TrivialAugment, ColorJitter) move single draws only.
+        a = per_draw.median(dim=0).values  # per channel
+        a_spread = float((per_draw / a.view(1, 3) - 1).abs().max())
+        a_se = per_draw.std(dim=0) / math.sqrt(n)  # per channel, from draw-to-draw change
+        av = a.view(1, 3, 1, 1)
+        nan = torch.full_like(o1t, float("nan"))
+        offset = torch.where(valid, (o1t - av * c1) / av, nan)  # in [0, 1] input units; NaN off the image
+        offset2 = torch.where(valid, (o2t - av * c2) / av, nan)
+        return {"a": a, "a_spread": a_spread, "a_se": a_se, "offset": offset, "offset2": offset2,
+                "valid": float(valid.double().mean())}
 
     return ctx.cached("data.colour", build)
 
@@ -286,32 +293,45 @@ def _colour(ctx: Any) -> dict[str, Any]:
 @probe("mean_subtraction")
 @_one_thread
 def mean_subtraction(ctx: Any, item: Any) -> Observation:
-    """What follows ToTensor: a per-pixel mean image, a per-channel mean, a std division, or nothing."""
+    """What follows ToTensor: a per-pixel mean image, a per-channel mean (and std), one constant for all
+    channels (0.5/0.5), a std division, or nothing; the same reading for every library."""
+    import torch
+
     col = _colour(ctx)
     a, off = col["a"], col["offset"]
-    mean_off = off.mean(dim=0)  # C x H x W, the seed-independent part (colour noise averages out)
-    per_draw = off - off.mean(dim=(2, 3), keepdim=True)  # spatial pattern of every draw
-    pattern = mean_off - mean_off.mean(dim=(1, 2), keepdim=True)
-    spatial = float(pattern.std(dim=(1, 2)).max())
+    # the seed-independent part, per pixel: the draws' median (colour noise and augmentations drop out)
+    mean_off = off.nanmedian(dim=0).values  # C x H x W
+    per_draw = off - off.nanmean(dim=(2, 3), keepdim=True)  # spatial pattern of every draw
+    pattern = mean_off - mean_off.nanmean(dim=(1, 2), keepdim=True)
+    spatial = float(torch.nan_to_num(pattern).std(dim=(1, 2)).max())
     if spatial > 1e-4:
         # A mean image if the draws share one pattern (allowing for mirrored draws); noise otherwise.
-        resid = [min(float((p - pattern).abs().max()), float((p - pattern.flip(-1)).abs().max())) for p in per_draw]
-        varying = "image" if sorted(resid)[len(resid) // 2] < 0.5 * float(pattern.abs().max()) else "noise"
+        def gap(p: Any, q: Any) -> float:
+            return float(torch.nan_to_num((p - q).abs()).max())
+
+        resid = [min(gap(p, pattern), gap(p, pattern.flip(-1))) for p in per_draw]
+        varying = "image" if sorted(resid)[len(resid) // 2] < 0.5 * float(torch.nan_to_num(pattern).abs().max()) \
+            else "noise"
     else:
         varying = None
-    chan = -mean_off.mean(dim=(1, 2))  # the subtracted per-channel mean, [0, 1] units
+    chan = -mean_off.nanmean(dim=(1, 2))  # the subtracted per-channel mean, [0, 1] units
     # Thresholds widen with the draw-to-draw noise (colour jitter moves both slope and offset).
-    chan_se = off.mean(dim=(2, 3)).std(dim=0) / math.sqrt(len(off))
+    chan_se = off.nanmean(dim=(2, 3)).std(dim=0) / math.sqrt(len(off))
     a_tol = [max(0.02, 3 * float(se) / float(x)) for se, x in zip(col["a_se"], a, strict=True)]
     scale_ok = [abs(float(x) - 1) < t for x, t in zip(a, a_tol, strict=True)]
     raw_ok = [abs(float(x) / 255 - 1) < t for x, t in zip(a, a_tol, strict=True)]
     divided = not (all(scale_ok) or all(raw_ok))
-    subtracted = varying == "image" or any(abs(float(c)) > max(0.02, 3 * float(se))
-                                           for c, se in zip(chan, chan_se, strict=True))
+    c_tol = [max(0.02, 3 * float(se)) for se in chan_se]
+    subtracted = varying == "image" or any(abs(float(c)) > t for c, t in zip(chan, c_tol, strict=True))
+    # one constant for every channel (Normalize(0.5, 0.5), x * 2 - 1): not a mean of the data
+    same_a = max(float(x) for x in a) / min(float(x) for x in a) - 1 < max(a_tol)
+    same_c = max(float(c) for c in chan) - min(float(c) for c in chan) < max(c_tol)
     if varying == "noise":
         value = "other"
     elif varying == "image":
         value = "per_pixel_mean_std" if divided else "per_pixel_mean"
+    elif subtracted and same_a and same_c:
+        value = "constant"
     elif subtracted:
         value = "per_channel_mean_std" if divided else "per_channel_mean"
     else:
@@ -321,11 +341,16 @@ def mean_subtraction(ctx: Any, item: Any) -> Observation:
     # a to 3 digits; the mean to 3 decimals (float32 outputs; colour noise averages out to ~1e-3)
     evidence = (f"{_declared(ctx, 'train_transform')}two constant colours under the same {COLOUR_SEEDS} seeds: "
                 f"output = a * input + b with a = ({', '.join(f'{sig(x, COLOUR_DIGITS):g}' for x in a.tolist())}) "
-                f"per channel ({'a std division' if divided else 'no std division'}); b averaged over the draws is "
+                f"per channel ({'a std division' if divided else 'no std division'}); b (the draws' median) is "
                 f"{b_is}; subtracted per-channel mean ({', '.join(f'{quantise(x, 0.001):g}' for x in chan.tolist())}) "
                 "in [0, 1] units")
     if varying == "noise":
         evidence += "; the spatial pattern changes from draw to draw (per-pixel noise, not a mean image)"
+    if value == "constant":
+        evidence += "; the same scale and shift on every channel: a constant (e.g. Normalize(0.5, 0.5)), not a mean"
+    if col["valid"] < 0.999:
+        evidence += (f"; {quantise(100 * (1 - col['valid']), 1):g}% of the sampled pixels lie off the image "
+                     "(padding or fill) and are left out")
     return Observation(value, evidence)
 
 
