@@ -275,3 +275,18 @@ def test_a_model_without_parameters_errors_in_one_line_saying_what_to_pass():
                                          r"before freezing") as err:
         _trace(frozen)
     assert "\n" not in str(err.value)
+
+
+def test_a_deep_copied_torchscript_module_keeps_its_layers():
+    """copy.deepcopy (how a target's module instance is copied per audit) returns plain tensors for a
+    ScriptModule's parameters: they are still the model's parameters, found by identity."""
+    import copy
+    import warnings
+
+    from tests.wild.models import scripted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        model = copy.deepcopy(scripted())
+    assert not any(isinstance(p, nn.Parameter) for p in model.parameters())
+    tr = _trace(model)
+    assert list(tr.layers()) == PAPER and tr.param_count == 60965224

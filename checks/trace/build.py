@@ -66,7 +66,7 @@ def output_problem(y: torch.Tensor, shape: tuple[int, ...], num_classes: int | N
 def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[Recorder, list[Call], Any]:
     """Run model(x) once under the recorder and module hooks; model modes and buffers restored."""
     names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}
-    rec = Recorder({id(x)})
+    rec = Recorder({id(x)}, {id(p) for p in model.parameters()})
     calls: list[Call] = []
     stack_calls: list[Call] = []
 
@@ -131,7 +131,7 @@ def _used_params(rec: Recorder, units: list[Unit]) -> list[torch.Tensor]:
     for u in units:
         for r in u.recs:
             for t in flat((r.args, r.kwargs)):
-                if isinstance(t, nn.Parameter):
+                if isinstance(t, nn.Parameter) or id(t) in rec.params:
                     used.append(t)
     return used
 

@@ -96,8 +96,10 @@ def dropout_info(x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
 
 
 class Recorder(TorchFunctionMode):
-    def __init__(self, data_ids: set[int]):
+    def __init__(self, data_ids: set[int], param_ids: set[int] | None = None):
         super().__init__()
+        # the model's parameters by identity: a deep-copied TorchScript module returns plain tensors
+        self.params = param_ids or set()
         self.recs: list[Rec] = []
         self.stack: list[str] = []  # module paths of the calls in progress
         self.data = data_ids
@@ -107,7 +109,7 @@ class Recorder(TorchFunctionMode):
     def _params_of(self, obj: Any) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
         for t in flat(obj):
-            if isinstance(t, nn.Parameter):
+            if isinstance(t, nn.Parameter) or id(t) in self.params:
                 out.append(t)
             else:
                 out.extend(self.psrc.get(id(t), []))

@@ -250,3 +250,151 @@ def averaged():
 
 def compiled():
     return torch.compile(reference())
+
+
+def reference_with(**swaps):
+    """The reference net with some of its named modules replaced (features.relu3=nn.Tanh(), ...)."""
+    m = reference()
+    for path, mod in swaps.items():
+        parent, _, leaf = path.replace("__", ".").rpartition(".")
+        setattr(m.get_submodule(parent), leaf, mod)
+    return m
+
+
+def scripted_tanh():
+    return torch.jit.script(reference_with(features__relu3=nn.Tanh()))
+
+
+def data_parallel_avgpool():
+    return nn.DataParallel(reference_with(features__pool1=nn.AvgPool2d(3, 2), features__pool2=nn.AvgPool2d(3, 2),
+                                          features__pool5=nn.AvgPool2d(3, 2)))
+
+
+def channels_last():
+    return reference().to(memory_format=torch.channels_last)
+
+
+# ------------------------------------------------------------------ containers and names -------
+
+def _features(lrn=lambda: nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0)):
+    return [nn.Conv2d(3, 96, 11, 4, 2), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2)]
+
+
+def _classifier():
+    return [nn.Linear(9216, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(4096, 1000)]
+
+
+def _init_modules(model: nn.Module) -> nn.Module:
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    paper_init([(m.weight, m.bias) for m in layers[:8]])
+    return model
+
+
+class DictNet(nn.Module):
+    """Layers in an nn.ModuleDict under names unrelated to the paper, run in the order of a plain list."""
+
+    ORDER = ["stem", "s_act", "s_norm", "s_pool", "expand", "e_act", "e_norm", "e_pool", "mix_a", "ma_act",
+             "mix_b", "mb_act", "squeeze", "sq_act", "sq_pool"]
+    HEAD = ["proj", "p_act", "p_drop", "hidden", "h_act", "h_drop", "logits"]
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.ModuleDict(dict(zip(self.ORDER, _features(), strict=True)))
+        self.top = nn.ModuleDict(dict(zip(self.HEAD, _classifier(), strict=True)))
+        paper_init([(self.body[k].weight, self.body[k].bias) for k in ("stem", "expand", "mix_a", "mix_b", "squeeze")]
+                   + [(self.top[k].weight, self.top[k].bias) for k in ("proj", "hidden", "logits")])
+
+    def forward(self, x):
+        for k in self.ORDER:
+            x = self.body[k](x)
+        x = x.reshape(x.shape[0], -1)
+        for k in self.HEAD:
+            x = self.top[k](x)
+        return x
+
+
+def nested_four_deep():
+    """nn.Sequential nested four deep: model -> stage -> block -> unit -> layer."""
+    f = _features()
+    blocks = [f[0:4], f[4:8], f[8:10], f[10:12], f[12:15]]
+    stages = nn.Sequential(
+        nn.Sequential(*[nn.Sequential(nn.Sequential(*b)) for b in blocks[:2]]),
+        nn.Sequential(*[nn.Sequential(nn.Sequential(*b)) for b in blocks[2:]]))
+    return _init_modules(nn.Sequential(stages, nn.Flatten(), nn.Sequential(nn.Sequential(*_classifier()))))
+
+
+class UnusedLayerNet(nn.Module):
+    """A layer defined but never called (left over from an experiment); the rest is the paper's."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(*_features())
+        self.classifier = nn.Sequential(*_classifier())
+        _init_modules(self)
+        self.aux_head = nn.Linear(9216, 10)  # never called
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class NHWCNet(UnusedLayerNet):
+    """Flattened channels-last before fc6 (x.permute(0, 2, 3, 1)): a permutation of fc6's inputs."""
+
+    def forward(self, x):
+        x = self.features(x).permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+        return self.classifier(x)
+
+
+class ExtraScaleNet(UnusedLayerNet):
+    """An extra `x * factor` in forward before the first layer (x * 1.0, or x / 255 on already normalised input)."""
+
+    def __init__(self, factor=1.0):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        x = x * self.factor
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class SharedConvNet(UnusedLayerNet):
+    """One conv module called twice: conv4's weights also stand in for an extra 384 -> 384 layer."""
+
+    def forward(self, x):
+        f = self.features
+        x = f[0:10](x)
+        x = f[11](f[10](x))
+        x = f[11](f[10](x))  # the same parameters again
+        x = f[12:](x)
+        return self.classifier(torch.flatten(x, 1))
+
+
+class FunctionalLRNNet(UnusedLayerNet):
+    """The LRN as F.local_response_norm with the paper's printed constants passed to PyTorch (or its defaults)."""
+
+    def __init__(self, **lrn):
+        super().__init__()
+        self.lrn = lrn
+        del self.aux_head
+
+    def forward(self, x):
+        f = self.features
+        for i, m in enumerate(f):
+            x = F.local_response_norm(x, **self.lrn) if i in (2, 6) else m(x)
+        return self.classifier(torch.flatten(x, 1))
+
+
+class UnfoldDenseNet(UnfoldNet):
+    """conv4 written as a dense unfold convolution: every map connected (the one-tower layer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c4 = UnfoldConv(384, 384, 3, 1, 1)
+        paper_init([(self.c4.weight, self.c4.bias)] + [(torch.empty(1), torch.empty(1))] * 7)
+        with torch.no_grad():
+            self.c4.bias.fill_(1.0)

@@ -1,0 +1,131 @@
+"""The wild-form catalogue (issue 12): models written the way public repositories write them.
+
+Separate from the single-defect mutants (tests/mutants): each entry is a construct real code uses.
+A faithful entry must audit with no deviation and no variant among the model groups; a defective one
+must deviate on exactly its ids (and show exactly its variants); nothing may error.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch.nn as nn
+
+import tests.wild.models as w
+from alexnet_audit.findings import Status
+from alexnet_audit.spec import load_spec
+from alexnet_audit.target import from_object
+from alexnet_audit.verify import verify
+
+MODEL_GROUPS = ("architecture", "normalisation", "pooling", "dropout", "init")
+_PARAMS = ("arch.params_total", "arch.params_per_layer")
+
+
+@dataclass(frozen=True)
+class Wild:
+    name: str
+    doc: str  # one line: the construct, and the defect if any
+    build: Callable[[], Any]
+    deviates: frozenset[str] = frozenset()
+    variants: frozenset[str] = frozenset()
+
+
+def _w(name: str, doc: str, build: Callable[[], Any], deviates=(), variants=()) -> Wild:
+    return Wild(name, doc, build, frozenset(deviates), frozenset(variants))
+
+
+WILD: list[Wild] = [
+    # ------------------------------------------------------------ faithful: must be clean -----
+    _w("plain_object_lrn", "LRN as a plain object; window sum = F.conv2d with a 0/1 kernel built per call",
+       w.PlainLRNNet),
+    _w("buffer_lrn", "LRN module whose 0/1 window kernel is a registered buffer (1x1 conv)", w.BufferLRNNet),
+    _w("cumsum_lrn", "LRN window sums by a channel cumulative sum, differenced", lambda: w.PlainLRNNet(w.cumsum_lrn)),
+    _w("avgpool_lrn", "LRN window mean by avg_pool3d over a channel axis, times the size",
+       lambda: w.PlainLRNNet(w.avgpool_lrn)),
+    _w("hand_linear", "fc6-fc8 as x @ W.t() + b on Parameters, ReLU as clamp(min=0), inverted bernoulli dropout",
+       w.HandNet),
+    _w("hand_where_noninverted", "ReLU as torch.where(x > 0, x, 0); non-inverted mask, x * (1 - p) at test time",
+       lambda: w.HandNet(relu="where", inverted=False)),
+    _w("unfold_conv", "conv1 and conv3 as F.unfold + matmul + bias + view", w.UnfoldNet),
+    _w("nhwc_flatten", "flatten after permute(0, 2, 3, 1) (channels-last order into fc6)", w.NHWCNet),
+    _w("channels_last", "the reference in channels_last memory format", w.channels_last),
+    _w("data_parallel", "the reference wrapped in nn.DataParallel", w.data_parallel),
+    _w("averaged_model", "the reference wrapped in torch.optim.swa_utils.AveragedModel", w.averaged),
+    _w("torchscript_script", "torch.jit.script of the reference", w.scripted),
+    _w("torch_compile", "torch.compile of the reference", w.compiled),
+    _w("dict_layers", "layers in nn.ModuleDicts under unrelated names, run in a plain list's order", w.DictNet),
+    _w("nested_sequential", "nn.Sequential nested four deep", w.nested_four_deep),
+    _w("unused_layer", "an nn.Linear defined but never called", w.UnusedLayerNet),
+    _w("times_one", "an extra x * 1.0 in forward", w.ExtraScaleNet),
+    _w("functional_paper_alpha", "F.local_response_norm with the paper's alpha passed to PyTorch (alpha/n reading)",
+       lambda: w.FunctionalLRNNet(size=5, alpha=1e-4, beta=0.75, k=2.0), variants={"lrn.alpha"}),
+    # ------------------------------------------------------------ defective: exactly these ids --
+    _w("every_channel_lrn_k5", "plain-object constant-kernel LRN summing over every channel, k = 5",
+       lambda: w.PlainLRNNet(w.ConvLRN(k=5.0, every_channel=True)), deviates={"lrn.size", "lrn.k"}),
+    _w("buffer_lrn_size3", "registered-buffer LRN with a 3-map window", lambda: w.BufferLRNNet(size=3),
+       deviates={"lrn.size"}),
+    _w("functional_default_k", "F.local_response_norm(x, 5): PyTorch's defaults (k = 1)",
+       lambda: w.FunctionalLRNNet(size=5), deviates={"lrn.k"}, variants={"lrn.alpha"}),
+    _w("mask_p03", "hand-written bernoulli dropout with p = 0.3", lambda: w.HandNet(p=0.3), deviates={"dropout.p"}),
+    _w("mask_in_eval", "hand-written bernoulli dropout applied in eval mode too",
+       lambda: w.HandNet(always_drop=True), deviates={"dropout.eval"}),
+    _w("hand_no_relu_fc7", "hand-written fc7 without its ReLU", lambda: w.HandNet(fc7_relu=False),
+       deviates={"arch.relu_placement"}),
+    _w("torchscript_trace", "torch.jit.trace of the eval-mode reference: tracing baked dropout out, so the traced "
+       "module trains without it", w.traced, deviates={"dropout.placement"}),
+    _w("torchscript_tanh", "torch.jit.script of the reference with tanh after conv3", w.scripted_tanh,
+       deviates={"arch.activation"}),
+    _w("data_parallel_avgpool", "nn.DataParallel around a net with average pooling", w.data_parallel_avgpool,
+       deviates={"pool.type"}),
+    _w("shared_conv", "conv4's module called twice: an extra layer sharing conv4's parameters", w.SharedConvNet,
+       deviates={"arch.layer_sequence", "arch.conv5.out_channels", "arch.feature_maps", "arch.relu_placement",
+                 "arch.params_per_layer", "arch.neurons", "pool.placement", "init.weights", "init.biases"}),
+    _w("div255", "an extra x / 255 in forward before conv1", lambda: w.ExtraScaleNet(1 / 255),
+       deviates={"arch.layer_sequence"}),
+    _w("unfold_dense_conv4", "conv4 as a dense (one-tower) unfold convolution", w.UnfoldDenseNet,
+       deviates=set(_PARAMS), variants={"arch.conv4.groups"}),
+]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_layer_table():
+    """The report's per-layer table is not judged here (see tests/test_layers.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("alexnet_audit.layers.layer_table", lambda ctx: [])
+        yield
+
+
+def test_catalogue_is_well_formed(spec):
+    names = [x.name for x in WILD]
+    assert len(names) == len(set(names)) and len(names) >= 25
+    assert sum(not x.deviates for x in WILD) >= 10 and sum(bool(x.deviates) for x in WILD) >= 10
+    for x in WILD:
+        assert x.doc and "\n" not in x.doc
+        assert (x.deviates | x.variants) <= set(spec.ids), (x.deviates | x.variants) - set(spec.ids)
+        assert not (x.deviates & x.variants)
+
+
+@pytest.mark.slow  # a few seconds per form
+@pytest.mark.parametrize("form", WILD, ids=[x.name for x in WILD])
+def test_wild_form(form, spec):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.* is deprecated in this torch
+        model = form.build()
+    assert isinstance(model, nn.Module)
+    target = from_object(form.name, model, f"tests.wild.models:{form.name}")
+    report = verify(spec, target, only=[it.id for it in spec.items if it.group in MODEL_GROUPS])
+    found = report.by_id()
+    errors = {i: f.message for i, f in found.items() if f.status is Status.ERROR}
+    assert errors == {}
+    deviating = {i for i, f in found.items() if f.status is Status.DEVIATION}
+    assert deviating == form.deviates, {i: found[i].message for i in deviating ^ form.deviates if i in found}
+    variants = {i for i, f in found.items() if f.status is Status.VARIANT}
+    assert variants == form.variants, {i: found[i].message for i in variants ^ form.variants}
