@@ -105,6 +105,10 @@ def _aligned(a: Any, b: Any) -> bool:
     return len(a.ops) == len(b.ops) and all(key(x) == key(y) for x, y in zip(a.ops, b.ops, strict=True))
 
 
+def _scaled(factor: float) -> Callable[[Any], Any]:
+    return lambda t: t * factor
+
+
 def _eval_dropout(fresh: Any) -> Callable[[Any], Any]:
     """A dropout that stays active in eval mode draws a mask on every pass: the rebuild applies the
     mask (and scale) the target drew on the fresh input, read from its recorded input and output."""
@@ -145,7 +149,10 @@ def explain_model(model: Any, trace: Any, input_size: tuple[int, ...], *, seed: 
             return stop(i, f"its input {list(op.in_shape[1:])} is not the previous op's output "
                            f"{list(cur.shape[1:])}: the trace missed a step or a branch")
         try:
-            if op.kind == "dropout" and op.attrs.get("identity") is False and aligned:
+            if op.kind == "dropout" and op.attrs.get("identity") is False and op.attrs.get("const_scale") \
+                    and isinstance(op.attrs.get("scale"), float) and op.attrs.get("function") == "test-time scale":
+                fn, is_opaque = _scaled(float(op.attrs["scale"])), False  # §4.2's test-time x * (1 - p)
+            elif op.kind == "dropout" and op.attrs.get("identity") is False and aligned:
                 fn, is_opaque = _eval_dropout(fresh.details[i]), False  # random in eval: the target's own mask
             else:
                 fn, is_opaque = rebuild_op(op, det)

@@ -22,7 +22,7 @@ PAPER_BIAS = (0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0)  # §5: conv1..conv5, fc6.
 
 @dataclass(frozen=True)
 class Cfg:
-    style: str = "sequential"  # sequential | modulelist | control_flow | towers
+    style: str = "sequential"  # sequential | modulelist | control_flow | towers | train_skips_lrn | batch_avgpool
     input_size: int = 224
     conv1_pad: object = "pad03"  # "pad03" = ZeroPad2d((0, 3, 0, 3)); or a symmetric int
     channels: tuple = (96, 256, 384, 384, 256)
@@ -233,6 +233,26 @@ class ControlFlowNet(nn.Module):
         return x
 
 
+class ModeNet(nn.Module):
+    """The paper's layers, but forward runs another network in train mode (LRNs skipped,
+    "train_skips_lrn") or at batches larger than 2 (every max pool averages, "batch_avgpool")."""
+
+    def __init__(self, steps, mode):
+        super().__init__()
+        self.body = nn.Sequential(OrderedDict(steps))
+        self.mode = mode
+
+    def forward(self, x):
+        for m in self.body:
+            if self.mode == "train_skips_lrn" and self.training and isinstance(m, nn.LocalResponseNorm):
+                continue
+            if self.mode == "batch_avgpool" and isinstance(m, nn.MaxPool2d) and x.size(0) > 2:
+                x = F.avg_pool2d(x, m.kernel_size, m.stride, m.padding)
+                continue
+            x = m(x)
+        return x
+
+
 class FunctionalNet(nn.Module):
     """The paper net written with functional calls only and its own Parameters (conv via F.conv2d)."""
 
@@ -274,6 +294,8 @@ def make(**kw) -> nn.Module:
         model = ModuleListNet(steps)
     elif c.style == "control_flow":
         model = ControlFlowNet(steps)
+    elif c.style in ("train_skips_lrn", "batch_avgpool"):
+        model = ModeNet(steps, c.style)
     else:
         model = nn.Sequential(OrderedDict(steps))
     _init(c, layers)
@@ -419,6 +441,10 @@ MUTANTS: list[Mutant] = [
             lambda: {"model": partial(make, head="log_softmax"), "loss": nn.NLLLoss()}),
     _m("log_softmax_no_loss", "nn.LogSoftmax(dim=1) after fc8 and no loss declared to read it",
        head="log_softmax", deviates={"arch.layer_sequence"}),
+    _m("train_skips_lrn", "the LRNs are skipped in train mode only (eval mode is the paper's net)",
+       style="train_skips_lrn", deviates={"arch.mode_consistency"}, probes={"mode_consistency"}),
+    _m("batch_avgpool", "every max pool averages at batches larger than 2 (batch 2 is the paper's net)",
+       style="batch_avgpool", deviates={"arch.mode_consistency"}),
     _m("fc8_500_undeclared", "fc8 has 500 outputs and no class count is declared", num_classes=500,
        deviates={"arch.fc8.out_features"}),
 ]
