@@ -21,7 +21,7 @@ ProbeFn = Callable[["Context", Item], Observation]
 PROBES: dict[str, ProbeFn] = {}
 
 # Modules that register probes; imported on first use so that `import checks` stays light.
-_MODULES = ("arch", "lrn", "pool", "dropout", "init", "recipe", "data", "context", "techniques", "consistency")
+_MODULES = ("arch", "lrn", "pool", "dropout", "init", "recipe", "loss", "data", "context", "techniques", "consistency")
 
 
 def _origin(fn: ProbeFn) -> str:
