@@ -290,3 +290,53 @@ def test_a_deep_copied_torchscript_module_keeps_its_layers():
     assert not any(isinstance(p, nn.Parameter) for p in model.parameters())
     tr = _trace(model)
     assert list(tr.layers()) == PAPER and tr.param_count == 60965224
+
+
+@pytest.mark.parametrize("form", ["einsum", "addmm", "mm"])
+def test_hand_written_products_with_parameters_are_linear_layers(form):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.W = nn.Parameter(torch.randn(4, 8))
+            self.b = nn.Parameter(torch.zeros(4))
+
+        def forward(self, x):
+            if form == "einsum":
+                return torch.einsum("bi,oi->bo", x, self.W) + self.b
+            if form == "addmm":
+                return torch.addmm(self.b, x, self.W.t())
+            return x.mm(self.W.t()) + self.b
+
+    tr = _trace(Net(), (8,))
+    fc6 = tr.layers()["fc6"]
+    assert (fc6.attrs["in_features"], fc6.attrs["out_features"], fc6.params) == (8, 4, 36)
+    assert [op.kind for op in tr.ops] == ["linear"]
+
+
+def test_a_sum_over_the_channel_dimension_is_a_non_local_window():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 16, 3, padding=1)
+
+        def forward(self, x):
+            x = F.relu(self.conv(x))
+            return x / (2.0 + 1e-4 * x.pow(2).sum(1, keepdim=True)) ** 0.75
+
+    tr = _trace(Net(), (3, 8, 8))
+    lrn = next(op for op in tr.ops if op.kind == "lrn")
+    assert (lrn.attrs["local"], lrn.attrs["n"], lrn.attrs["channels"]) == (False, 16, 16)
+
+
+def test_distributed_data_parallel_is_traced_through_its_module():
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from tests.wild.models import reference
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        tr = _trace(DistributedDataParallel(reference()))
+    finally:
+        dist.destroy_process_group()
+    assert list(tr.layers()) == PAPER and tr.param_count == 60965224

@@ -129,3 +129,11 @@ def test_wild_form(form, spec):
     assert deviating == form.deviates, {i: found[i].message for i in deviating ^ form.deviates if i in found}
     variants = {i for i, f in found.items() if f.status is Status.VARIANT}
     assert variants == form.variants, {i: found[i].message for i in variants ^ form.variants}
+
+
+def test_every_channel_window_is_a_size_deviation_whose_evidence_names_it(spec):
+    model = w.PlainLRNNet(w.ConvLRN(k=5.0, every_channel=True))
+    report = verify(spec, from_object("every", model, "tests.wild.models:PlainLRNNet"), only=["lrn.size"])
+    f = report.by_id()["lrn.size"]
+    assert f.status is Status.DEVIATION and f.observed == "all maps"
+    assert "lrn1: the sum runs over all 96 maps" in f.evidence and "lrn2: the sum runs over all 256 maps" in f.evidence
