@@ -80,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("smoke", help="a short training run on synthetic data")
     add_command_arguments(s)
 
+    cap = sub.add_parser("capture", help="run a training command under instrumentation and audit what it does",
+                         usage="alexnet-audit capture [--out DIR] [--steps N] [--timeout S] [--data DIR] "
+                               "-- COMMAND ...")
+    cap.add_argument("--out", type=Path, default=Path("reports"), help="output directory (default: reports)")
+    cap.add_argument("--steps", type=_jobs, default=4, help="optimizer steps before the epoch ends (default 4)")
+    cap.add_argument("--timeout", type=_timeout, default=300.0, help="seconds for the command (default 300)")
+    cap.add_argument("--data", type=Path, default=None, help="write synthetic ImageFolder/CIFAR trees here first")
+    cap.add_argument("--name", default=None, help="report name (default: the script's folder or stem)")
+    cap.add_argument("--spec", type=Path, default=None)
+    cap.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor")
+    cap.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the training command")
+
+    fd = sub.add_parser("fake-data", help="write small synthetic ImageFolder and CIFAR trees")
+    fd.add_argument("dir", type=Path)
+
     ls = sub.add_parser("list", help="list targets, spec items or probes")
     ls.add_argument("what", choices=["targets", "items", "probes"])
     ls.add_argument("--spec", type=Path, default=None)
@@ -168,7 +183,24 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     return smoke_command(args)
 
 
-_COMMANDS = {"audit": _cmd_audit, "compare": _cmd_compare, "smoke": _cmd_smoke, "list": _cmd_list}
+def _cmd_capture(args: argparse.Namespace) -> int:
+    from .capture import capture
+
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    return capture(command, out=args.out, steps=int(args.steps), timeout=args.timeout, data=args.data,
+                   spec_path=args.spec, fail_on=args.fail_on, name=args.name)
+
+
+def _cmd_fake_data(args: argparse.Namespace) -> int:
+    from .capture import fake_data
+
+    return fake_data(args.dir)
+
+
+_COMMANDS = {"audit": _cmd_audit, "compare": _cmd_compare, "smoke": _cmd_smoke, "list": _cmd_list,
+             "capture": _cmd_capture, "fake-data": _cmd_fake_data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,150 @@
+"""The start of a captured run (child side), called by the bootstrap `sitecustomize` before the script.
+
+Besides the torch-level hooks (`hooks`, `loaders`, `devices`, `data`) it records the epochs the
+command's arguments or YAML config state, keeps checkpoints in the scratch directory, lets
+relative reads find the user's files (the run's working directory is the scratch directory), and
+writes the script's uncaught error as one line.
+"""
+from __future__ import annotations
+
+import atexit
+import builtins
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "nepochs", "max_epochs", "total_epochs", "train_epochs", "epoch")
+
+
+def start() -> None:
+    from .record import Recorder
+
+    env = os.environ
+    rec = Recorder(env["ALEXNET_AUDIT_CAPTURE"], env.get("ALEXNET_AUDIT_CAPTURE_CWD", os.getcwd()))
+    rec.data["script_dir"] = rec.rel(str(Path(sys.argv[0]).resolve().parent)) if sys.argv and sys.argv[0] else ""
+    rec.data["main_file"] = rec.rel(str(Path(sys.argv[0]).resolve())) if sys.argv and sys.argv[0] else ""
+    import torch  # noqa: F401  (the hooks must be in place before the script's imports)
+
+    from . import data, devices, hooks, loaders
+
+    st = hooks.State(rec, int(env.get("ALEXNET_AUDIT_CAPTURE_STEPS", "4")))
+    hooks.install(st)
+    loaders.install(st)
+    data.install(rec)
+    devices.install(rec)
+    _files(rec, env.get("ALEXNET_AUDIT_CAPTURE_CWD", ""))
+    _arguments(rec)
+    _errors(rec)
+    rec.save()
+
+
+def _files(rec: Any, user_cwd: str) -> None:
+    """torch.save goes to the scratch directory; a relative read missing here is read from the user's cwd."""
+    import torch
+
+    scratch = Path.cwd()
+    save = torch.save
+
+    def saved(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(f, str | os.PathLike):
+            target = scratch / "checkpoints" / Path(f).name
+            target.parent.mkdir(exist_ok=True)
+            rec.note(f"checkpoints the script saves ({Path(f).name}) went to the scratch directory")
+            f = target
+        return save(obj, f, *args, **kwargs)
+
+    torch.save = saved
+    opener = builtins.open
+
+    def open_(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if user_cwd and isinstance(file, str | os.PathLike) and "r" in mode and "+" not in mode:
+            path = Path(file)
+            if not path.is_absolute() and not path.exists() and (Path(user_cwd) / path).exists():
+                file = Path(user_cwd) / path
+        return opener(file, mode, *args, **kwargs)
+
+    builtins.open = open_
+
+
+def _find_epochs(value: Any, depth: int = 0) -> tuple[str, int] | None:
+    if isinstance(value, dict) and depth < 5:
+        for k, v in value.items():
+            if str(k).lower() in EPOCH_KEYS and isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                return str(k), v
+        for v in value.values():
+            got = _find_epochs(v, depth + 1)
+            if got:
+                return got
+    return None
+
+
+def _arguments(rec: Any) -> None:
+    """Epochs from argparse (the parsed value and the add_argument line) or from a YAML config read."""
+    import argparse
+
+    add = argparse.ArgumentParser.add_argument
+    sites: dict[str, str] = {}
+
+    def add_argument(self: Any, *args: Any, **kwargs: Any) -> Any:
+        action = add(self, *args, **kwargs)
+        sites[action.dest] = rec.where()
+        return action
+
+    argparse.ArgumentParser.add_argument = add_argument  # type: ignore[method-assign]
+    parse = argparse.ArgumentParser.parse_known_args
+
+    def parse_known_args(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ns, rest = parse(self, *args, **kwargs)
+        got = _find_epochs(vars(ns))
+        if got and "epochs" not in rec.data:
+            rec.set("epochs", {"value": got[1], "at": sites.get(got[0], rec.where()), "from": f"--{got[0]}"})
+        return ns, rest
+
+    argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    try:
+        import yaml
+    except ImportError:
+        return
+    for name in ("safe_load", "load", "full_load"):
+        fn = getattr(yaml, name, None)
+        if fn is not None:
+            setattr(yaml, name, _yaml_hook(rec, fn))
+
+
+def _yaml_hook(rec: Any, fn: Any) -> Any:
+    def load(stream: Any, *args: Any, **kwargs: Any) -> Any:
+        out = fn(stream, *args, **kwargs)
+        got = _find_epochs(out)
+        if got and "epochs" not in rec.data:
+            where = getattr(stream, "name", None)
+            rec.set("epochs", {"value": got[1], "at": rec.rel(str(where)) if where else rec.where(),
+                               "from": f"config key {got[0]}"})
+        return out
+
+    return load
+
+
+def _errors(rec: Any) -> None:
+    hook = sys.excepthook
+
+    def excepthook(kind: Any, exc: BaseException, tb: Any) -> None:
+        text = " ".join(str(exc).split())
+        where, trace = "?", tb
+        while trace is not None:
+            frame = trace.tb_frame.f_code.co_filename
+            full = str(Path(frame).resolve())
+            if not frame.startswith("<") and not any(full.startswith(d + os.sep) for d in rec._skip_dirs()):
+                where = f"{rec.rel(frame)}:{trace.tb_lineno}"
+            trace = trace.tb_next
+        rec.set("error", f"{kind.__name__}{': ' + text[:300] if text else ''} (at {where})")
+        hook(kind, exc, tb)
+
+    sys.excepthook = excepthook
+
+    def at_exit() -> None:
+        rec.data.setdefault("finished", "the script ended")
+        rec.data["epochs_run"] = rec.data.get("epochs_started", 0)
+        rec.save()
+
+    atexit.register(at_exit)

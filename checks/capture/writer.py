@@ -1,0 +1,255 @@
+"""A captured run's record as an ordinary manifest, each value with a comment saying where it came from.
+
+Parts the run did not have are `none` (judged as absent); parts it did not reach because the
+script failed first become `alexnet_audit.capture.unreached:Unreached` steps carrying the script's
+error, so that their items are `error` with that line, in this audit and in any later one.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+UNREACHED = "alexnet_audit.capture.unreached:Unreached"
+_TORCH_PREFIXES = ("torch.optim", "torch.nn.modules")
+
+
+def _flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip().removesuffix(
+        "\n...").strip()
+
+
+class _Refs:
+    """References in the record (`module:qual`, `__main__:qual`) as the manifest writes them."""
+
+    def __init__(self, rec: dict[str, Any], cwd: Path, out: Path) -> None:
+        self.rec, self.cwd, self.out = rec, cwd, out
+
+    def path(self, rel: str) -> str:
+        return os.path.relpath((self.cwd / rel).resolve(), self.out.resolve())
+
+    def ref(self, text: str, torch_name: bool = False) -> str:
+        module, _, qual = text.partition(":")
+        if torch_name and module.startswith(_TORCH_PREFIXES):
+            return qual
+        if module == "__main__":
+            return f"{self.path(self.rec.get('main_file') or 'train.py')}:{qual}"
+        return text
+
+    def value(self, v: Any) -> Any:
+        if isinstance(v, dict) and set(v) == {"ref"}:
+            return {"ref": self.ref(str(v["ref"]))}
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        if isinstance(v, dict):
+            return {k: self.value(x) for k, x in v.items()}
+        return v
+
+
+def _defaults_dropped(cls_name: str, module: Any, kwargs: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The arguments that differ from the class's defaults (and those it requires)."""
+    cls = getattr(module, cls_name, None)
+    try:
+        params = inspect.signature(cls).parameters if cls is not None else {}
+    except (TypeError, ValueError):
+        params = {}
+    out = {}
+    for k, v in kwargs.items():
+        p = params.get(k)
+        if params and p is None:
+            continue
+        if p is not None and k not in keep and p.default is not inspect.Parameter.empty:
+            try:
+                if p.default == v or (isinstance(p.default, tuple) and list(p.default) == v):
+                    continue
+            except Exception:  # noqa: S110 - a default that cannot be compared is simply kept
+                pass
+        out[k] = v
+    return out
+
+
+def _optimizer(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any], list[str]]:
+    import torch
+
+    opt = rec["optimizer"]
+    name = refs.ref(opt["class"], torch_name=True)
+    groups = opt["groups"]
+    base = _defaults_dropped(name, torch.optim, dict(groups[0] if len(groups) == 1 else opt["defaults"]),
+                             keep=("lr",))
+    base.pop("params", None)
+    value: dict[str, Any] = {"type": name, **base}
+    notes = []
+    if len(groups) > 1:
+        value["param_groups"] = [{"params": g["params"], **{k: v for k, v in g.items() if k != "params" and
+                                                             base.get(k, opt["defaults"].get(k)) != v}}
+                                 for g in groups[1:]]
+        notes.append(f"{len(groups)} param groups")
+    return value, notes
+
+
+def _scheduler(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any] | None, dict[str, Any], str]:
+    import torch
+
+    s = rec["scheduler"]
+    name = refs.ref(s["class"], torch_name=True)
+    kwargs = _defaults_dropped(name, torch.optim.lr_scheduler, refs.value(s["kwargs"]))
+    kwargs.pop("last_epoch", None)
+    kwargs.pop("verbose", None)
+    events = s.get("steps") or []
+    train = rec.get("train") or {}
+    in_epoch = {e["opt_steps"] for e in events if e["epoch"] <= 1 and 0 < e["opt_steps"] < rec.get("opt_steps", 0)}
+    stepping: dict[str, Any] = {}
+    if events:
+        every = "iteration" if len(in_epoch) >= 2 else "epoch"
+        stepping["every"] = every
+        if every == "iteration" and train.get("batches"):
+            stepping["per_epoch"] = int(train["batches"])
+        stepping["order"] = "before_optimizer" if events[0]["opt_steps"] == 0 else "after_optimizer"
+        metric = next((e for e in events if e.get("metric") is not None), None)
+        if metric is not None:
+            m = re.search(r"\.step\((.*)\)", metric.get("line") or "")
+            stepping["metric"] = (m.group(1).strip() if m and m.group(1).strip() else "a metric") or "a metric"
+    how = (f"stepped every {stepping.get('every', '?')} ({len(events)} call(s) seen)" if events
+           else "never stepped in the captured part of the run")
+    if s.get("lost"):
+        return None, stepping, f"{s['at']}; could not write {', '.join(s['lost'])}: left out, edit it in"
+    return {"type": name, **kwargs}, stepping, f"{s['at']}; {how}"
+
+
+def _loss(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any], str]:
+    import torch
+
+    loss = rec["loss"]
+    kw = dict(loss["kwargs"])
+    if loss["kind"] == "function":
+        value: dict[str, Any] = {"function": loss["function"], **kw}
+    else:
+        name = refs.ref(loss["class"], torch_name=True)
+        value = {"type": name, **_defaults_dropped(name, torch.nn, refs.value(kw))}
+    if loss["input"] != "logits":
+        value["input"] = loss["input"]
+    return value, f"{loss['at']}; fed {loss['input']}"
+
+
+def _steps(steps: list[dict[str, Any]], refs: _Refs, lines: list[str], indent: str = "  ") -> None:
+    for step in steps:
+        step = dict(step)
+        lost = step.pop("_lost", None)
+        if "type" in step:
+            step["type"] = refs.ref(str(step["type"]))
+        if "use" in step:
+            step["use"] = refs.ref(str(step["use"]))
+        step = {k: (refs.value(v) if k not in ("transforms", "transform") else v) for k, v in step.items()}
+        comment = f"  # could not write {', '.join(lost)}" if lost else ""
+        lines.append(f"{indent}- {_flow(step)}{comment}")
+
+
+def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path, out: Path, error: str) -> str:
+    """The manifest for `rec` (written to `out`), as YAML text with comments."""
+    refs = _Refs(rec, cwd, out)
+    lines = [f"# Captured by `alexnet-audit capture -- {' '.join(command)}` (run from {cwd.name}/).",
+             "# Each comment says where in the repository's code the value came from; edit freely.",
+             f"name: {_flow(name)}"]
+    if rec.get("script_dir") is not None:
+        lines.append(f"sys_path: [{_flow(refs.path(rec.get('script_dir') or '.'))}]")
+    reached = error == "" or rec.get("opt_steps", 0) > 0
+    unreached = {"type": UNREACHED, "error": f"not reached: the script failed before it: {error}"}
+    model = rec["model"]
+    lines.append(f"model: {_flow(refs.ref(model['class']))}  # built at {model['at']}")
+    if model.get("kwargs"):
+        lines.append(f"kwargs: {_flow(refs.value(model['kwargs']))}")
+    if model.get("lost"):
+        lines.append(f"# could not write the model's {', '.join(model['lost'])}: edit them into kwargs")
+    if rec.get("input_size"):
+        lines.append(f"input_size: {_flow(rec['input_size'])}  # the first training batch fed to the model")
+    train = rec.get("train")
+    if train and train.get("batch_size"):
+        lines.append(f"batch_size: {train['batch_size']}  # the training DataLoader built at {train['at']}")
+    if rec.get("epochs"):
+        e = rec["epochs"]
+        lines.append(f"epochs: {e['value']}  # {e['from']} at {e['at']}")
+    elif rec.get("finished") == "the script ended" and rec.get("epochs_run"):
+        lines.append(f"epochs: {rec['epochs_run']}  # the training loader was iterated this many times")
+    value, notes = _optimizer(rec, refs) if rec.get("optimizer") else (unreached, [])
+    lines.append(f"optimizer: {_flow(value)}  # {rec['optimizer']['at'] if rec.get('optimizer') else 'not reached'}"
+                 + (f"; {', '.join(notes)}" if notes else ""))
+    stepping: dict[str, Any] = {}
+    if rec.get("scheduler"):
+        sched, stepping, how = _scheduler(rec, refs)
+        lines.append(f"scheduler: {_flow(sched)}  # {how}" if sched else f"# scheduler: {how}")
+    else:
+        lines.append("scheduler: none  # no scheduler was built" if reached else f"scheduler: {_flow(unreached)}")
+    if rec.get("loss"):
+        value, how = _loss(rec, refs)
+        lines.append(f"loss: {_flow(value)}  # {how}")
+    elif reached:
+        lines.append("loss: none  # no loss module or torch.nn.functional loss was called (a hand-written one is "
+                     "not seen)")
+    else:
+        lines.append(f"loss: {_flow(unreached)}")
+    for role, key in (("train", "train_transform"), ("eval", "eval_transform")):
+        part = rec.get(role)
+        if part and part.get("transform") is not None:
+            lines.append(f"{key}:  # the {role} data set's transform ({part['dataset']}, loader at {part['at']})")
+            _steps(part["transform"], refs, lines)
+            if role == "eval" and rec.get("loop_crop"):
+                crop = rec["loop_crop"]
+                kind = "TenCrop" if crop["kind"] == "ten_crop" else "FiveCrop"
+                step = {"type": kind, "size": crop["size"], "vertical_flip": crop["vertical_flip"]}
+                lines.append(f"  - {_flow(step)}"
+                             f"  # done by the evaluation loop at {crop['at']}")
+        elif part:
+            lines.append(f"# {key}: the {role} data set ({part['dataset']}) has no `transform` attribute to read")
+        elif role == "eval" and rec.get("finished") and not error:
+            lines.append("eval_transform: none  # the run evaluated nothing")
+        elif not reached:
+            lines.append(f"{key}: [{_flow(unreached)}]")
+    techniques = _techniques(rec, stepping)
+    if techniques:
+        lines.append("techniques:")
+        lines.extend(techniques)
+    elif reached:
+        lines.append("techniques: {}  # none of clipping, autocast, GradScaler, AveragedModel, mixup was seen")
+    notes = list(rec.get("notes") or [])
+    if error:
+        notes.insert(0, f"The script failed: {error}")
+    if notes:
+        lines.append("notes:")
+        lines.extend(f"  - {_flow(n)}" for n in notes)
+    return "\n".join(lines) + "\n"
+
+
+def _techniques(rec: dict[str, Any], stepping: dict[str, Any]) -> list[str]:
+    t = rec.get("techniques") or {}
+    out = []
+
+    def add(key: str, value: Any, at: str | None) -> None:
+        out.append(f"  {key}: {_flow(value)}" + (f"  # {at}" if at else ""))
+
+    for key in ("grad_clip", "amp", "ema", "mixup", "cutmix"):
+        if key in t:
+            settings = {k: v for k, v in t[key].items() if k not in ("at", "evidence")}
+            add(key, settings or True, t[key].get("at") or t[key].get("evidence"))
+    if "channels_last" in t:
+        add("channels_last", True, t["channels_last"].get("at"))
+    if "parallel" in t:
+        add("parallel", t["parallel"]["kind"], t["parallel"].get("at"))
+    if stepping:
+        add("scheduler_step", stepping, None)
+    if rec.get("loop_crop"):
+        crop = rec["loop_crop"]
+        add("eval_crops", {"views": 10 if crop["kind"] == "ten_crop" else 5}, crop["at"])
+    return out
+
+
+def default_name(command: list[str]) -> str:
+    """The script's folder for train.py / main.py, else the script's stem."""
+    script = next((c for c in command if c.endswith(".py")), command[-1] if command else "capture")
+    path = Path(script)
+    if path.stem in ("train", "main", "run", "trainer", "training") and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return path.stem or "capture"
