@@ -103,7 +103,7 @@ def _read_output(stdout: Path, stderr: Path) -> tuple[int, int, str]:
 
 
 def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail_on: str,
-               env: dict[str, str], base: Path, limit: int, extra: Sequence[str] = ()) -> Outcome:
+               env: dict[str, str], base: Path, limit: int, extra: Sequence[str] = (), forker: Any = None) -> Outcome:
     """Audit one target in a worker process; whatever happens, an Outcome (never an exception)."""
     from .refs import absolutize
 
@@ -120,7 +120,7 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
     start = time.monotonic()
     try:
         ended = sandbox.run_limited(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)}, stdout=stdout,
-                                    stderr=stderr, timeout=timeout, memory=limit)
+                                    stderr=stderr, timeout=timeout, memory=limit, forker=forker)
         n_out, n_err, outcome.log = _read_output(stdout, stderr)
         outcome.output_lines = (n_out, n_err)
         data: dict[str, Any] | None = None
@@ -239,9 +239,15 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
     lock = threading.Lock()
     done = [0]
 
+    forker = None
+    if n > 1:  # one warm process imports torch once; each target's worker is forked from it
+        from .zygote import Zygote
+
+        forker = Zygote(env, Path(tempfile.gettempdir()))
+
     def one(i: int) -> Outcome:
         outcome = _audit_one(targets[i], names[i], Path(spec_path) if spec_path else None, timeout, fail_on,
-                             env, base, limit)
+                             env, base, limit, forker=forker)
         with lock:
             done[0] += 1
             status = outcome.summary if outcome.ok else f"{outcome.name}: ERROR - {outcome.cause}"
@@ -256,6 +262,9 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
         stop_all_workers()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    finally:
+        if forker is not None:
+            forker.close()
     pool.shutdown()
 
     results: list[dict[str, Any]] = []

@@ -19,10 +19,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 POLL_S = 0.1  # how often the memory of a running worker is read
 
-_LIVE: set[subprocess.Popen[bytes]] = set()  # running workers, so that Ctrl-C can stop every one at once
 _LIVE_LOCK = threading.Lock()
 STOP = threading.Event()  # set by stop_all: no new worker starts
 
@@ -97,58 +97,99 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
+class Handle(Protocol):
+    """A started worker: the process group to measure and kill, and a wait with a timeout."""
+
+    pid: int
+
+    def wait_for(self, timeout: float) -> int | None:
+        """The exit status once it ended within `timeout` seconds (negative: killed by a signal), else None."""
+
+    def kill(self) -> None:
+        """Kill the whole process group now and reap it."""
+
+
+class _Popened:
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc, self.pid = proc, proc.pid
+
+    def wait_for(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        kill_group(self.proc)
+
+
+_LIVE: set[Handle] = set()  # running workers, so that Ctrl-C can stop every one at once
+
+
 def stop_all() -> None:
     """Kill the process group of every running worker (the user pressed Ctrl-C)."""
     STOP.set()
     with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for proc in procs:
-        kill_group(proc)
+        live = list(_LIVE)
+    for handle in live:
+        handle.kill()
 
 
 def run_limited(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], stdout: Path, stderr: Path,
-                timeout: float, memory: int, what: str = "the audit") -> Finished:
-    """Run `cmd` to its end or to a limit; never raises but for the user's KeyboardInterrupt."""
+                timeout: float, memory: int, what: str = "the audit", forker: Any = None) -> Finished:
+    """Run `cmd` to its end or to a limit; never raises but for the user's KeyboardInterrupt.
+
+    With a `forker` (a `zygote.Zygote`), `cmd` must be a worker command and runs in a process forked
+    from it (torch already imported) instead of a fresh interpreter.
+    """
     if STOP.is_set():
         return Finished(cause="stopped before it started (interrupted)")
+    if forker is not None:
+        handle = forker.start(list(cmd), cwd=cwd, env=env, stdout=stdout, stderr=stderr)
+        if handle is None:  # the forker is gone: a fresh interpreter after all
+            return run_limited(cmd, cwd=cwd, env=env, stdout=stdout, stderr=stderr, timeout=timeout, memory=memory,
+                               what=what)
+        return _supervise(handle, timeout, memory, what)
     with open(stdout, "wb") as so, open(stderr, "wb") as se:
         try:
             proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=so, stderr=se,
                                     start_new_session=True)
         except OSError as exc:  # e.g. a reference longer than the system allows on a command line
             return Finished(cause=f"{what} process could not be started: {exc.strerror or exc}")
+        return _supervise(_Popened(proc), timeout, memory, what)
+
+
+def _supervise(handle: Handle, timeout: float, memory: int, what: str) -> Finished:
+    with _LIVE_LOCK:
+        _LIVE.add(handle)
+    try:
+        return _watch(handle, timeout, memory, what)
+    except BaseException:  # Ctrl-C in the waiting thread: the worker goes with us
+        handle.kill()
+        raise
+    finally:
         with _LIVE_LOCK:
-            _LIVE.add(proc)
-        try:
-            return _watch(proc, timeout, memory, what)
-        except BaseException:  # Ctrl-C in the waiting thread: the worker goes with us
-            kill_group(proc)
-            raise
-        finally:
-            with _LIVE_LOCK:
-                _LIVE.discard(proc)
+            _LIVE.discard(handle)
 
 
-def _watch(proc: subprocess.Popen[bytes], timeout: float, memory: int, what: str) -> Finished:
+def _watch(handle: Handle, timeout: float, memory: int, what: str) -> Finished:
     deadline = time.monotonic() + timeout
     peak = 0
     while True:
-        try:
-            rc = proc.wait(timeout=POLL_S)
+        rc = handle.wait_for(POLL_S)
+        if rc is not None:
             return Finished(rc=rc, peak_rss=peak)
-        except subprocess.TimeoutExpired:
-            pass
         if memory > 0:
-            peak = max(peak, group_rss(proc.pid))
+            peak = max(peak, group_rss(handle.pid))
             if peak > memory:
-                kill_group(proc)
+                handle.kill()
                 return Finished(cause=f"the target used more memory than allowed ({gib(peak)} resident, limit "
                                       f"{gib(memory)}; set ALEXNET_AUDIT_MEMORY_LIMIT)", peak_rss=peak)
         if STOP.is_set():
-            kill_group(proc)
+            handle.kill()
             return Finished(cause="stopped (interrupted)", peak_rss=peak)
         if time.monotonic() > deadline:
-            kill_group(proc)
+            handle.kill()
             return Finished(cause=f"{what} did not finish within {timeout:g} s and was stopped (a hang, or a model "
                                   f"too slow to audit here; raise --timeout)", peak_rss=peak)
 
