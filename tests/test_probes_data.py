@@ -136,25 +136,25 @@ class HiddenLighting(nn.Module):
         return self._inner[0](t)
 
 
-@pytest.mark.parametrize("lighting, present, per_image, alpha", [
-    (PCALighting(0.1), True, True, 0.1),
-    (PCALighting(0.3), True, True, 0.3),
-    (HiddenLighting(0.1), True, True, 0.1),
-    (nn.Identity(), False, False, 0.0),
+@pytest.mark.parametrize("lighting, present, scope, alpha", [
+    (PCALighting(0.1), True, "per_image", 0.1),
+    (PCALighting(0.3), True, "per_image", 0.3),
+    (HiddenLighting(0.1), True, "per_image", 0.1),
+    (nn.Identity(), False, "none", 0.0),
 ])
-def test_pca_lighting(lighting: Any, present: bool, per_image: bool, alpha: float) -> None:
+def test_pca_lighting(lighting: Any, present: bool, scope: str, alpha: float) -> None:
     f = one(train(*GEOMETRY, T.RandomHorizontalFlip(), T.ToTensor(), lighting, T.Normalize(MEAN, STD)),
             "data.pca_lighting")
-    assert f.observed["present"] is present and f.observed["per_image"] is per_image
+    assert f.observed["present"] is present and f.observed["scope"] == scope
     assert f.observed["alpha_std"] == pytest.approx(alpha, rel=0.15, abs=1e-9)
     assert f.status.value == ("pass" if present and alpha == 0.1 else "deviation")
     if isinstance(lighting, HiddenLighting):
         assert "assumed the usual ImageNet ones" in f.evidence
 
 
-def test_pca_lighting_per_pixel_noise_is_not_per_image() -> None:
+def test_pca_lighting_per_pixel_noise_is_not_pca_lighting() -> None:
     f = one(train(*GEOMETRY, T.ToTensor(), lambda t: t + 0.02 * torch.randn_like(t)), "data.pca_lighting")
-    assert f.observed["present"] is True and f.observed["per_image"] is False
+    assert f.observed["present"] is False
 
 
 def test_colour_jitter_is_not_pca_lighting_nor_mean_subtraction() -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..findings import Observation
 from ..numbers import FLOAT32_FLOOR, magnitude, quantise, sig
-from . import probe
+from . import lighting, probe
 from .imaging import (
     FINE_PERIOD,
     Adapted,
@@ -41,6 +41,7 @@ from .imaging import (
     _rng_guard,
     _seeded,
     _window,
+    grid_step,
 )
 
 # Precision of what is reported (see the module docstring).
@@ -250,6 +251,7 @@ def hflip(ctx: Any, item: Any) -> Observation:
 
 C1 = (40, 90, 200)
 C2 = (200, 150, 60)
+COLOUR_SEED = 9000  # the colour probes' seeds: COLOUR_SEED + 0 .. COLOUR_SEEDS - 1
 
 
 def _colour(ctx: Any) -> dict[str, Any]:
@@ -259,13 +261,16 @@ def _colour(ctx: Any) -> dict[str, Any]:
     tf = _transform(ctx, "train_transform")
 
     def build() -> dict[str, Any]:
-        img1, img2 = _flat_image(300, 256, C1), _flat_image(300, 256, C2)
+        img1, img2 = _flat_image(SRC_W, SRC_H, C1), _flat_image(SRC_W, SRC_H, C2)
         o1, o2 = [], []
+        step = 1
         with _rng_guard():
             for s in range(COLOUR_SEEDS):
-                # Every 8th pixel: a mean image or per-pixel noise still shows, at 1/64 of the data.
-                o1.append(_chw(_seeded(tf, img1, 9000 + s))[:, ::8, ::8])
-                o2.append(_chw(_seeded(tf, img2, 9000 + s))[:, ::8, ::8])
+                a1, a2 = _chw(_seeded(tf, img1, COLOUR_SEED + s)), _chw(_seeded(tf, img2, COLOUR_SEED + s))
+                # A grid of about 28x28 pixels (every 8th of 224): a mean image or per-pixel noise still shows.
+                step = grid_step(a1)
+                o1.append(a1[:, ::step, ::step])
+                o2.append(a2[:, ::step, ::step])
         o1t, o2t = torch.stack(o1), torch.stack(o2)  # N x C x H/8 x W/8
         c1 = torch.tensor(C1, dtype=torch.float64).view(1, 3, 1, 1) / 255
         c2 = torch.tensor(C2, dtype=torch.float64).view(1, 3, 1, 1) / 255
@@ -285,7 +290,7 @@ def _colour(ctx: Any) -> dict[str, Any]:
         offset = torch.where(valid, (o1t - av * c1) / av, nan)  # in [0, 1] input units; NaN off the image
         offset2 = torch.where(valid, (o2t - av * c2) / av, nan)
         return {"a": a, "a_spread": a_spread, "a_se": a_se, "offset": offset, "offset2": offset2,
-                "valid": float(valid.double().mean())}
+                "valid": float(valid.double().mean()), "step": step}
 
     return ctx.cached("data.colour", build)
 
@@ -354,105 +359,63 @@ def mean_subtraction(ctx: Any, item: Any) -> Observation:
     return Observation(value, evidence)
 
 
-def _find_eigval(tf: Any) -> tuple[Any, Any, str] | None:
-    """(eigval, eigvec, where) if some step of the transform carries 3 PCA eigenvalues (and vectors)."""
-    import torch
-
-    seen: set[int] = set()
-    stack = [tf]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or len(seen) > 200:
-            continue
-        seen.add(id(obj))
-        for name in ("eigval", "eigvals", "eigenvalues", "eig_val"):
-            v = getattr(obj, name, None)
-            if v is not None:
-                try:
-                    t = torch.as_tensor(v, dtype=torch.float64).flatten()
-                except Exception:
-                    continue
-                if t.numel() == 3:
-                    vec = None
-                    for vname in ("eigvec", "eigvecs", "eigenvectors", "eig_vec"):
-                        if getattr(obj, vname, None) is not None:
-                            try:
-                                vec = torch.as_tensor(getattr(obj, vname), dtype=torch.float64).reshape(3, 3)
-                            except Exception:
-                                vec = None
-                    return t, vec, f"{type(obj).__name__}.{name}"
-        for child in getattr(obj, "transforms", None) or []:
-            stack.append(child)
-        if hasattr(obj, "children") and callable(obj.children):
-            try:
-                stack.extend(obj.children())
-            except Exception:
-                pass
-    return None
-
-
-def _principal_axes(cov: Any) -> Any:
-    """Eigenvectors of a 3x3 covariance as columns, largest eigenvalue first, each with a fixed sign
-    (its largest component positive): LAPACK builds may return either sign."""
-    import torch
-
-    _, vecs = torch.linalg.eigh(cov)
-    vecs = vecs.flip(1)
-    idx = vecs.abs().argmax(dim=0)
-    signs = torch.sign(vecs[idx, torch.arange(vecs.shape[1])])
-    return vecs * torch.where(signs == 0, torch.ones_like(signs), signs)
-
-
 @probe("pca_lighting")
 @_one_thread
 def pca_lighting(ctx: Any, item: Any) -> Observation:
-    """Per-image colour offsets of the train transform: present, shared by all pixels, alpha std in eigenvalue units."""
+    """Per-presentation RGB offsets shared by all pixels and colours: present, the alpha draw's scope
+    (per image, batch or epoch), alpha std in eigenvalue units (checks/probes/lighting.py)."""
     import torch
 
     tf = _transform(ctx, "train_transform")
     col = _colour(ctx)
-    off, off2 = col["offset"], col["offset2"]
-    draws = off.mean(dim=(2, 3))  # N x 3, per-image offset in [0, 1] units
-    d = draws - draws.mean(dim=0, keepdim=True)
-    size = float(d.norm(dim=1).mean())
     decl = _declared(ctx, "train_transform")
-    if size < 1e-5 and col["a_spread"] < 1e-4:
-        return Observation({"present": False, "per_image": False, "alpha_std": 0.0},
-                           f"{decl}a constant-colour image gets the same colour in all {COLOUR_SEEDS} seeded draws "
-                           f"(offset spread {magnitude(size, 2, FLOAT32_FLOOR)}): no colour noise")
-    spatial = off - off.mean(dim=(2, 3), keepdim=True)
-    spatial = spatial - spatial.mean(dim=0, keepdim=True)  # remove a fixed mean image
-    within = float(spatial.abs().amax(dim=(1, 2, 3)).median())
-    per_image = within < 0.05 * size
-    additive = float((off2.mean(dim=(2, 3)) - draws).sub(
-        (off2.mean(dim=(2, 3)) - draws).mean(dim=0, keepdim=True)).norm(dim=1).mean()) < 0.05 * size
-    cov = d.T @ d / (len(d) - 1)
-    found = _find_eigval(tf)
-    if found is not None:
-        eigval, eigvec, where = found
-        src = f"eigenvalues {[sig(x, 4) for x in eigval.tolist()]} read from {where}"
-        if eigvec is None:
-            eigvec = _principal_axes(cov)
-            src += "; eigenvectors from the offsets' covariance"
-        scale = 255.0 if float(col["a"].mean()) > 50 and float(eigval.max()) > 1 else 1.0
-    else:
-        eigval = torch.tensor(IMAGENET_EIGVAL, dtype=torch.float64)
-        eigvec = _principal_axes(cov)
+    fixed = col["offset"].nanmedian(dim=0).values
+    fixed = torch.where(torch.isnan(fixed), fixed.nanmean(dim=(1, 2), keepdim=True).expand_as(fixed), fixed)
+    colour = {"a": col["a"], "fixed": torch.nan_to_num(fixed), "step": col["step"]}
+    seeds = [COLOUR_SEED + s for s in range(COLOUR_SEEDS)]
+    draws = ctx.cached("data.lighting", lambda: lighting.measure(tf, colour, seeds, (SRC_W, SRC_H)))
+    read = lighting.summarise(draws)
+    scope, hook = "per_image", ""
+    if not read["varies"]:
+        epochs, hook = lighting.per_epoch(tf, colour, COLOUR_SEED, (SRC_W, SRC_H))
+        if epochs and lighting.summarise(epochs)["present"]:
+            read, scope = lighting.summarise(epochs), "per_epoch"
+    if not read["present"]:
+        why = read["why"] + (f"; calling {hook}() between draws changes nothing either" if hook else "")
+        return Observation({"present": False, "scope": "none", "alpha_std": 0.0},
+                           f"{decl}{len(draws)} seeded draws of an {len(lighting.PALETTE)}-colour block image: {why}")
+    if scope == "per_image" and lighting.batch_shared(tf, colour, COLOUR_SEED) is True:
+        scope = "per_batch"
+    # the basis: the training set's (a constant-colour image gets the same offset) or the image's own
+    const = col["offset"].nanmedian(dim=3).values.nanmedian(dim=2).values - colour["fixed"].mean(dim=(1, 2))
+    own = scope == "per_image" and float(const.norm(dim=1).mean()) < 0.2 * read["size"]
+    d = read["deltas"] - read["deltas"].mean(dim=0, keepdim=True)
+    cov = d.T @ d / max(len(d) - 1, 1)
+    if own:
+        vals, vecs = torch.linalg.eigh(lighting.palette_covariance(SRC_W, SRC_H))
+        eigval, eigvec = vals.flip(0), lighting.principal_axes_of(vecs.flip(1))
+        src = ("a constant-colour image gets no offset: the basis is the image's own colours (a per-image PCA, "
+               "as albumentations' FancyPCA), not the training set's; eigenvalues of the block image's colours "
+               f"{[sig(x, 3) for x in eigval.tolist()]}")
         scale = 1.0
-        src = ("no eigenvalues found on the transform: assumed the usual ImageNet ones "
-               f"{list(IMAGENET_EIGVAL)} at [0, 1] scale, eigenvectors from the offsets' covariance")
-    alphas = (d * scale) @ eigvec / eigval.view(1, 3)  # N x 3: alpha_i = p_i . offset / lambda_i
-    per_comp = alphas.std(dim=0)
-    alpha_std = float(alphas.pow(2).mean().sqrt() * math.sqrt(len(d) / (len(d) - 1)))
-    value = {"present": True, "per_image": bool(per_image), "alpha_std": sig(alpha_std, DRAW_DIGITS)}
+    else:
+        eigval, eigvec, scale, src = lighting.basis(tf, cov, col["a"], IMAGENET_EIGVAL)
+    proj = (d * scale) @ eigvec  # N x 3: p_i . offset = alpha_i * lambda_i
+    per_comp = (proj / eigval.view(1, 3)).std(dim=0)
+    # pooled over the offset's energy (var of p_i . offset over sum of lambda_i^2): the small components,
+    # within the rounding of 8-bit pixels, do not inflate it
+    alpha_std = float((proj.pow(2).sum(dim=0) / max(len(d) - 1, 1)).sum().div(eigval.pow(2).sum()).sqrt())
+    value = {"present": True, "scope": scope, "alpha_std": sig(alpha_std, DRAW_DIGITS)}
+    where = {"per_image": "redrawn for every image (it changes from call to call)",
+             "per_batch": "drawn once per call and shared by every image of a batch tensor",
+             "per_epoch": f"fixed across calls and redrawn only by {hook}(): shared by every image of an epoch"}
     top = eigvec[:, 0].tolist()
-    evidence = (f"{decl}{COLOUR_SEEDS} seeded draws of a constant-colour image: per-image RGB offsets of mean size "
-                f"{sig(size, DRAW_DIGITS):g} ([0, 1] units), "
-                f"{'the same for every pixel' if per_image else 'varying across pixels'}"
-                f" ({magnitude(within, 2, FLOAT32_FLOOR)} within an image), "
-                f"{'additive' if additive else 'depending on the colour (not additive)'}"
-                f"; principal direction ({', '.join(f'{quantise(x, 0.01):.2f}' for x in top)}); {src}; alpha std per "
-                f"component ({', '.join(f'{sig(x, DRAW_DIGITS):g}' for x in per_comp.tolist())}), pooled "
+    evidence = (f"{decl}{len(read['deltas'])} draws of an {len(lighting.PALETTE)}-colour block image (each output "
+                f"pixel's source colour known from a coordinate image under the same seed): an RGB offset of mean "
+                f"size {sig(read['size'], DRAW_DIGITS):g} ([0, 1] units), the same for every pixel and colour "
+                f"(median deviation {magnitude(read['spread'], 2, FLOAT32_FLOOR)}), {where[scope]}; principal "
+                f"direction ({', '.join(f'{quantise(x, 0.01):.2f}' for x in top)}); {src}; alpha std per component "
+                f"({', '.join(f'{sig(x, DRAW_DIGITS):g}' for x in per_comp.tolist())}), pooled by eigenvalue "
                 f"{sig(alpha_std, DRAW_DIGITS):g}")
     return Observation(value, evidence)
 

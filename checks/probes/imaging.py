@@ -234,3 +234,8 @@ class Adapted:
     def takes(self) -> str:
         return {"pil": "a PIL image", "albumentations": "image= an HxWxC uint8 array",
                 "array": "an HxWxC uint8 array", "tensor": "a CxHxW float tensor"}.get(self.mode or "", "?")
+
+
+def grid_step(out: Any) -> int:
+    """Every k-th output pixel, k such that about 28 remain per side (8 for 224, 1 for 32)."""
+    return max(1, min(out.shape[-2:]) // 28)

@@ -1,0 +1,284 @@
+"""PCA lighting measured, not guessed (§4.1; data.pca_lighting).
+
+Present means: an additive RGB offset, constant over the pixels of an image whatever their colour,
+redrawn per presentation. It is measured on an eight-colour block image under the same seeds as a
+coordinate image (where each output pixel came from), a black and a white image: every output pixel's
+expected colour is known, so geometric steps (crops, padding, flips, rotations) drop out, and what
+is left of each pixel is the colour step. A per-image offset shared by all pixels and colours is PCA
+lighting; one that changes with the colour (ColorJitter, TrivialAugment, auto-contrast) or across
+pixels (noise) is not; normalisation is the part shared by every draw and is taken out first.
+
+The offset's basis is the training set's when a constant-colour image (no colour variance of its
+own) gets the same offset under the same seed; it is the image's own (albumentations' FancyPCA)
+when only the multi-colour image gets one. The scope of the alpha draw: per image when the offset
+changes from call to call; per batch when a batch tensor's images share one offset; per epoch when
+it stays fixed across calls and changes only when a method with "epoch" in its name is called.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .imaging import FINE_PERIOD, _chw, _coord_image, _fine_image, _flat_image, _rng_guard, _seeded, _unwrap
+
+BLOCK = 40  # source px per palette block
+# Mid-range colours spanning RGB space (no clipping by an offset of a few percent).
+PALETTE = ((70, 110, 160), (180, 90, 60), (90, 170, 80), (160, 150, 190), (120, 70, 120), (200, 180, 90),
+           (60, 140, 170), (150, 120, 100))
+EPOCHS = 6  # epoch-hook calls tried
+
+
+def palette_index(width: int, height: int) -> Any:
+    import numpy as np
+
+    bx, by = np.arange(width) // BLOCK, np.arange(height) // BLOCK
+    return (bx[None, :] * 3 + by[:, None] * 5) % len(PALETTE)
+
+
+def palette_image(width: int, height: int) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    return Image.fromarray(np.asarray(PALETTE, dtype=np.uint8)[palette_index(width, height)])
+
+
+def palette_covariance(width: int, height: int) -> Any:
+    """The block image's own RGB covariance ([0, 1] units): the basis of a per-image PCA."""
+    import torch
+
+    idx = torch.from_numpy(palette_index(width, height)).flatten()
+    px = torch.tensor(PALETTE, dtype=torch.float64)[idx] / 255
+    d = px - px.mean(dim=0)
+    return d.T @ d / (len(d) - 1)
+
+
+def _draw(tf: Callable[[Any], Any], seed: int, imgs: dict[str, Any], colour: dict[str, Any],
+          size: tuple[int, int]) -> dict[str, Any]:
+    """One seeded draw: the palette image's per-pixel offset (in [0, 1] input units), its median and spread."""
+    import torch
+
+    width, height = size
+    step = int(colour["step"])
+    out = {k: _chw(_seeded(tf, img, seed)) for k, img in imgs.items()}
+    black, white = out["black"], out["white"]
+    slope = white - black
+    med = slope.flatten(1).median(dim=1).values.view(-1, 1, 1)
+    ok = ((slope / med - 1).abs() < 0.1).all(dim=0)
+    x = _unwrap((out["coord"] - black)[0] / med[0] * width, (out["fine"] - black)[0] / med[0], FINE_PERIOD) - 0.5
+    y = _unwrap((out["coord"] - black)[1] / med[1] * height, (out["fine"] - black)[1] / med[1], FINE_PERIOD) - 0.5
+    margin = 3.0
+    inside = (x > margin) & (x < width - 1 - margin) & (y > margin) & (y < height - 1 - margin)
+    fx, fy = torch.remainder(x, BLOCK), torch.remainder(y, BLOCK)
+    interior = (fx > margin) & (fx < BLOCK - margin) & (fy > margin) & (fy < BLOCK - margin)
+    valid = (ok & inside & interior)[::step, ::step]
+    xi = torch.nan_to_num(x).round().clamp(0, width - 1).long()[::step, ::step]
+    yi = torch.nan_to_num(y).round().clamp(0, height - 1).long()[::step, ::step]
+    idx = torch.from_numpy(palette_index(width, height))[yi, xi]
+    expect = (torch.tensor(PALETTE, dtype=torch.float64)[idx] / 255).permute(2, 0, 1)  # 3 x h x w
+    a = colour["a"].view(3, 1, 1)
+    fixed = colour["fixed"]  # the normalisation's offset per sampled pixel, [0, 1] units
+    got = out["palette"][:, ::step, ::step]
+    if got.shape != expect.shape or fixed.shape != expect.shape:
+        raise ValueError(f"train_transform output shapes vary: {tuple(got.shape)} vs {tuple(expect.shape)}")
+    delta = (got - a * expect) / a - fixed
+    vals = delta[:, valid]  # 3 x n
+    if vals.shape[1] < 8:
+        return {"n": int(vals.shape[1])}
+    centre = vals.median(dim=1).values
+    spread = float((vals - centre.view(3, 1)).abs().median(dim=1).values.max())
+    return {"n": int(vals.shape[1]), "delta": centre, "spread": spread}
+
+
+def images(width: int, height: int) -> dict[str, Any]:
+    return {"coord": _coord_image(width, height), "fine": _fine_image(width, height),
+            "black": _flat_image(width, height, (0, 0, 0)), "white": _flat_image(width, height, (255, 255, 255)),
+            "palette": palette_image(width, height)}
+
+
+def measure(tf: Callable[[Any], Any], colour: dict[str, Any], seeds: list[int], size: tuple[int, int]) -> list[dict]:
+    imgs = images(*size)
+    with _rng_guard():
+        return [_draw(tf, s, imgs, colour, size) for s in seeds]
+
+
+def epoch_hooks(tf: Any) -> list[tuple[str, Callable[..., Any]]]:
+    """Methods with "epoch" in their name on the transform or its steps (set_epoch, new_epoch, ...)."""
+    found: list[tuple[str, Callable[..., Any]]] = []
+    seen: set[int] = set()
+    stack = [getattr(tf, "tf", tf)]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or len(seen) > 200:
+            continue
+        seen.add(id(obj))
+        for name in dir(type(obj)):
+            if "epoch" in name.lower() and not name.startswith("_"):
+                fn = getattr(obj, name, None)
+                if callable(fn):
+                    found.append((f"{type(obj).__name__}.{name}", fn))
+        stack.extend(getattr(obj, "transforms", None) or [])
+    return found
+
+
+def call_hook(fn: Callable[..., Any], epoch: int) -> None:
+    """hook(epoch), or hook() when it takes no argument."""
+    import inspect
+
+    try:
+        takes = any(p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                    for p in inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # no signature (a builtin): pass the epoch
+        takes = True
+    if takes:
+        fn(epoch)
+    else:
+        fn()
+
+
+def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int]) -> tuple[list[dict], str]:
+    """Draws after each call of an epoch hook (same seed, so only the hook's redraw can move them)."""
+    hooks = epoch_hooks(tf)
+    if not hooks:
+        return [], ""
+    name, fn = hooks[0]
+    imgs = images(*size)
+    out = []
+    with _rng_guard():
+        for e in range(1, EPOCHS + 1):
+            call_hook(fn, e)
+            out.append(_draw(tf, seed, imgs, colour, size))
+    return out, name
+
+
+def batch_shared(tf: Any, colour: dict[str, Any], seed: int, n: int = 6) -> bool | None:
+    """Whether one call on a batch tensor gives every image the same offset (None: the transform does
+    not take a batch). Constant-colour images: no geometry to undo."""
+    import numpy as np
+    import torch
+
+    from .imaging import Adapted
+
+    raw = tf.tf if isinstance(tf, Adapted) else tf
+    if not (isinstance(tf, Adapted) and tf.mode == "tensor"):
+        return None
+    img = torch.tensor(PALETTE[0], dtype=torch.float32).view(1, 3, 1, 1).expand(n, 3, 64, 64) / 255
+    with _rng_guard():
+        torch.default_generator.manual_seed(seed)
+        np.random.seed(seed)
+        try:
+            out = raw(img.clone())
+        except (RuntimeError, TypeError, ValueError):
+            return None
+    if not isinstance(out, torch.Tensor) or out.shape != img.shape:
+        return None
+    a = colour["a"].view(1, 3, 1, 1).to(torch.float64)
+    off = (out.to(torch.float64) / a).flatten(2).median(dim=2).values  # n x 3
+    spread = float((off - off.mean(dim=0)).norm(dim=1).max())
+    return spread < 1e-6
+
+
+def summarise(draws: list[dict[str, Any]]) -> dict[str, Any]:
+    """present / varies / size of the offsets over the draws, and why not when not."""
+    import statistics
+
+    import torch
+
+    from ..numbers import FLOAT32_FLOOR, magnitude, sig
+
+    good = [d for d in draws if "delta" in d]
+    if len(good) < max(4, len(draws) // 4):
+        return {"present": False, "varies": False, "size": 0.0, "spread": 0.0, "deltas": None,
+                "why": "too few pixels of the block image could be traced through the transform to read an offset"}
+    deltas = torch.stack([d["delta"] for d in good])
+    norms = (deltas - deltas.mean(dim=0, keepdim=True)).norm(dim=1)
+    size = float(norms.mean())
+    varies = size > 1e-3  # a third of one 8-bit level: below it, the offset is rounding
+    active = [(d["spread"], float(n)) for d, n in zip(good, norms, strict=True) if float(n) > 0.5 * size]
+    ratio = statistics.median(sp / n for sp, n in active) if active and varies else 0.0
+    spread = statistics.median(sp for sp, _ in active) if active else 0.0
+    out = {"present": varies and ratio < 0.2, "varies": varies, "size": size, "spread": spread, "deltas": deltas}
+    if not varies:
+        out["why"] = (f"the colours get the same offset in every draw (spread {magnitude(size, 2, FLOAT32_FLOOR)} "
+                      "in [0, 1] units): no per-presentation colour noise")
+    elif ratio >= 0.2:
+        out["why"] = (f"the draws move the colours (by {sig(size, 2):g} on average), but not by one offset shared by "
+                      f"every pixel and colour (within an image they spread by {sig(ratio, 2):g} of it): a colour "
+                      "step that is not additive (ColorJitter, TrivialAugment, auto-contrast) or per-pixel noise, "
+                      "not PCA lighting")
+    return out
+
+
+def find_eigval(tf: Any) -> tuple[Any, Any, str] | None:
+    """(eigval, eigvec or None, where) if some step of the transform carries 3 PCA eigenvalues."""
+    import torch
+    import torch.nn as nn
+
+    def as3(v: Any, shape: tuple[int, ...]) -> Any:
+        try:
+            t = torch.as_tensor(v, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            return None
+        return t.reshape(shape) if t.numel() == math_prod(shape) else None
+
+    seen: set[int] = set()
+    stack = [getattr(tf, "tf", tf)]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or len(seen) > 200:
+            continue
+        seen.add(id(obj))
+        for name in ("eigval", "eigvals", "eigenvalues", "eig_val"):
+            t = as3(getattr(obj, name, None), (3,)) if getattr(obj, name, None) is not None else None
+            if t is not None:
+                vec = next((as3(getattr(obj, v), (3, 3)) for v in ("eigvec", "eigvecs", "eigenvectors", "eig_vec")
+                            if getattr(obj, v, None) is not None), None)
+                return t, vec, f"{type(obj).__name__}.{name}"
+        stack.extend(getattr(obj, "transforms", None) or [])
+        if isinstance(obj, nn.Module):
+            stack.extend(obj.children())
+    return None
+
+
+def math_prod(shape: tuple[int, ...]) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
+
+
+def principal_axes_of(vecs: Any) -> Any:
+    """Columns with a fixed sign (largest component positive): LAPACK builds may return either sign."""
+    import torch
+
+    idx = vecs.abs().argmax(dim=0)
+    signs = torch.sign(vecs[idx, torch.arange(vecs.shape[1])])
+    return vecs * torch.where(signs == 0, torch.ones_like(signs), signs)
+
+
+def principal_axes(cov: Any) -> Any:
+    """Eigenvectors of a 3x3 covariance as columns, largest eigenvalue first, signs fixed."""
+    import torch
+
+    _, vecs = torch.linalg.eigh(cov)
+    return principal_axes_of(vecs.flip(1))
+
+
+def basis(tf: Any, cov: Any, a: Any, imagenet: tuple[float, ...]) -> tuple[Any, Any, float, str]:
+    """(eigval, eigvec, pixel scale, source text) of a training-set basis: read off the transform when it
+    carries eigenvalues, else the usual ImageNet ones with eigenvectors from the offsets' covariance."""
+    import torch
+
+    from ..numbers import sig
+
+    found = find_eigval(tf)
+    if found is not None:
+        eigval, eigvec, where = found
+        src = f"eigenvalues {[sig(x, 4) for x in eigval.tolist()]} read from {where}"
+        if eigvec is None:
+            eigvec = principal_axes(cov)
+            src += "; eigenvectors from the offsets' covariance"
+        scale = 255.0 if float(a.mean()) > 50 and float(eigval.max()) > 1 else 1.0
+        return eigval, eigvec, scale, src
+    return (torch.tensor(imagenet, dtype=torch.float64), principal_axes(cov), 1.0,
+            f"no eigenvalues found on the transform: assumed the usual ImageNet ones {list(imagenet)} at [0, 1] "
+            "scale, eigenvectors from the offsets' covariance")
