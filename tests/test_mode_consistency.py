@@ -64,6 +64,17 @@ class AvgPoolsBigBatches(_Net):
         return F.avg_pool2d(x, 3, 2) if x.size(0) > 2 else F.max_pool2d(x, 3, 2)
 
 
+class DropsInEval(_Net):
+    """F.dropout(x, 0.5) with training left at its default True: random masks in eval mode too."""
+
+    def forward(self, x):
+        x = self.pool(self.norm(F.relu(self.conv1(x))))
+        x = self.pool(self.norm(F.relu(self.conv2(x))))
+        x = F.relu(self.conv4(F.relu(self.conv3(x))))
+        x = self.pool(F.relu(self.conv5(x))).flatten(1)
+        return self.fc8(F.dropout(F.relu(self.fc7(F.dropout(F.relu(self.fc6(x)), 0.5))), 0.5))
+
+
 def test_a_model_that_skips_its_lrn_in_train_mode_deviates(spec):
     f = _finding(spec, from_object("skip-lrn", SkipsLRNInTraining, "test"))
     assert f.status is Status.DEVIATION
@@ -82,6 +93,12 @@ def test_a_model_that_pools_otherwise_at_bigger_batches_deviates(spec):
 def test_functional_dropout_that_only_runs_in_training_is_no_difference(spec):
     f = _finding(spec, from_object("plain", _Net, "test"))
     assert f.status is Status.PASS, f.evidence
+
+
+def test_random_masks_in_eval_mode_are_not_a_batch_size_difference(spec):
+    f = _finding(spec, from_object("drops", DropsInEval, "test"))  # dropout.eval reports that defect
+    assert f.status is Status.PASS, f.evidence
+    assert "scores not compared across batch sizes" in f.evidence
 
 
 @pytest.mark.parametrize("inverted", [True, False])  # False: §4.2's test-time x * (1 - p)

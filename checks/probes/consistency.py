@@ -112,9 +112,13 @@ def mode_consistency(ctx: Any, item: Any) -> Observation:
     base = _plain(ctx, False, 2)
     train = get_train_trace(ctx)  # unmeasured too, shared with the dropout probes
     other = _plain(ctx, False, batch)
-    in_train = sequence_differences(base, train, _dropouts(base, get_trace(ctx)), _dropouts(train))
+    measured = get_trace(ctx)
+    in_train = sequence_differences(base, train, _dropouts(base, measured), _dropouts(train))
     at_batch = sequence_differences(base, other)
-    drift = _batch_scores(ctx, base, other, batch)
+    random_in_eval = [measured.labels()[i] for i, op in enumerate(measured.ops)
+                      if op.kind == "dropout" and op.attrs.get("identity") is False
+                      and op.attrs.get("function") != "test-time scale"]  # §4.2's x * (1 - p) is not random
+    drift = None if random_in_eval else _batch_scores(ctx, base, other, batch)  # random masks differ per batch
     value = {"train_mode": "differs" if in_train else "same",
              "batch_size": "differs" if at_batch or (drift is not None and drift > BATCH_RTOL) else "same"}
     parts = []
@@ -124,7 +128,10 @@ def mode_consistency(ctx: Any, item: Any) -> Observation:
         parts.append(f"at batch {batch}: {_clip(at_batch)}")
     else:
         parts.append(f"batch {batch} runs the same ops as batch 2")
-    if drift is not None:
+    if random_in_eval:
+        parts.append(f"scores not compared across batch sizes: {', '.join(random_in_eval)} draws a random mask in "
+                     "eval mode")
+    elif drift is not None:
         parts.append(f"the first two images' scores at batch {batch} differ from batch 2 by {show_error(drift)} "
                      "relative")
     return Observation(value, "; ".join(parts))
