@@ -40,6 +40,7 @@ import pytest
 from .errors import first_line
 
 COLLECTOR_NAME = "paper_audit"
+EXPLAINED = "explained"  # the extra test of --paper-require-explained
 FORMATS = ("md", "json")
 
 
@@ -61,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="accepted variants fail too.")
     g.addoption("--paper-report", metavar="DIR", default=None,
                 help="write the markdown and JSON reports of the audit to DIR at session end.")
+    g.addoption("--paper-require-explained", action="store_true", default=False,
+                help="add the test paper_audit::explained, which fails unless the measurements rebuild the model.")
     g.addoption("--paper-timeout", metavar="SECONDS", type=_seconds, default=600.0,
                 help="seconds the audit may take (default 600); the target runs in its own process.")
 
@@ -263,7 +266,10 @@ class PaperCollector(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         a = _audit(self.config)
         assert a is not None
-        return [PaperItem.from_parent(self, name=it.id, spec_item=it) for it in a.spec.items]
+        items: list[pytest.Item] = [PaperItem.from_parent(self, name=it.id, spec_item=it) for it in a.spec.items]
+        if self.config.getoption("paper_require_explained"):
+            items.append(ExplainedItem.from_parent(self, name=EXPLAINED))
+        return items
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, COLLECTOR_NAME
@@ -326,6 +332,36 @@ class PaperItem(pytest.Item):
         if isinstance(excinfo.value, PaperProblem):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
+
+
+class ExplainedItem(pytest.Item):
+    """`--paper-require-explained`: passes when the network rebuilt from the measurements alone
+    reproduces the target's outputs (the report's `summary.explained.ok`)."""
+
+    def setup(self) -> None:
+        a = _audit(self.config)
+        assert a is not None
+        if not a.ran:
+            a.run([i.name for i in self.session.items if isinstance(i, PaperItem)] or None)
+        if a.error is not None:
+            raise PaperProblem(a.error.splitlines()[0])
+
+    def runtest(self) -> None:
+        from .gate import require_explained_on
+
+        a = _audit(self.config)
+        assert a is not None and a.data is not None
+        reason = require_explained_on(a.data)  # also marks the report written at session end as failed
+        if reason:
+            raise PaperProblem(reason)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, PaperProblem):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{EXPLAINED} [the audit explains the model]"
 
 
 def _describe(item: Any, finding: Any, headline: str) -> str:

@@ -99,3 +99,40 @@ def test_a_nonsense_paper_timeout_is_a_usage_error(pytester: pytest.Pytester) ->
     result = _run(pytester, "--paper-target=reference", "--paper-timeout=0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--paper-timeout takes a number of seconds > 0" in result.stderr.str()
+
+
+GATED = '''\
+import torch
+import torch.nn as nn
+
+import alexnet_ref
+
+
+class Gated(nn.Module):
+    """The reference with a squeeze-style gate on its output: nothing the audit can classify."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = alexnet_ref.alexnet(1000)
+
+    def forward(self, x):
+        y = self.net(x)
+        return y * torch.sigmoid(y.mean(1, keepdim=True))
+
+
+def build():
+    return Gated()
+'''
+
+
+@pytest.mark.slow
+def test_paper_require_explained_adds_one_test_that_fails_when_unexplained(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(gated=GATED)
+    result = _run(pytester, "--paper-target=gated.py:build", "--paper-require-explained", "-k", "explained",
+                  "--paper-fail-on=never", "-q")
+    text = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, text
+    result.assert_outcomes(failed=1)
+    assert "unexplained: " in text and "Traceback" not in text
+    ok = _run(pytester, "--paper-target=reference", "--paper-require-explained", "-k", "explained", "-q")
+    ok.assert_outcomes(passed=1)
