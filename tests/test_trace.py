@@ -340,3 +340,11 @@ def test_distributed_data_parallel_is_traced_through_its_module():
     finally:
         dist.destroy_process_group()
     assert list(tr.layers()) == PAPER and tr.param_count == 60965224
+
+
+def test_an_exported_program_errors_in_one_line_saying_what_to_pass():
+    from tests.wild.models import reference
+    gm = torch.export.export(reference().eval(), (torch.randn(2, 3, 224, 224),)).module()
+    with pytest.raises(ValueError, match=r"^cannot trace: the model cannot be put in eval mode .*pass the eager "
+                                         r"nn.Module \(before torch.export\)$"):
+        _trace(gm)

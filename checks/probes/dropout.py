@@ -113,6 +113,9 @@ def dropout_placement(ctx, item: Item) -> Observation:
     value = [_anchor(tr, i) for i in sites]
     ev = ("; ".join(f"dropout on the output of {a} ({tr.where(i)})" for a, i in zip(value, sites, strict=True))
           or "no dropout changes activations in training mode")
+    if not sites and isinstance(unwrap(ctx.model), torch.jit.ScriptModule):
+        ev += (" (a TorchScript module made by torch.jit.trace keeps the train/eval behaviour it was traced with: "
+               "trace the model in train mode, or pass the eager nn.Module)")
     return Observation(value, ev, ", ".join(dict.fromkeys(tr.where(i) for i in sites)))
 
 

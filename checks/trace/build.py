@@ -10,6 +10,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..errors import first_line
 from .describe import describe
 from .dispatch import DispatchRecorder, is_script, untraceable, unwrap
 from .graph import Unit, fold_bias, fold_pads, fold_unfold, main_path, math_regions, units_of
@@ -91,7 +92,11 @@ def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[
     mode: Any = DispatchRecorder(rec) if script else rec
     modes = {m: m.training for m in model.modules()}
     buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
-    model.train(train)
+    try:
+        model.train(train)
+    except NotImplementedError as exc:  # torch.export's module: train()/eval() are not supported
+        raise ValueError(f"cannot trace: the model cannot be put in {'train' if train else 'eval'} mode "
+                         f"({first_line(exc)}); pass the eager nn.Module (before torch.export)") from None
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -137,3 +137,12 @@ def test_every_channel_window_is_a_size_deviation_whose_evidence_names_it(spec):
     f = report.by_id()["lrn.size"]
     assert f.status is Status.DEVIATION and f.observed == "all maps"
     assert "lrn1: the sum runs over all 96 maps" in f.evidence and "lrn2: the sum runs over all 256 maps" in f.evidence
+
+
+def test_a_traced_module_without_dropout_says_why(spec):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = w.traced()
+    report = verify(spec, from_object("traced", model, "tests.wild.models:traced"), only=["dropout.placement"])
+    f = report.by_id()["dropout.placement"]
+    assert f.status is Status.DEVIATION and "keeps the train/eval behaviour it was traced with" in f.evidence
