@@ -136,3 +136,34 @@ def test_paper_require_explained_adds_one_test_that_fails_when_unexplained(pytes
     assert "unexplained: " in text and "Traceback" not in text
     ok = _run(pytester, "--paper-target=reference", "--paper-require-explained", "-k", "explained", "-q")
     ok.assert_outcomes(passed=1)
+
+
+@pytest.mark.slow
+def test_the_paper_audit_fixture_audits_a_target_string_in_a_worker(pytester: pytest.Pytester) -> None:
+    """A conftest's `paper_target` string goes through the same worker; the target's print stays out."""
+    pytester.makepyfile(noisy='''\
+import alexnet_ref
+
+print("THe initial weight is", 0.01)
+
+
+def build():
+    return alexnet_ref.alexnet(10)
+''')
+    pytester.makeconftest('''\
+import pytest
+
+
+@pytest.fixture(scope="session")
+def paper_target():
+    return "noisy.py:build"
+''')
+    pytester.makepyfile(test_paper='''\
+def test_gate(paper_audit):
+    assert paper_audit.name == "noisy.build"
+    assert {f.id for f in paper_audit.report.findings} >= {"arch.conv1.out_channels", "lrn.k"}
+    assert "arch.fc8.out_features" in paper_audit.gate.failing  # 10 classes, not the paper's 1000
+''')
+    result = _run(pytester, "-q", "-s")
+    assert "THe initial weight" not in result.stdout.str()
+    result.assert_outcomes(passed=1)
