@@ -119,6 +119,35 @@ def dropout_placement(ctx, item: Item) -> Observation:
     return Observation(value, ev, ", ".join(dict.fromkeys(tr.where(i) for i in sites)))
 
 
+_RANDOM_DRAWS = frozenset({"rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "normal", "uniform",
+                           "bernoulli", "multinomial", "randperm", "exponential", "cauchy", "geometric",
+                           "log_normal", "poisson"})
+
+
+def _random_draws(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
+    """The random-number functions one eval-mode forward pass calls (only asked when the output is random)."""
+    from torch.overrides import TorchFunctionMode
+
+    seen: set[str] = set()
+
+    class Spy(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = getattr(func, "__name__", "").rstrip("_")
+            if name in _RANDOM_DRAWS:
+                seen.add(name)
+            return func(*args, **(kwargs or {}))
+
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad(), Spy():
+            model(x)
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+    return sorted(seen)
+
+
 @probe("dropout_eval")
 def dropout_eval(ctx, item: Item) -> Observation:
     """'off' when eval-mode output is deterministic and every dropout site is the identity or a constant scale."""
@@ -150,6 +179,12 @@ def dropout_eval(ctx, item: Item) -> Observation:
         notes.append(f"{tr.where(i)}: {kind} (call {a.get('function')}(p={a.get('p')}, training={a.get('training')}))")
         if not const:
             bad.append(tr.where(i))
+    if not deterministic and not bad:  # random, but not through any dropout site: not dropout's doing
+        draws = _random_draws(model, x)
+        seen = f" ({', '.join(draws)} in forward)" if draws else ""
+        raise RuntimeError("the eval-mode output changes between runs with different RNG seeds, but no dropout site "
+                           f"is random: the model draws random numbers elsewhere in eval mode{seen}, so whether its "
+                           "dropout is off cannot be told from its output")
     value = "off" if deterministic and not bad else "active"
     ev = ("eval-mode output identical across two runs with different RNG seeds" if deterministic
           else "eval-mode output CHANGES between two runs with different RNG seeds")

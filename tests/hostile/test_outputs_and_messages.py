@@ -107,3 +107,39 @@ def test_a_missing_attribute_names_the_file_not_our_module(models: Path, capsys:
     err = capsys.readouterr().err.strip()
     assert "'models.py' has no attribute 'AlexNat'" in err
     assert "_alexnet_audit_target" not in err
+
+
+NOISY = '''\
+import torch
+import torch.nn as nn
+
+import alexnet_ref
+
+
+class Noisy(nn.Module):
+    """Gaussian noise on the input at every call, eval mode included: random, but not dropout."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = alexnet_ref.alexnet(1000)
+
+    def forward(self, x):
+        return self.net(x + 0.01 * torch.randn_like(x))
+
+
+def build():
+    return Noisy()
+'''
+
+
+def test_a_nondeterministic_model_is_not_blamed_on_dropout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Its eval output changing between seeds used to read as `dropout.eval: active` with a dropout fix."""
+    (tmp_path / "noisy.py").write_text(NOISY, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    main(["audit", "noisy.py:build", "--out", "out", "--format", "json", "--fail-on", "never"])
+    capsys.readouterr()
+    report = json.loads((tmp_path / "out" / "noisy.build.json").read_text(encoding="utf-8"))
+    finding = next(f for f in report["findings"] if f["id"] == "dropout.eval")
+    assert finding["status"] == "error"
+    assert "no dropout site is random" in finding["message"] and "randn_like in forward" in finding["message"]
