@@ -14,6 +14,7 @@ from collections import defaultdict
 import torch
 
 from alexnet_audit.context import Context
+from alexnet_audit.explain import explain
 from alexnet_audit.layers import layer_table
 from alexnet_audit.probes import all_probes
 from alexnet_audit.resolve import load_target
@@ -35,6 +36,9 @@ def bench(ref: str) -> float:
     t0 = time.perf_counter()
     layer_table(ctx)  # verify builds the report's per-layer table too
     per_group["layer table"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    explain(ctx)  # and the rebuild check (summary.explained)
+    per_group["rebuild check"] += time.perf_counter() - t0
     total = time.perf_counter() - start
     print(f"{ref}: {total:.2f} s total (torch {torch.__version__}, {torch.get_num_threads()} threads)")
     for group, secs in per_group.items():

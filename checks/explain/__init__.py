@@ -122,14 +122,15 @@ def _eval_dropout(fresh: Any) -> Callable[[Any], Any]:
 
 
 def explain_model(model: Any, trace: Any, input_size: tuple[int, ...], *, seed: int = EXPLAIN_SEED,
-                  batch: int = 2) -> Explanation:
+                  batch: int = 2, fresh: Any = None) -> Explanation:
     """Rebuild `trace` (a measured eval-mode trace of `model`) op by op and compare it with the
     target on a fresh seeded input: per op where the target's value was recorded, and at the output."""
     import torch
 
     from ..trace import build_trace, make_input
 
-    fresh = build_trace(model, input_size, measure=False, seed=seed, batch=batch)  # the target, recorded
+    if fresh is None:  # the target on the fresh input, recorded (unmeasured)
+        fresh = build_trace(model, input_size, measure=False, seed=seed, batch=batch)
     aligned = _aligned(trace, fresh)
     overwritten = _inplace_outputs(fresh)
     labels = trace.labels()
@@ -183,6 +184,18 @@ def explain_model(model: Any, trace: Any, input_size: tuple[int, ...], *, seed: 
     return Explanation(not opaque, worst, None, opaque, opaque_at)
 
 
+def plain_trace(ctx: Any, *, train: bool, batch: int, seed: int = EXPLAIN_SEED) -> Any:
+    """An unmeasured trace (op sequence and the calls' own arguments) of the audit's model on a
+    fresh seeded input, cached: the rebuild check and arch.mode_consistency share it."""
+    from ..trace import build_trace, one_thread
+
+    def build() -> Any:
+        with one_thread():
+            return build_trace(ctx.model, tuple(ctx.target.input_size), train=train, measure=False, seed=seed,
+                               batch=batch)
+    return ctx.cached(f"trace_plain_{'train' if train else 'eval'}_{batch}_{seed}", build)
+
+
 def explain(ctx: Any) -> Explanation:
     """The audit's rebuild check, once per audit (cached on the context); never raises."""
     from ..trace import get_trace, one_thread
@@ -191,7 +204,8 @@ def explain(ctx: Any) -> Explanation:
         try:
             trace = get_trace(ctx)
             with one_thread():
-                return explain_model(ctx.model, trace, tuple(ctx.target.input_size))
+                fresh = plain_trace(ctx, train=False, batch=2)
+                return explain_model(ctx.model, trace, tuple(ctx.target.input_size), fresh=fresh)
         except (Exception, SystemExit) as exc:  # no trace, no rebuild: nothing is explained
             return Explanation(False, None, {"at": "trace", "kind": "", "where": "",
                                              "reason": f"the model could not be traced: {first_line(exc)}"}, [], 0)

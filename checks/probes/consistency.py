@@ -16,16 +16,6 @@ from . import probe
 BATCH_RTOL = 1e-4  # the same image's scores, alone or in a bigger batch: float32 re-association only
 
 
-def _plain(ctx: Any, train: bool, batch: int) -> Any:
-    """A trace without the measurements (the op sequence and the calls' own arguments), cached."""
-    from ..trace import build_trace, one_thread
-
-    def build() -> Any:
-        with one_thread():
-            return build_trace(ctx.model, tuple(ctx.target.input_size), train=train, measure=False, batch=batch)
-    return ctx.cached(f"trace_plain_{'train' if train else 'eval'}_{batch}", build)
-
-
 _GEOMETRY = ("kernel_size", "stride", "padding", "groups_declared", "output_size", "ceil_mode", "function",
              "declared")
 
@@ -80,19 +70,30 @@ def sequence_differences(a: Any, b: Any, drop_a: frozenset[int] | set[int] = fro
 
 
 def _batch_scores(ctx: Any, base: Any, other: Any, batch: int) -> float | None:
-    """Relative difference of the first two images' scores, alone (batch 2) and in the bigger
-    batch (the bigger input starts with the same two images); None when that cannot be compared."""
+    """Relative difference of the first two images' scores, alone (batch 2) and in the bigger batch;
+    None when that cannot be compared. The bigger seeded input usually starts with the same two
+    images (then its traced output serves); otherwise the model runs once more on those two plus one."""
     import torch
 
+    from ..explain import EXPLAIN_SEED
     from ..explain.ops import rel_error
-    from ..trace import make_input
+    from ..trace import make_input, one_thread
 
-    x2 = make_input(ctx.model, tuple(ctx.target.input_size), batch=2)
-    xb = make_input(ctx.model, tuple(ctx.target.input_size), batch=batch)
+    x2 = make_input(ctx.model, tuple(ctx.target.input_size), seed=EXPLAIN_SEED, batch=2)
+    xb = make_input(ctx.model, tuple(ctx.target.input_size), seed=EXPLAIN_SEED, batch=batch)
     y2, yb = base.output, other.output
-    if not torch.equal(xb[:2], x2) or not isinstance(y2, torch.Tensor) or not isinstance(yb, torch.Tensor):
-        return None
-    if yb.dim() < 1 or yb.shape[0] != batch:
+    if not torch.equal(xb[:2], x2):
+        model = ctx.model
+        modes = {m: m.training for m in model.modules()}
+        model.eval()
+        try:
+            with one_thread(), torch.no_grad():
+                out = model(torch.cat([x2, xb[2:]]))
+        finally:
+            for m, mode in modes.items():
+                m.training = mode
+        yb = out[0] if isinstance(out, tuple | list) and out else out
+    if not isinstance(y2, torch.Tensor) or not isinstance(yb, torch.Tensor) or yb.dim() < 1 or yb.shape[0] != batch:
         return None
     return rel_error(yb[:2], y2)
 
@@ -105,13 +106,13 @@ def _clip(diffs: list[str]) -> str:
 def mode_consistency(ctx: Any, item: Any) -> Observation:
     """Whether the model computes the same in train mode (dropout aside) and at a second batch size as in
     the audited eval-mode batch-2 pass: op sequences of traces in each mode, and the same images' scores."""
-    from ..explain import show_error
+    from ..explain import plain_trace, show_error
     from ..trace import get_trace, get_train_trace
 
     batch = int(item.params.get("batch", 3))
-    base = _plain(ctx, False, 2)
+    base = plain_trace(ctx, train=False, batch=2)  # shared with the rebuild check
     train = get_train_trace(ctx)  # unmeasured too, shared with the dropout probes
-    other = _plain(ctx, False, batch)
+    other = plain_trace(ctx, train=False, batch=batch)
     measured = get_trace(ctx)
     in_train = sequence_differences(base, train, _dropouts(base, measured), _dropouts(train))
     at_batch = sequence_differences(base, other)
