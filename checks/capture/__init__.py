@@ -47,8 +47,11 @@ def capture(command: list[str], *, out: Path, steps: int = DEFAULT_STEPS, timeou
     written.append(log_path)
     outcome: Any
     if rec.get("model"):
-        text = writer.manifest_text(rec, name, command, cwd, out, error)
+        text, defs = writer.manifest_text(rec, name, command, cwd, out, error, stem)
         manifest = out / f"{stem}.yaml"
+        if defs is not None:
+            write_atomic(out / f"{stem}_defs.py", defs)
+            written.insert(0, out / f"{stem}_defs.py")
         write_atomic(manifest, text)
         written.insert(0, manifest)
         outcome = audit_in_worker(str(manifest), name, spec_path=spec_path, timeout=timeout, fail_on=fail_on,

@@ -26,8 +26,10 @@ def _flow(value: Any) -> str:
 class _Refs:
     """References in the record (`module:qual`, `__main__:qual`) as the manifest writes them."""
 
-    def __init__(self, rec: dict[str, Any], cwd: Path, out: Path) -> None:
+    def __init__(self, rec: dict[str, Any], cwd: Path, out: Path, stem: str) -> None:
         self.rec, self.cwd, self.out = rec, cwd, out
+        self.extracted = f"{stem}_defs.py"
+        self.needs_extract = False
 
     def path(self, rel: str) -> str:
         return os.path.relpath((self.cwd / rel).resolve(), self.out.resolve())
@@ -36,8 +38,9 @@ class _Refs:
         module, _, qual = text.partition(":")
         if torch_name and module.startswith(_TORCH_PREFIXES):
             return qual
-        if module == "__main__":
-            return f"{self.path(self.rec.get('main_file') or 'train.py')}:{qual}"
+        if module == "__main__":  # importing the script would run it: its definitions are copied out
+            self.needs_extract = True
+            return f"{self.extracted}:{qual}"
         return text
 
     def value(self, v: Any) -> Any:
@@ -148,9 +151,34 @@ def _steps(steps: list[dict[str, Any]], refs: _Refs, lines: list[str], indent: s
         lines.append(f"{indent}- {_flow(step)}{comment}")
 
 
-def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path, out: Path, error: str) -> str:
-    """The manifest for `rec` (written to `out`), as YAML text with comments."""
-    refs = _Refs(rec, cwd, out)
+def extract_definitions(script: Path) -> str:
+    """The script's imports, classes, functions and literal constants, without its top-level statements."""
+    import ast
+
+    source = script.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    keep = []
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            keep.append(node)
+        elif isinstance(node, ast.Try) and all(isinstance(n, ast.Import | ast.ImportFrom) for n in node.body):
+            keep.append(node)
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            try:
+                ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            keep.append(node)
+    body = "\n\n".join(ast.get_source_segment(source, n) or ast.unparse(n) for n in keep)
+    return (f'"""Definitions copied by alexnet-audit capture from {script.name}: its imports, classes, functions and '
+            'constants (importing the script itself would run it)."""\n' + body + "\n")
+
+
+def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path, out: Path, error: str,
+                  stem: str | None = None) -> tuple[str, str | None]:
+    """The manifest for `rec` (written to `out`) as YAML text with comments, and the definitions file it
+    needs (the text of `<stem>_defs.py`, or None)."""
+    refs = _Refs(rec, cwd, out, stem or name)
     lines = [f"# Captured by `alexnet-audit capture -- {' '.join(command)}` (run from {cwd.name}/).",
              "# Each comment says where in the repository's code the value came from; edit freely.",
              f"name: {_flow(name)}"]
@@ -220,7 +248,10 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
     if notes:
         lines.append("notes:")
         lines.extend(f"  - {_flow(n)}" for n in notes)
-    return "\n".join(lines) + "\n"
+    defs = None
+    if refs.needs_extract and rec.get("main_file"):
+        defs = extract_definitions(cwd / rec["main_file"])
+    return "\n".join(lines) + "\n", defs
 
 
 def _techniques(rec: dict[str, Any], stepping: dict[str, Any]) -> list[str]:

@@ -92,16 +92,31 @@ def _ramp(axis: str) -> Any:
 
 
 def _cross(d: Any, valid: Any, along: int) -> float:
-    """Mean |variation| of a ramp output across `along` (dim of rows=0 / cols=1), over valid pixels."""
+    """Median over lines (columns for along=0, rows for 1) of a ramp output's median |variation| along
+    each line, as a fraction of the ramp's span: robust to odd pixels (padding strips, a patch)."""
     import torch
 
-    w = valid.to(d.dtype)
-    n = w.sum(dim=along, keepdim=True).clamp(min=1)
-    mean = (d * w).sum(dim=along, keepdim=True) / n
-    resid = ((d - mean).abs() * w).sum() / w.sum().clamp(min=1)
+    x = d.masked_fill(~valid, float("nan"))
+    centre = x.nanmedian(dim=along, keepdim=True).values
+    per_line = (x - centre).abs().nanmedian(dim=along).values
+    per_line = per_line[~torch.isnan(per_line)]
+    if per_line.numel() == 0:
+        return 0.0
     vals = d[valid]
     span = float(vals.max() - vals.min()) if vals.numel() else 0.0
-    return float(resid) / span if span > 0 else float(torch.tensor(0.0))
+    return float(torch.median(per_line)) / span if span > 0 else 0.0
+
+
+def _falls(dy: Any, valid: Any, slope: float) -> bool:
+    """Whether a y ramp falls from the top to the bottom of the output (row medians, first vs last quarter)."""
+    import torch
+
+    rows = dy.masked_fill(~valid, float("nan")).nanmedian(dim=1).values
+    rows = rows[~torch.isnan(rows)]
+    if rows.numel() < 4:
+        return False
+    q = max(1, rows.numel() // 4)
+    return float(rows[-q:].mean() - rows[:q].mean()) * slope < 0
 
 
 def _patch(dead: Any) -> str | None:
@@ -143,8 +158,7 @@ def _augmentation(ctx: Any) -> dict[str, Any]:
                 worst = max(worst, cross)
                 if cross > CROSS_RAMP:
                     counts["rotation_or_shear"] += 1
-                rows = (dy * live).sum(dim=1) / live.sum(dim=1).clamp(min=1)
-                if live.sum() and float(rows[-1] - rows[0]) * float(slope.mean()) < 0:
+                if _falls(dy, live, float(slope.mean())):
                     counts["vertical_flip"] += 1
                 d = _chw(_seeded(tf, ca, seed)) - _chw(_seeded(tf, cb, seed))
                 diffs.append(d.flatten(1).median(dim=1).values)

@@ -84,7 +84,6 @@ def _train(*, resize: list[Any] | None = None, flip: Any = "default", lighting: 
 
 
 _CROP = [T.Resize(256), T.CenterCrop(256), T.RandomCrop(224)]
-_DRAGGED = {"data.extra_augmentation", "data.mean_subtraction", "data.pca_lighting", "data.random_crop", "data.resize"}
 
 
 class _SoftmaxThenCE(nn.Module):
@@ -177,13 +176,16 @@ MUTANTS: list[Mutant] = [
     _m("recipe-colour-jitter", "ColorJitter(0.4, 0.4, 0.4) after the crop.",
        {"data.extra_augmentation", "data.pca_lighting", "data.random_crop", "data.resize"},
        variants={"data.mean_subtraction"}, train_transform=_train(resize=[*_CROP, T.ColorJitter(0.4, 0.4, 0.4)])),
-    _m("recipe-rotation", "RandomRotation(15) after the crop.", _DRAGGED,
+    _m("recipe-rotation", "RandomRotation(15) after the crop.",
+       {"data.extra_augmentation", "data.random_crop", "data.resize"},
        train_transform=_train(resize=[*_CROP, T.RandomRotation(15)])),
     _m("recipe-vertical-flip", "RandomVerticalFlip() besides the horizontal one.", {"data.extra_augmentation"},
        variants={"data.mean_subtraction"}, train_transform=_train(resize=[*_CROP, T.RandomVerticalFlip()])),
-    _m("recipe-random-erasing", "RandomErasing(p=0.5) after the mean subtraction.", _DRAGGED,
+    _m("recipe-random-erasing", "RandomErasing(p=0.5) after the mean subtraction.",
+       {"data.extra_augmentation", "data.mean_subtraction"},
        train_transform=_train(normalise=T.Compose([MeanSubtraction(), T.RandomErasing(p=0.5)]))),
-    _m("recipe-trivial-augment", "TrivialAugmentWide() after the crop.", _DRAGGED,
+    _m("recipe-trivial-augment", "TrivialAugmentWide() after the crop.",
+       {"data.extra_augmentation", "data.mean_subtraction", "data.pca_lighting", "data.resize"},
        train_transform=_train(resize=[*_CROP, T.TrivialAugmentWide()])),
     # ------------------------------------------------------------------ techniques (§5) -------------
     _m("recipe-grad-clip", "clip_grad_norm_(max_norm=5) in the training loop.", {"train.extra_techniques"},
