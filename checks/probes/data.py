@@ -1,23 +1,28 @@
 """Data probes (§2, §4.1): resize, mean subtraction, random crops, flips, PCA colour noise, ten-crop.
 
-The target's transforms are applied to synthetic PIL images and their outputs read back:
-- coordinate images (R = column, G = row, as fractions of the image) tell, for every output
-  pixel, where in the source it came from: scale, aspect ratio, crop window and mirroring;
+The target's transforms (torchvision v1/v2, custom classes, numpy or albumentations-style callables:
+`imaging.Adapted`) are applied to synthetic images and their outputs read back:
+- coordinate images (R = column, G = row, as fractions of the image) and a fine one (their phase
+  over 64 px) tell, for every output pixel, where in the source it came from: scale, aspect ratio,
+  crop window and mirroring, fitted robustly so padded borders do not bend them; draws that are
+  no crop-and-resize (a colour step scrambled the coordinates) are left out and counted;
 - each transform is called under a fixed seed (torch, random and numpy), and the same seed is
   reused for a coordinate image and a black (and a white) image, so that random crops, flips and
   colour noise are the same in both calls and any per-channel affine step after ToTensor
   (mean subtraction, std division, an additive colour offset) cancels out of the ratio
   (coord - black) / (white - black);
-- constant-colour images isolate what happens to colour: the affine map after ToTensor and the
-  per-image colour offsets.
+- constant-colour images isolate the affine map after ToTensor (pixels off the image, padding or
+  fill, left out; medians over the draws, so colour augmentations drop out);
+- PCA lighting is read on an eight-colour block image whose geometry is undone pixel by pixel
+  (`lighting`).
 The global RNG states are restored afterwards.
 
 Reported numbers are rounded to what these measurements support (see `alexnet_audit.numbers`):
-sizes and positions to whole pixels (a window's edges are fitted to about 0.3 px), ratios of fitted
-pitches to a 0.005 grid (each pitch is good to about 0.1%; the extremes of random-resized draws to one
-decimal), colour coefficients to 3 digits and means to 3 decimals, statistics of the 64 colour draws
-to 2 digits (their standard error is about 9%), and spreads of float32 outputs that are their
-rounding as "< 1e-9" / "< 1e-6".
+sizes and positions to whole pixels, ratios of fitted pitches to a 0.005 grid (each pitch is good
+to about a quarter pixel over half the output; the extremes of random-resized draws to 2 digits),
+colour coefficients to 3 digits and means to 3 decimals, statistics of the 64 colour draws to 2
+digits (their standard error is about 9%), and spreads of float32 outputs that are their rounding
+as "< 1e-9" / "< 1e-6".
 """
 from __future__ import annotations
 
