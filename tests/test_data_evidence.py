@@ -258,3 +258,28 @@ def test_evidence_numbers_are_rounded() -> None:
     for f in found.values():
         assert not re.search(r"\d\.\d{6,}", f.evidence), f.evidence  # no unrounded floats
         assert not re.search(r"e-(1\d|[0-9]{2,})", f.evidence.replace("< 1e-9", "")), f.evidence
+
+
+# ------------------------------------------------------------------------ evaluation views ---
+
+class ATenCrop:
+    """An albumentations-style eval step returning ten HxWxC crops (corners, centre, and mirrors)."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, *, image):
+        h, w = image.shape[:2]
+        s = self.size
+        boxes = [(0, 0), (0, w - s), (h - s, 0), (h - s, w - s), ((h - s) // 2, (w - s) // 2)]
+        crops = [image[y:y + s, x:x + s] for y, x in boxes]
+        return {"image": np.stack([*crops, *[c[:, ::-1] for c in crops]]).transpose(0, 3, 1, 2).astype(np.float32)}
+
+
+@pytest.mark.parametrize("name, tf", [
+    ("v2", v2.Compose([v2.Resize(256), v2.CenterCrop(256), v2.TenCrop(224)])),
+    ("albumentations-style", ACompose([SmallestMaxSize(256), ATenCrop(224)])),
+])
+def test_ten_crop_reads_for_v2_and_albumentations_style(name: str, tf: Any) -> None:
+    f = audit({"model": tiny_model, "eval_transform": tf}, ["eval.ten_crop"])["eval.ten_crop"]
+    assert f.observed == {"crops": 10, "layout": "corners+center+mirrors"}, (name, f.evidence)

@@ -94,6 +94,8 @@ def _crops(out: Any) -> list[Any]:
         return [_chw(out)]
     if isinstance(out, list | tuple):
         return [_chw(o) for o in out]
+    if getattr(out, "ndim", 0) == 4 and hasattr(out, "astype"):  # an N x (C x H x W | H x W x C) array
+        return [_chw(o) for o in out]
     return [_chw(out)]
 
 
