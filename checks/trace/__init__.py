@@ -6,6 +6,14 @@ One forward pass (batch 2, fixed seed, eval mode) runs under module forward hook
 tensor methods (`x.relu()`), hand-written modules and data-dependent control flow are all seen as
 they run; nothing is traced symbolically and no class name is trusted.
 
+Layers are what the learnable parameters do: a conv, linear, matmul/`@`/einsum/addmm or unfold +
+matmul whose weight operand is one of the model's parameters is a weight layer (a parameter added to
+its output is its bias); one whose operand is a constant (made in forward, or a buffer) is arithmetic
+and belongs to the surrounding region. A computation that draws random numbers and zeroes units with
+one survivor scale is a dropout, however it is written. TorchScript modules are recorded at the
+dispatcher level (`dispatch`); DataParallel, DDP, AveragedModel and torch.compile through the module
+they wrap.
+
 The raw op log is turned into a list of logical ops (`graph`, `towers`, `describe`):
 - ops that do not contribute to the output (control-flow probes such as `if x.mean() > 0`) are
   dropped by backward reachability from the output;
