@@ -151,3 +151,48 @@ def test_errors_are_shown_deterministically():
 def test_every_model_mutant_is_explained(spec, mutant):
     e = _explain(spec, from_object(mutant.name, mutant.build(), mutant.name))
     assert e.ok, e.to_dict()
+
+
+_RESIDUAL_FILE = '''
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 96, 11, 4, 2)
+        self.c2 = nn.Conv2d(96, 256, 5, 1, 2, groups=2)
+        self.c3 = nn.Conv2d(256, 384, 3, 1, 1)
+        self.fc = nn.Linear(384 * 6 * 6, 1000)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.local_response_norm(F.relu(self.c1(x)), 5, 5e-4, 0.75, 2.0), 3, 2)
+        x = F.max_pool2d(F.local_response_norm(F.relu(self.c2(x)), 5, 5e-4, 0.75, 2.0), 3, 2)
+        x = F.relu(self.c3(x)) + F.pad(x, (0, 0, 0, 0, 0, 128))
+        return self.fc(F.max_pool2d(x, 3, 2).flatten(1))
+'''
+
+
+@pytest.mark.slow  # two audits in worker processes
+def test_cli_require_explained_fails_the_gate(tmp_path, capsys):
+    import yaml
+
+    from alexnet_audit.cli import EXIT_GATE, EXIT_OK, main
+    from alexnet_audit.spec import default_spec_path
+
+    data = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    data["items"] = [it for it in data["items"] if it["id"].startswith("lrn.")]  # a cheap audit
+    cut = tmp_path / "lrn_spec.yaml"
+    cut.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    (tmp_path / "res.py").write_text(_RESIDUAL_FILE, encoding="utf-8")
+    args = ["audit", f"{tmp_path / 'res.py'}:Net", "--spec", str(cut), "--out", str(tmp_path / "out")]
+    assert main(args) == EXIT_OK  # not required: noted only
+    assert "unexplained; gate fail-on=minor: PASS" in capsys.readouterr().out
+    assert main([*args, "--require-explained"]) == EXIT_GATE
+    out = capsys.readouterr().out
+    assert "FAIL (unexplained)" in out and "unexplained: the measurements stop reproducing the model at" in out
+    report = json.loads((tmp_path / "out" / "res.Net.json").read_text(encoding="utf-8"))
+    assert report["summary"]["explained"]["ok"] is False
+    assert report["summary"]["gate"]["passed"] is False and report["summary"]["gate"]["require_explained"] is True
+    assert "--require-explained" in (tmp_path / "out" / "res.Net.md").read_text(encoding="utf-8")
