@@ -38,8 +38,14 @@ def name(token: str) -> str:
 
 @dataclass(frozen=True)
 class Edit:
-    text: str  # "batch normalisation after conv1's ReLU, where the paper has response normalisation"
+    what: str  # "batch normalisation", "no response normalisation", "extra softmax"
+    where: str  # "after conv1's ReLU"
     by: str | None  # the item that reports it, or None: the sequence's own finding
+    tail: str = ""  # ", where the paper has response normalisation"
+
+    @property
+    def text(self) -> str:
+        return f"{self.what} {self.where}{self.tail}"
 
 
 def _role(token: str, roles: dict[str, str]) -> str:
@@ -90,12 +96,12 @@ def edits(expected: list[str], observed: list[str], roles: dict[str, str],
                 continue
             gone.remove(i)
             new.remove(j)
-            out.append(Edit(f"{name(observed[j])} {_position(observed, j, roles)}, where the paper has "
-                            f"{name(expected[i])}", rep[r]))
+            out.append(Edit(name(observed[j]), _position(observed, j, roles), rep[r],
+                            f", where the paper has {name(expected[i])}"))
         for i in gone:
             r = _role(expected[i], roles)
             by = miss.get(r)
-            out.append(Edit(f"no {name(expected[i])} {_position(expected, i, roles)}",
+            out.append(Edit(f"no {name(expected[i])}", _position(expected, i, roles),
                             by.format(token=expected[i]) if by else None))
         for j in new:
             r = _role(observed[j], roles)
@@ -105,22 +111,31 @@ def edits(expected: list[str], observed: list[str], roles: dict[str, str],
                 by = None  # a second activation where the paper has one: no per-layer item sees it
             where = _position(observed, j, roles)
             instead = [expected[i] for i in gone]
+            who = by.format(token=observed[j]) if by else None
             if instead and j == new[0]:
-                text = f"{name(observed[j])} {where}, where the paper has {', '.join(name(t) for t in instead)}"
+                out.append(Edit(name(observed[j]), where, who,
+                                f", where the paper has {', '.join(name(t) for t in instead)}"))
             else:
-                text = f"extra {name(observed[j])} {where}"
-            out.append(Edit(text, by.format(token=observed[j]) if by else None))
+                out.append(Edit(f"extra {name(observed[j])}", where, who))
     return out
 
 
+def _grouped(edits: list[Edit]) -> list[str]:
+    """One line per kind of edit: 'tanh after conv1, after conv2, where the paper has ReLU'."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for e in edits:
+        groups.setdefault((e.what, e.tail), []).append(e.where)
+    return [f"{what} {', '.join(wheres)}{tail}" for (what, tail), wheres in groups.items()]
+
+
 def summarise(found: list[Edit]) -> tuple[list[str], dict[str, list[str]]]:
-    """(the edits no other item reports, {item id: the edits it reports})."""
-    own = [e.text for e in found if e.by is None]
-    others: dict[str, list[str]] = {}
+    """(the edits no other item reports, {item id: the edits it reports}), like edits grouped."""
+    own = _grouped([e for e in found if e.by is None])
+    others: dict[str, list[Edit]] = {}
     for e in found:
         if e.by is not None:
-            others.setdefault(e.by, []).append(e.text)
-    return own, others
+            others.setdefault(e.by, []).append(e)
+    return own, {by: _grouped(es) for by, es in others.items()}
 
 
 def covered_note(others: dict[str, list[str]]) -> str:

@@ -46,7 +46,8 @@ def test_batchnorm_where_the_paper_has_lrn_is_the_sequences_own_deviation():
     obs = ["batchnorm" if t == "lrn" else t for t in PAPER]
     f = _seq(obs, {**ROLES, "batchnorm": "batchnorm"})
     assert f.status is Status.DEVIATION
-    assert ("batch normalisation after conv1's ReLU, where the paper has response normalisation" in f.message)
+    assert ("batch normalisation after conv1's ReLU, after conv2's ReLU, where the paper has response "
+            "normalisation" in f.message)
     assert "lrn.placement reports" not in f.message.split("Reported by other items")[0]
 
 
@@ -63,7 +64,7 @@ def test_softmax_after_fc8_and_a_second_activation_are_extra():
 def test_long_sequence_messages_are_never_cut():
     obs = [t for t in PAPER if t not in ("lrn", "dropout")] + ["softmax"] * 6
     f = _seq(obs, {**ROLES, "softmax": "softmax"})
-    assert f.message.count("extra softmax") == 6
+    assert f.message.count("after fc8's softmax") == 5  # like edits in one line, none dropped
     assert "...." not in f.message and "; ..." not in f.message
 
 
