@@ -131,6 +131,15 @@ def test_without_require_explained_the_gate_only_notes_it(spec):
     assert result.passed and "unexplained" in result.summary_line()
 
 
+def test_a_measured_constant_is_reproduced_to_its_precision(spec):
+    """x / 255 before conv1: the measured scale keeps its significant digits (0.00392157), so the
+    rebuild reproduces it; rounded to 6 decimals (0.003922) it stopped at the scale."""
+    from tests.wild.models import ExtraScaleNet
+
+    e = _explain(spec, from_object("div255", lambda: ExtraScaleNet(1 / 255), "test"))
+    assert e.ok, e.to_dict()
+
+
 def test_require_explained_on_a_worker_report():
     data = {"summary": {"explained": {"ok": False, "first_divergence": {"at": "lrn1", "reason": "k differs"},
                                       "opaque": []}, "gate": {"passed": True}}}

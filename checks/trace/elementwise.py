@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 
+from ..numbers import sig
 from .kinds import Activation, ElementwiseKind
 
 
@@ -115,7 +116,7 @@ def _name_curve(xv: torch.Tensor, yv: torch.Tensor) -> Response:
     nz = xv.abs() > 1e-3
     c = float((yv[nz] / xv[nz]).median()) if nz.any() else 0.0
     if c != 0 and fits(c * xv):
-        return Response("scale", {"factor": round(c, 6)})
+        return Response("scale", {"factor": sig(c, 6)})  # significant digits: 1/255 keeps its precision
     for cand in _CANDIDATES:
         if fits(cand.fn(xv)):
             return Response(cand.kind, dict(cand.attrs))
