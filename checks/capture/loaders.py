@@ -108,8 +108,8 @@ class _Iter:
         st, data = self.st, self.st.rec.data
         if self.empty:
             raise StopIteration
-        if self.n >= 1 and self.role is None:
-            trained = data["opt_steps"] > self.steps0 or st.backwards > self.back0
+        trained = data["opt_steps"] > self.steps0 or st.backwards > self.back0
+        if self.role is None and (trained or self.n >= 2):  # two batches: a prefetcher reads one ahead
             self.role = "train" if trained else "eval"
             _loader_record(st, self.loader, self.role)
             if self.role == "eval":

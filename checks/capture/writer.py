@@ -104,7 +104,7 @@ def _scheduler(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any] | None,
     kwargs.pop("verbose", None)
     events = s.get("steps") or []
     train = rec.get("train") or {}
-    in_epoch = {e["opt_steps"] for e in events if e["epoch"] <= 1 and 0 < e["opt_steps"] < rec.get("opt_steps", 0)}
+    in_epoch = {e["opt_steps"] for e in events if e["epoch"] <= 1}  # one value: once, at the epoch's end
     stepping: dict[str, Any] = {}
     if events:
         every = "iteration" if len(in_epoch) >= 2 else "epoch"
@@ -200,7 +200,7 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
     if rec.get("epochs"):
         e = rec["epochs"]
         lines.append(f"epochs: {e['value']}  # {e['from']} at {e['at']}")
-    elif rec.get("finished") == "the script ended" and rec.get("epochs_run"):
+    elif rec.get("finished") == "the script ended" and rec.get("epochs_run") and not rec.get("error"):
         lines.append(f"epochs: {rec['epochs_run']}  # the training loader was iterated this many times")
     value, notes = _optimizer(rec, refs) if rec.get("optimizer") else (unreached, [])
     lines.append(f"optimizer: {_flow(value)}  # {rec['optimizer']['at'] if rec.get('optimizer') else 'not reached'}"
@@ -249,7 +249,7 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
         lines.append("notes:")
         lines.extend(f"  - {_flow(n)}" for n in notes)
     defs = None
-    if refs.needs_extract and rec.get("main_file"):
+    if refs.needs_extract and rec.get("main_file") and (cwd / rec["main_file"]).is_file():
         defs = extract_definitions(cwd / rec["main_file"])
     return "\n".join(lines) + "\n", defs
 

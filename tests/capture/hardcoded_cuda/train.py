@@ -36,7 +36,7 @@ class SmallNet(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 11, stride=4)
         self.pool = nn.MaxPool2d(3, 2)
-        self.fc = nn.LazyLinear(num_classes)
+        self.fc = nn.Linear(8 * 26 * 26, num_classes)
 
     def forward(self, x):
         return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
@@ -51,7 +51,7 @@ def main():
                              transforms.RandomHorizontalFlip(), transforms.ToTensor()])
     loader = torch.utils.data.DataLoader(datasets.ImageFolder("/imagenet/train", tf), batch_size=128,
                                          shuffle=True, pin_memory=True)
-    model(torch.zeros(1, 3, 224, 224, device="cuda"))  # materialise the lazy layer
+    model(torch.zeros(1, 3, 224, 224, device="cuda"))  # a dry run on the GPU
     optimizer = torch.optim.SGD(model.parameters(), 0.01, momentum=0.9, weight_decay=5e-4)
     for epoch in range(90):
         prefetcher = data_prefetcher(loader)

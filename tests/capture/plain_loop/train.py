@@ -4,9 +4,8 @@ import os
 import torch
 import torch.nn as nn
 import torch.optim as optim
-from torchvision import datasets, transforms
-
 from model import AlexNet
+from torchvision import datasets, transforms
 
 DATA = os.environ.get("IMAGENET", "/data/imagenet")
 EPOCHS = 90

@@ -1,0 +1,169 @@
+"""`alexnet-audit capture` on fixture repositories: one command, no manifest, the expected verdicts.
+
+Each fixture folder holds a train.py written the way real repositories write them; the test runs
+`alexnet-audit capture -- python train.py ...` from that folder, as a user would, and reads the
+report and the manifest it wrote.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+
+
+def capture(tmp_path: Path, fixture: str, *args: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "alexnet_audit.cli", "capture", "--out", str(out), "--steps", "2", *options,
+           "--", "python", "train.py", *args]
+    proc = subprocess.run(cmd, cwd=HERE / fixture, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    report = json.loads((out / f"{fixture}.json").read_text(encoding="utf-8"))
+    manifest_path = out / f"{fixture}.yaml"
+    manifest = manifest_path.read_text(encoding="utf-8") if manifest_path.exists() else ""
+    return {"report": report, "status": {f["id"]: f["status"] for f in report["findings"]},
+            "found": {f["id"]: f for f in report["findings"]}, "manifest": manifest,
+            "data": yaml.safe_load(manifest) if manifest else {}, "stdout": proc.stdout, "out": out,
+            "log": (out / f"{fixture}.log").read_text(encoding="utf-8")}
+
+
+@pytest.mark.slow
+def test_plain_loop_over_imagefolder_is_captured_in_under_a_minute_and_audits_the_same_from_its_manifest(
+        tmp_path: Path) -> None:
+    start = time.monotonic()
+    got = capture(tmp_path, "plain_loop")
+    seconds = time.monotonic() - start
+    assert seconds < 60, f"capture took {seconds:.0f} s"
+    s, data = got["status"], got["data"]
+    assert data["optimizer"] == {"type": "SGD", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005}
+    assert data["scheduler"] == {"type": "StepLR", "step_size": 30} and data["batch_size"] == 128
+    assert data["input_size"] == [3, 224, 224] and data["model"] == "model:AlexNet"
+    assert "# train.py:36" in got["manifest"]  # every value says where it came from
+    assert s["train.loss"] == s["train.optimizer"] == s["train.momentum"] == s["train.batch_size"] == "pass"
+    assert s["train.lr_schedule"] == "deviation"  # StepLR(30): two drops in 90 epochs
+    assert s["data.resize"] == "deviation" and s["eval.ten_crop"] == "deviation"
+    assert s["data.extra_augmentation"] == s["train.extra_techniques"] == "pass"
+    assert "val acc" in got["log"] and "val acc" not in got["stdout"]  # the script's output is kept apart
+    # The manifest is an ordinary one: audited again, the same report bytes.
+    again = tmp_path / "again"
+    subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "audit", str(got["out"] / "plain_loop.yaml"),
+                    "--out", str(again)], cwd=HERE / "plain_loop", capture_output=True, timeout=600)
+    for ext in ("json", "md"):
+        assert (again / f"plain_loop.{ext}").read_bytes() == (got["out"] / f"plain_loop.{ext}").read_bytes()
+
+
+@pytest.mark.slow
+def test_cifar_with_argparse(tmp_path: Path) -> None:
+    got = capture(tmp_path, "cifar_argparse", "--lr", "0.05")
+    s, data = got["status"], got["data"]
+    assert data["epochs"] == 200 and data["batch_size"] == 64 and data["input_size"] == [3, 32, 32]
+    assert data["optimizer"]["lr"] == 0.05  # the value the command gave, not the default
+    assert "--epochs at train.py:" in got["manifest"]
+    assert s["train.epochs"] == s["train.batch_size"] == s["train.lr"] == s["train.lr_schedule"] == "deviation"
+    assert got["found"]["data.extra_augmentation"]["observed"] == ["colour_jitter"]  # padding is not rotation
+    assert data["model"].endswith("_defs.py:LeNet")  # the unguarded script is not imported by the audit
+
+
+@pytest.mark.slow
+def test_hard_coded_cuda_and_a_stream_prefetcher_run_on_the_cpu(tmp_path: Path) -> None:
+    got = capture(tmp_path, "hardcoded_cuda")
+    s = got["status"]
+    assert "no GPU here: cuda() calls ran on the CPU" in got["manifest"]
+    assert s["train.optimizer"] == s["train.loss"] == s["data.hflip"] == "pass"
+    assert got["data"]["scheduler"] == "none" and s["train.lr_schedule"] == "deviation"
+    assert got["found"]["train.lr_schedule"]["observed"] == "none"
+
+
+@pytest.mark.slow
+def test_yaml_config_with_adam_and_steplr_per_epoch(tmp_path: Path) -> None:
+    got = capture(tmp_path, "yaml_config", "config.yaml")
+    data, s = got["data"], got["status"]
+    assert data["epochs"] == 30 and data["batch_size"] == 256 and "config key epochs at config.yaml" in got["manifest"]
+    assert data["optimizer"] == {"type": "Adam", "lr": 0.001}
+    assert data["techniques"]["scheduler_step"] == {"every": "epoch", "order": "after_optimizer"}
+    assert s["train.optimizer"] == s["train.lr_schedule"] == "deviation"
+    assert data["eval_transform"] == "none" and s["eval.ten_crop"] == "deviation"
+
+
+@pytest.mark.slow
+def test_onecycle_stepped_every_iteration(tmp_path: Path) -> None:
+    got = capture(tmp_path, "onecycle")
+    step = got["data"]["techniques"]["scheduler_step"]
+    assert step["every"] == "iteration" and step["per_epoch"] == 100  # 12,800 images / 128
+    assert got["data"]["scheduler"]["type"] == "OneCycleLR"
+    assert got["status"]["train.lr_schedule"] == "deviation"
+
+
+@pytest.mark.slow
+def test_plateau_scheduler_on_the_validation_loss(tmp_path: Path) -> None:
+    got = capture(tmp_path, "plateau")
+    assert got["data"]["techniques"]["scheduler_step"]["metric"] == "val_loss"
+    assert got["status"]["train.lr_schedule"] == "pass"
+
+
+@pytest.mark.slow
+def test_amp_gradscaler_and_gradient_clipping(tmp_path: Path) -> None:
+    got = capture(tmp_path, "amp_clip")
+    t = got["data"]["techniques"]
+    assert t["grad_clip"] == {"max_norm": 5.0, "norm_type": 2.0}
+    assert t["amp"] == {"dtype": "float16", "grad_scaler": True}
+    assert got["found"]["train.extra_techniques"]["observed"] == ["amp", "grad_clip"]
+    assert got["status"]["train.extra_techniques"] == "deviation"
+
+
+@pytest.mark.slow
+def test_label_smoothing(tmp_path: Path) -> None:
+    got = capture(tmp_path, "label_smoothing")
+    assert got["data"]["loss"] == {"type": "CrossEntropyLoss", "label_smoothing": 0.1}
+    assert got["status"]["train.loss"] == got["status"]["train.extra_techniques"] == "deviation"
+    assert got["found"]["train.extra_techniques"]["observed"] == ["label_smoothing"]
+
+
+@pytest.mark.slow
+def test_averaged_model_used_for_evaluation(tmp_path: Path) -> None:
+    got = capture(tmp_path, "ema_eval")
+    ema = got["data"]["techniques"]["ema"]
+    assert ema == {"decay": 0.999, "eval": True}
+    assert got["found"]["train.extra_techniques"]["observed"] == ["ema"]
+
+
+@pytest.mark.slow
+def test_ten_crop_done_in_the_evaluation_loop(tmp_path: Path) -> None:
+    got = capture(tmp_path, "tencrop_loop")
+    assert got["data"]["eval_transform"][-1] == {"type": "TenCrop", "size": 224, "vertical_flip": False}
+    assert "done by the evaluation loop at train.py:" in got["manifest"]
+    assert got["status"]["eval.ten_crop"] == "pass"
+
+
+@pytest.mark.slow
+def test_softmax_in_the_model_then_cross_entropy(tmp_path: Path) -> None:
+    got = capture(tmp_path, "softmax_model")
+    assert got["data"]["loss"] == {"type": "CrossEntropyLoss", "input": "probabilities"}
+    assert got["found"]["train.loss"]["observed"] == "softmax_cross_entropy_mean_on_probabilities"
+
+
+@pytest.mark.slow
+def test_custom_dataset_reading_fake_data_files(tmp_path: Path) -> None:
+    data = tmp_path / "fake"
+    got = capture(tmp_path, "custom_dataset", "--data", str(data / "imagenet"), options=("--data", str(data)))
+    assert (data / "imagenet" / "train").is_dir() and (data / "cifar-10-batches-py" / "data_batch_1").is_file()
+    assert got["data"]["epochs"] == 90 and got["data"]["batch_size"] == 128
+    assert got["status"]["data.hflip"] == got["status"]["train.optimizer"] == "pass"
+    assert got["data"]["eval_transform"][0] == {"type": "Resize", "size": 256}
+
+
+@pytest.mark.slow
+def test_a_script_that_fails_before_its_first_step_still_gets_a_report(tmp_path: Path) -> None:
+    got = capture(tmp_path, "crash_early")
+    s, found = got["status"], got["found"]
+    assert "the script failed: KeyError: 'dataset_root'" in got["stdout"]
+    assert s["train.optimizer"] == "pass"  # built before the failure
+    for fid in ("train.loss", "data.hflip", "eval.ten_crop"):
+        assert s[fid] == "error" and "not reached: the script failed before it: KeyError" in found[fid]["message"]

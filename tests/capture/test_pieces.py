@@ -1,0 +1,90 @@
+"""The parts of capture that need no subprocess: the manifest writer, definitions, fake data, usage."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from alexnet_audit.capture.writer import extract_definitions, manifest_text
+from alexnet_audit.manifest import validate
+
+RECORD = {
+    "main_file": "train.py", "script_dir": ".", "opt_steps": 2, "epochs_started": 2, "finished": "after",
+    "model": {"class": "__main__:Net", "kwargs": {"num_classes": 10}, "lost": [], "at": "train.py:30",
+              "params": ["fc.weight", "fc.bias"]},
+    "input_size": [3, 224, 224],
+    "optimizer": {"class": "torch.optim.sgd:SGD", "defaults": {"lr": 0.1, "momentum": 0.9},
+                  "groups": [{"params": ["fc.weight", "fc.bias"], "lr": 0.1, "momentum": 0.9, "dampening": 0,
+                              "nesterov": False}], "at": "train.py:31"},
+    "scheduler": {"class": "torch.optim.lr_scheduler:OneCycleLR", "kwargs": {"max_lr": 0.1, "total_steps": 200},
+                  "lost": [], "at": "train.py:32", "steps": [
+                      {"opt_steps": 1, "epoch": 1, "metric": None, "at": "train.py:40", "line": "sched.step()"},
+                      {"opt_steps": 2, "epoch": 1, "metric": None, "at": "train.py:40", "line": "sched.step()"}]},
+    "loss": {"kind": "module", "class": "torch.nn.modules.loss:CrossEntropyLoss", "kwargs": {"label_smoothing": 0.1},
+             "lost": [], "input": "logits", "at": "train.py:33"},
+    "train": {"batch_size": 128, "batches": 100, "dataset": "ImageFolder", "at": "train.py:20",
+              "transform": [{"type": "RandomResizedCrop", "size": 224}, {"type": "__main__:Lighting", "std": 0.1},
+                            {"type": "ToTensor"}]},
+    "techniques": {"grad_clip": {"max_norm": 1.0, "norm_type": 2.0, "at": "train.py:38"}},
+    "notes": ["a note"],
+}
+
+
+def test_the_record_becomes_a_valid_commented_manifest(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("class Net:\n    pass\n\n\nclass Lighting:\n    pass\n\n\nmain()\n",
+                                       encoding="utf-8")
+    text, defs = manifest_text(RECORD, "demo", ["python", "train.py"], tmp_path, tmp_path, "", "demo")
+    data = yaml.safe_load(text)
+    assert validate(data, "demo.yaml") == []
+    assert data["model"] == "demo_defs.py:Net"  # the script's classes, copied out: importing it would run it
+    assert defs is not None and "class Lighting" in defs and "main()" not in defs
+    assert data["optimizer"] == {"type": "SGD", "lr": 0.1, "momentum": 0.9}
+    assert data["scheduler"] == {"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 200}
+    assert data["techniques"]["scheduler_step"] == {"every": "iteration", "per_epoch": 100, "order": "after_optimizer"}
+    assert data["loss"] == {"type": "CrossEntropyLoss", "label_smoothing": 0.1}
+    assert data["train_transform"][1] == {"type": "demo_defs.py:Lighting", "std": 0.1}
+    assert data["techniques"]["grad_clip"] == {"max_norm": 1.0, "norm_type": 2.0}
+    assert "# train.py:31" in text and "# train.py:38" in text
+
+
+def test_an_error_before_the_first_step_makes_the_rest_unreached(tmp_path: Path) -> None:
+    rec = {k: v for k, v in RECORD.items() if k in ("main_file", "script_dir", "model", "notes")}
+    rec["opt_steps"] = 0
+    text, _ = manifest_text(rec, "demo", ["python", "train.py"], tmp_path, tmp_path, "KeyError: 'x' (at t.py:3)")
+    data = yaml.safe_load(text)
+    assert validate(data, "demo.yaml") == []
+    for key in ("optimizer", "scheduler", "loss"):
+        assert data[key]["type"] == "alexnet_audit.capture.unreached:Unreached"
+        assert "KeyError: 'x'" in data[key]["error"]
+    assert data["train_transform"][0]["type"] == "alexnet_audit.capture.unreached:Unreached"
+
+
+def test_definitions_are_copied_without_the_scripts_top_level_statements(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nLR = 0.1\nclass Net:\n    pass\nprint('training!')\nmain = 3 + LR\n",
+                      encoding="utf-8")
+    text = extract_definitions(script)
+    assert "class Net" in text and "LR = 0.1" in text and "import torch" in text
+    assert "print(" not in text and "main =" not in text
+
+
+def test_fake_data_writes_imagefolder_and_cifar_trees(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "fake-data", str(tmp_path / "d")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    train = tmp_path / "d" / "imagenet" / "train"
+    assert len(list(train.iterdir())) == 10 and len(list((train / "n00000000").iterdir())) == 4
+    assert (tmp_path / "d" / "cifar-10-batches-py" / "test_batch").is_file()
+    from torchvision.datasets import ImageFolder
+
+    assert len(ImageFolder(str(train))) == 40
+
+
+def test_capture_without_a_command_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "capture", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "alexnet-audit: error: capture needs the training command after `--` (e.g. -- python train.py --epochs 1)"]
