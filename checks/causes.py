@@ -121,16 +121,18 @@ _POOL_CAUSES = ("pool.stride", "pool.kernel_size", "pool.type", "pool.placement"
 def _feature_maps(v: _View, f: Finding) -> list[str] | None:
     if not isinstance(f.observed, dict) or not isinstance(f.expected, dict):
         return None
-    if set(f.observed) != set(f.expected):  # a pooling in another place: pool.placement says so
-        return ["pool.placement"] if v.dev("pool.placement") else None
-    keys = [k for k in f.expected if f.expected[k] != f.observed[k]]
+    keys = [k for k in f.expected if k in f.observed and f.expected[k] != f.observed[k]]
     causes: list[str] = []
+    if set(f.observed) != set(f.expected):  # a pooling in another place: pool.placement says so, and the
+        if not v.dev("pool.placement"):     # sizes after it follow; earlier sizes may have their own cause
+            return None
+        causes.append("pool.placement")
     for n, k in enumerate(keys):
         devs = [i for i in _MAP_CAUSES.get(k, _POOL_CAUSES) if v.dev(i)]
-        if n == 0 and not devs:
+        if n == 0 and not devs and not causes:
             return None  # the first map that differs must be explained; later ones follow from it
         causes.extend(devs)
-    return causes or None
+    return list(dict.fromkeys(causes)) or None
 
 
 def _input_size(v: _View, f: Finding) -> list[str] | None:

@@ -189,3 +189,15 @@ def test_report_carries_caused_by_in_json_and_markdown():
     assert "caused_by" not in by["arch.conv1.out_channels"]
     md = render(d, SPEC)
     assert "- **Caused by**: [arch.conv1.out_channels](#arch-conv1-out_channels)" in md
+
+
+def test_maps_moved_by_a_small_input_and_a_moved_pool_name_both_causes():
+    exp = dict(SPEC.item("arch.feature_maps").expected)
+    obs = {"conv1": 8, "conv2": 8, "pool2": 3, "conv3": 3, "conv4": 3, "conv5": 3, "pool5": 1}  # CIFAR, no pool1
+    fs = [_f("arch.input_size", Status.DEVIATION, "minor", {"input": 224, "conv1_out": 55},
+             {"input": 32, "conv1_out": 8}),
+          _f("pool.placement", Status.DEVIATION, "major", ["conv1", "conv2", "conv5"], ["conv2", "conv5"]),
+          _f("arch.feature_maps", Status.DEVIATION, "major", exp, obs)]
+    link_causes(fs, SPEC)
+    assert fs[-1].caused_by == ["pool.placement", "arch.input_size"]
+    assert fs[0].caused_by is None  # the input itself differs: a primary finding
