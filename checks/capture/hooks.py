@@ -362,7 +362,10 @@ def _techniques(st: State, torch: Any, nn: Any) -> None:
                       **k: Any) -> None:
         if enabled:
             dt = dtype or (torch.float16 if device_type == "cuda" else torch.bfloat16)
-            rec.technique("amp", {"dtype": str(dt).removeprefix("torch."), "at": rec.where()})
+            amp = rec.data["techniques"].setdefault("amp", {})
+            if "at" not in amp:  # the first autocast names the dtype (a GradScaler may come first)
+                amp.update(dtype=str(dt).removeprefix("torch."), at=rec.where())
+                rec.save()
         auto_init(self, device_type, dtype, enabled, *a, **k)
 
     autocast.__init__ = autocast_init  # type: ignore[method-assign]
@@ -370,7 +373,9 @@ def _techniques(st: State, torch: Any, nn: Any) -> None:
 
     def grad_scaler_init(self: Any, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("enabled", True):
-            rec.data["techniques"].setdefault("amp", {"dtype": "float16"})["grad_scaler"] = True
+            amp = rec.data["techniques"].setdefault("amp", {})
+            amp.setdefault("dtype", "float16")
+            amp["grad_scaler"] = True
             rec.save()
         scaler_init(self, *args, **kwargs)
 

@@ -157,7 +157,7 @@ def extract_definitions(script: Path) -> str:
 
     source = script.read_text(encoding="utf-8")
     tree = ast.parse(source)
-    keep = []
+    keep: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             keep.append(node)
