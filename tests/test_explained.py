@@ -205,3 +205,22 @@ def test_cli_require_explained_fails_the_gate(tmp_path, capsys):
     assert report["summary"]["explained"]["ok"] is False
     assert report["summary"]["gate"]["passed"] is False and report["summary"]["gate"]["require_explained"] is True
     assert "--require-explained" in (tmp_path / "out" / "res.Net.md").read_text(encoding="utf-8")
+
+
+def _wild():
+    from tests.wild.test_wild import WILD
+
+    return WILD
+
+
+@pytest.mark.slow  # a traced pass per wild form
+@pytest.mark.parametrize("form", _wild(), ids=lambda x: x.name)
+def test_every_wild_form_is_explained(spec, form):
+    """Faithful or defective, the wild forms are measured right: the rebuild reproduces each."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.* is deprecated in this torch
+        model = form.build()
+    e = _explain(spec, from_object(form.name, model, "test"))
+    assert e.ok, e.to_dict()
