@@ -60,6 +60,9 @@ class Finding:
     # Derived findings (counts, sizes) that a primary deviation explains name it here; the
     # fidelity score counts that defect once (README, "Statuses, severities and the fidelity score").
     caused_by: list[str] | None = None
+    # A finding that passes although its observation differs, because other items report each
+    # difference (the layer sequence): those items.
+    covered_by: list[str] | None = None
     explained: bool | None = None  # False: the verdict rests on a part the rebuild check did not reproduce
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +83,8 @@ class Finding:
             out["waived"] = self.waived
         if self.caused_by:
             out["caused_by"] = list(self.caused_by)
+        if self.covered_by:
+            out["covered_by"] = list(self.covered_by)
         if self.explained is False:
             out["explained"] = False
         return out

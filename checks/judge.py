@@ -149,7 +149,7 @@ def _judge_sequence(item: Item, expected: list[Any], observation: Observation, b
         return Finding(status=Status.DEVIATION, message=msg, **base)
     if note:
         return Finding(status=Status.PASS, message=f"{item.id} matches the paper apart from differences that other "
-                                                   f"items report: {note}.", **base)
+                                                   f"items report: {note}.", covered_by=list(others), **base)
     return Finding(status=Status.PASS, message=f"{item.id} is {_show(observation.value)}, as the paper says.", **base)
 
 

@@ -201,3 +201,17 @@ def test_maps_moved_by_a_small_input_and_a_moved_pool_name_both_causes():
     link_causes(fs, SPEC)
     assert fs[-1].caused_by == ["pool.placement", "arch.input_size"]
     assert fs[0].caused_by is None  # the input itself differs: a primary finding
+
+
+@pytest.mark.slow
+def test_a_sequence_covered_elsewhere_passes_with_the_covering_items_in_json_and_markdown():
+    from tests.mutants.model import make
+
+    target = from_object("nolrn", lambda: make(lrn=None), "t")
+    report = verify(SPEC, target, only=["arch.layer_sequence", "lrn.placement"])
+    d = report_to_dict(report, SPEC)
+    seq = next(f for f in d["findings"] if f["id"] == "arch.layer_sequence")
+    assert seq["status"] == "pass" and seq["covered_by"] == ["lrn.placement"]
+    md = render(d, SPEC)
+    assert "## Passed, with differences other items report" in md
+    assert "- [arch.layer_sequence](#arch-layer_sequence): arch.layer_sequence matches the paper apart from" in md

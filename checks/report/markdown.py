@@ -209,8 +209,9 @@ def _block(f: dict[str, Any], item: Item | None) -> list[str]:
         out.append(f"- **Where**: {code(f['where'])}")
     if f.get("caused_by"):
         causes = ", ".join(_link(str(c)) for c in f["caused_by"])
-        out.append(f"- **Caused by**: {causes}; this derived count or size follows from it, and the fidelity score "
-                   "counts that defect once")
+        them = "them" if len(f["caused_by"]) > 1 else "it"
+        out.append(f"- **Caused by**: {causes}; this derived count or size follows from {them}, and the fidelity "
+                   "score counts that defect once")
     if f["status"] == "variant":
         why = ""
         if item is not None:
@@ -256,6 +257,13 @@ def _details(d: dict[str, Any], spec: Spec) -> list[str]:
                 ""]
         for f in vars_:
             out += _block(f, _item(spec, f["id"]))
+    covered = [f for f in d["findings"] if f["status"] == "pass" and f.get("covered_by")]
+    if covered:
+        out += ["## Passed, with differences other items report", "",
+                "One defect, one deviation: these differences are counted once, on the items named.", ""]
+        for f in covered:
+            out.append(f"- {_link(f['id'])}: {' '.join(str(f.get('message', '')).split())}")
+        out.append("")
     return out
 
 
