@@ -257,9 +257,9 @@ def _fed(x: Any) -> str:
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
         return "logits"
     x = x.detach().float()
-    if bool((x >= 0).all()) and torch.allclose(x.sum(1), torch.ones(len(x)), atol=1e-4):
+    if bool((x >= 0).all()) and torch.allclose(x.sum(1), torch.ones(len(x), device=x.device), atol=1e-4):
         return "probabilities"
-    if bool((x <= 0).all()) and torch.allclose(x.exp().sum(1), torch.ones(len(x)), atol=1e-4):
+    if bool((x <= 0).all()) and torch.allclose(x.exp().sum(1), torch.ones(len(x), device=x.device), atol=1e-4):
         return "log_probabilities"
     return "logits"
 

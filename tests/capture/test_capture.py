@@ -167,3 +167,11 @@ def test_a_script_that_fails_before_its_first_step_still_gets_a_report(tmp_path:
     assert s["train.optimizer"] == "pass"  # built before the failure
     for fid in ("train.loss", "data.hflip", "eval.ten_crop"):
         assert s[fid] == "error" and "not reached: the script failed before it: KeyError" in found[fid]["message"]
+
+
+@pytest.mark.slow
+def test_mixup_one_output_scored_against_two_targets(tmp_path: Path) -> None:
+    got = capture(tmp_path, "mixup")
+    assert got["data"]["techniques"]["mixup"] is True
+    assert "one output scored against two targets at train.py:32" in got["manifest"]
+    assert got["found"]["train.extra_techniques"]["observed"] == ["mixup"]
