@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--spec", type=Path, default=None)
     c.add_argument("--timeout", type=_timeout, default=120.0, help="seconds per target (default 120)")
     c.add_argument("-j", "--jobs", type=_jobs, default=1, help="targets audited in parallel (default 1)")
+    c.add_argument("--require-explained", action="store_true",
+                   help="a target whose measurements do not rebuild the model fails (exit 1, even with fail-on never)")
     c.add_argument("--fail-on", choices=["major", "minor", "never"], default="never",
                    help="gate threshold for the exit code (default: never; errors always fail)")
 
@@ -174,6 +176,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
     return compare(args.targets, out=args.out, spec_path=args.spec, timeout=args.timeout, jobs=args.jobs,
+                   require_explained=args.require_explained,
                    fail_on=args.fail_on)
 
 

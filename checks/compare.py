@@ -215,8 +215,13 @@ def _unique_names(refs: list[str]) -> list[str]:
 
 
 def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Path | str | None = None,
-            timeout: float = DEFAULT_TIMEOUT, jobs: int = 1, fail_on: str = "never") -> int:
-    """Audit each target in its own subprocess; write per-target reports and the comparison into `out`."""
+            timeout: float = DEFAULT_TIMEOUT, jobs: int = 1, fail_on: str = "never",
+            require_explained: bool = False) -> int:
+    """Audit each target in its own subprocess; write per-target reports and the comparison into `out`.
+
+    With `require_explained`, a target whose measurements do not rebuild it fails its gate and the
+    run's exit code, whatever `fail_on` says.
+    """
     from .errors import UsageError
     from .files import check_out_dir
     from .refs import report_stems
@@ -247,7 +252,8 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
 
     def one(i: int) -> Outcome:
         outcome = _audit_one(targets[i], names[i], Path(spec_path) if spec_path else None, timeout, fail_on,
-                             env, base, limit, forker=forker)
+                             env, base, limit, extra=["--require-explained"] if require_explained else [],
+                             forker=forker)
         with lock:
             done[0] += 1
             status = outcome.summary if outcome.ok else f"{outcome.name}: ERROR - {outcome.cause}"
@@ -289,4 +295,6 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
         return 1
     if fail_on != "never" and not all(o.passed for o in outcomes):
         return 1
+    if require_explained and not all((o.gate or {}).get("passed", o.passed) for o in outcomes):
+        return 1  # unexplained fails even under fail-on never
     return 0

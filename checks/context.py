@@ -20,6 +20,10 @@ class _Failed:
         self.exc = exc
 
 
+class NotAModule(TargetError):
+    """The target's factory builds something other than a network (a plain-dict stand-in)."""
+
+
 class Context:
     def __init__(self, target: Target, spec: Spec, seed: int = 0) -> None:
         self.target = target
@@ -47,7 +51,7 @@ class Context:
         torch.manual_seed(self.seed)
         model = call_target(self.target.model, "building the model", TargetError)
         if not isinstance(model, nn.Module):
-            raise TargetError(f"the model factory returned {type(model).__name__}, not an nn.Module")
+            raise NotAModule(f"the model factory returned {type(model).__name__}, not an nn.Module")
         return model
 
     @property

@@ -32,6 +32,20 @@ def _one(item: Item, ctx: Context, probes: dict[str, Any]) -> Finding:
     return judge(item, obs, {"num_classes": ctx.target.num_classes})
 
 
+def _not_a_module(ctx: Context) -> bool:
+    """The target's model is some other object (a plain-dict stand-in): there is no network to
+    rebuild, so the rebuild check does not run (a model that fails to build still goes to it)."""
+    from .context import NotAModule
+
+    try:
+        _ = ctx.model
+    except NotAModule:
+        return True
+    except (Exception, SystemExit):
+        return False
+    return False
+
+
 def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Report:
     """Audit `target` against every item of `spec` (or the ids in `only`), in spec order."""
     wanted = set(only) if only is not None else None
@@ -46,7 +60,8 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
         extras["layers"] = layer_table(ctx)
     except (Exception, SystemExit) as exc:
         extras["layers_error"] = first_line(exc)
-    if wanted is None or any(i.group in STRUCTURAL_GROUPS for i in spec.items if i.id in wanted):
+    if (wanted is None or any(i.group in STRUCTURAL_GROUPS for i in spec.items if i.id in wanted)) \
+            and not _not_a_module(ctx):
         exp = explain(ctx)  # the audit checks itself: the measurements rebuild the model, or say where not
         mark_unexplained(findings, exp, ctx, spec)
         extras["explained"] = exp.to_dict()

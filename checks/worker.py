@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         only = [i for i in args.only.split(",") if i] if args.only else None
         result = run_audit(spec, target, waivers=waivers, fail_on=args.fail_on, strict=args.strict, only=only,
-                           base=args.base)
+                           base=args.base, require_explained=args.require_explained)
     except SpecError as exc:  # a manifest waiver for an id the spec does not have
         return {"ok": False, "stage": "spec", "cause": first_line(exc, with_type=False), "detail": str(exc)}
     return {
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--waivers", default=None, help="waivers file (validated by the parent first)")
     p.add_argument("--fail-on", default="never")
     p.add_argument("--strict", action="store_true", help="accepted variants fail the gate too")
+    p.add_argument("--require-explained", action="store_true", help="fail unless the rebuild explains the model")
     p.add_argument("--only", default="", help="comma-separated item ids to audit (default: every item)")
     p.add_argument("--memory-limit", type=int, default=0, help="the parent's memory limit, for messages (0: none)")
     p.add_argument("--base", default=None, help="the user's working directory (for module:attr imports)")

@@ -224,3 +224,27 @@ def test_every_wild_form_is_explained(spec, form):
         model = form.build()
     e = _explain(spec, from_object(form.name, model, "test"))
     assert e.ok, e.to_dict()
+
+
+@pytest.mark.slow
+def test_compare_require_explained_fails_the_run(tmp_path, monkeypatch):
+    """`compare --require-explained` hands the flag to each worker: an unexplained target fails the
+    run even under the default fail-on never; without the flag the same run exits 0."""
+    import contextlib
+    import io
+
+    from alexnet_audit.compare import compare
+
+    (tmp_path / "gated.py").write_text(
+        "import torch\nimport alexnet_ref\n\n\nclass Gated(torch.nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.net = alexnet_ref.alexnet(1000)\n\n    def forward(self, x):\n"
+        "        y = self.net(x)\n        return y * torch.sigmoid(y.mean(1, keepdim=True))\n\n\n"
+        "def build():\n    return Gated()\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert compare(["gated.py:build"], out=tmp_path / "a") == 0
+        assert compare(["gated.py:build"], out=tmp_path / "b", require_explained=True) == 1
+    import json
+
+    report = json.loads((tmp_path / "b" / "gated.build.json").read_text(encoding="utf-8"))
+    assert report["summary"]["gate"]["passed"] is False and report["summary"]["explained"]["ok"] is False
