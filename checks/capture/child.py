@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+MAX_SAVES = 2  # checkpoints written to the scratch directory; later saves are skipped
 EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "nepochs", "max_epochs", "total_epochs", "train_epochs", "epoch")
 
 
@@ -33,6 +34,7 @@ def start() -> None:
     loaders.install(st)
     data.install(rec)
     devices.install(rec)
+    devices.install_distributed(rec)
     _files(rec, env.get("ALEXNET_AUDIT_CAPTURE_CWD", ""))
     _arguments(rec)
     _errors(rec)
@@ -46,8 +48,13 @@ def _files(rec: Any, user_cwd: str) -> None:
     scratch = Path.cwd()
     save = torch.save
 
+    count = [0]
+
     def saved(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(f, str | os.PathLike):
+            count[0] += 1
+            if count[0] > MAX_SAVES:  # the empty epochs would write a checkpoint each (hundreds of MB)
+                return None
             target = scratch / "checkpoints" / Path(f).name
             target.parent.mkdir(exist_ok=True)
             rec.note(f"checkpoints the script saves ({Path(f).name}) went to the scratch directory")

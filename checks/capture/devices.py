@@ -7,6 +7,7 @@ code; `torch.cuda.set_device`, streams and events become harmless stand-ins.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 from .record import Recorder
@@ -78,3 +79,43 @@ def install(rec: Recorder) -> Any:
     mode = CpuMode()
     mode.__enter__()
     return mode
+
+
+def install_distributed(rec: Recorder) -> None:
+    """`mp.spawn` over GPU ids and `init_process_group` (NCCL, N ranks) run as one process: rank 0 of a
+    world of one, on gloo without a GPU; the world size asked for is recorded (it scales the batch)."""
+    import tempfile
+
+    import torch
+    import torch.distributed as dist
+    import torch.multiprocessing as mp
+
+    def spawn(fn: Any, args: tuple[Any, ...] = (), nprocs: int = 1, *rest: Any, **kwargs: Any) -> None:
+        rec.note(f"mp.spawn of {nprocs} processes ran as one (rank 0)")
+        fn(0, *args)
+
+    mp.spawn = spawn
+    init = dist.init_process_group
+
+    def init_process_group(backend: Any = None, *args: Any, **kwargs: Any) -> Any:
+        world = kwargs.get("world_size", -1)
+        if isinstance(world, int) and world > 1:
+            rec.data["world_size"] = world
+        if not torch.cuda.is_available():
+            backend = "gloo"
+        store = tempfile.mktemp(prefix="dist-", dir=".")
+        rec.note(f"init_process_group({kwargs.get('world_size', '?')} ranks) ran as a world of one ({backend})")
+        return init(backend=backend, init_method=f"file://{Path(store).resolve()}", world_size=1, rank=0)
+
+    dist.init_process_group = init_process_group
+    ddp = torch.nn.parallel.DistributedDataParallel
+    ddp_init = ddp.__init__
+
+    def ddp_init_cpu(self: Any, module: Any, *args: Any, **kwargs: Any) -> None:
+        if not torch.cuda.is_available():  # a CPU module takes no device ids
+            kwargs.pop("device_ids", None)
+            kwargs.pop("output_device", None)
+            args = ()
+        ddp_init(self, module, *args, **kwargs)
+
+    ddp.__init__ = ddp_init_cpu

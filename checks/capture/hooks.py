@@ -33,6 +33,7 @@ class State:
         self.loss_calls: list[tuple[int, int]] = []  # (id(input), id(target)) since the last step
         self.eval_active = False
         self.sched: Any = None
+        self.model_out = 0  # id() of the model's last output
 
 
 def _bind(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], drop: int) -> dict[str, Any]:
@@ -264,6 +265,12 @@ def _fed(x: Any) -> str:
     return "logits"
 
 
+def _input(st: State, x: Any) -> str:
+    """What the loop feeds the loss: the model's own output (the audit sees what that is from the model
+    itself), or what the loop made of it: logits, probabilities, log-probabilities."""
+    return "model_output" if id(x) == st.model_out else _fed(x)
+
+
 def _soft_targets(t: Any) -> bool:
     import torch
 
@@ -293,7 +300,7 @@ def _losses(st: State, torch: Any, nn: Any) -> None:
                 kwargs, lost = constructor_args(module)
                 cls = type(module)
                 st.rec.set("loss", {"kind": "module", "class": reference(cls) or cls.__name__, "kwargs": kwargs,
-                                    "lost": lost, "input": _fed(args[0]), "at": st.rec.where()})
+                                    "lost": lost, "input": _input(st, args[0]), "at": st.rec.where()})
             return
         model = st.model() if st.model is not None else None
         if model is not None and module is model and args and hasattr(args[0], "shape"):
@@ -306,6 +313,8 @@ def _losses(st: State, torch: Any, nn: Any) -> None:
     def post(module: Any, args: Any, out: Any) -> None:
         if isinstance(module, _Loss):
             st.in_loss -= 1
+        elif st.model is not None and module is st.model():
+            st.model_out = id(out)
 
     nn.modules.module.register_module_forward_pre_hook(pre)
     nn.modules.module.register_module_forward_hook(post)
@@ -326,7 +335,7 @@ def _functional(st: State, torch: Any, fn: Any, name: str) -> Any:
                 bound = _bind(fn, (input, target, *args), kwargs, 2)
                 kept = {k: v for k, v in bound.items() if isinstance(v, bool | int | float | str)}
                 st.rec.set("loss", {"kind": "function", "function": f"torch.nn.functional:{name}",
-                                    "kwargs": kept, "lost": [], "input": _fed(input), "at": st.rec.where()})
+                                    "kwargs": kept, "lost": [], "input": _input(st, input), "at": st.rec.where()})
         return fn(input, target, *args, **kwargs)
 
     return loss

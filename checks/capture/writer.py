@@ -133,9 +133,10 @@ def _loss(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any], str]:
     else:
         name = refs.ref(loss["class"], torch_name=True)
         value = {"type": name, **_defaults_dropped(name, torch.nn, refs.value(kw))}
-    if loss["input"] != "logits":
+    if loss["input"] not in ("logits", "model_output"):  # the loop turned the model's output into this
         value["input"] = loss["input"]
-    return value, f"{loss['at']}; fed {loss['input']}"
+    fed = "the model's output" if loss["input"] == "model_output" else f"{loss['input']} made by the loop"
+    return value, f"{loss['at']}; fed {fed}"
 
 
 def _steps(steps: list[dict[str, Any]], refs: _Refs, lines: list[str], indent: str = "  ") -> None:
@@ -196,7 +197,10 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
         lines.append(f"input_size: {_flow(rec['input_size'])}  # the first training batch fed to the model")
     train = rec.get("train")
     if train and train.get("batch_size"):
-        lines.append(f"batch_size: {train['batch_size']}  # the training DataLoader built at {train['at']}")
+        world = int(rec.get("world_size") or 1)
+        per = f"{train['batch_size']} per process x {world} processes: " if world > 1 else ""
+        lines.append(f"batch_size: {train['batch_size'] * world}  # {per}the training DataLoader built at "
+                     f"{train['at']}")
     if rec.get("epochs"):
         e = rec["epochs"]
         lines.append(f"epochs: {e['value']}  # {e['from']} at {e['at']}")

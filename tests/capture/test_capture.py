@@ -145,7 +145,8 @@ def test_ten_crop_done_in_the_evaluation_loop(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_softmax_in_the_model_then_cross_entropy(tmp_path: Path) -> None:
     got = capture(tmp_path, "softmax_model")
-    assert got["data"]["loss"] == {"type": "CrossEntropyLoss", "input": "probabilities"}
+    assert got["data"]["loss"] == {"type": "CrossEntropyLoss"}  # the audit sees the softmax in the model itself
+    assert "fed the model's output" in got["manifest"]
     assert got["found"]["train.loss"]["observed"] == "softmax_cross_entropy_mean_on_probabilities"
 
 
@@ -175,3 +176,30 @@ def test_mixup_one_output_scored_against_two_targets(tmp_path: Path) -> None:
     assert got["data"]["techniques"]["mixup"] is True
     assert "one output scored against two targets at train.py:32" in got["manifest"]
     assert got["found"]["train.extra_techniques"]["observed"] == ["mixup"]
+
+
+@pytest.mark.slow
+def test_mp_spawn_ddp_launcher_hard_coded_for_gpus_runs_as_one_process(tmp_path: Path) -> None:
+    got = capture(tmp_path, "ddp_spawn")
+    data = got["data"]
+    assert data["batch_size"] == 256 and "32 per process x 8 processes" in got["manifest"]
+    assert data["techniques"]["parallel"] == "ddp" and data["optimizer"]["lr"] == 0.1
+    assert "mp.spawn of 8 processes ran as one (rank 0)" in got["manifest"]
+    assert got["status"]["train.optimizer"] == "pass" and got["status"]["train.batch_size"] == "deviation"
+
+
+@pytest.mark.slow
+def test_a_hanging_script_is_stopped_at_the_timeout_and_what_it_reached_is_audited(tmp_path: Path) -> None:
+    before = sorted(p.name for p in (HERE / "hangs").iterdir())
+    got = capture(tmp_path, "hangs", options=("--timeout", "20"))
+    assert "did not finish within 20 s" in got["stdout"]
+    assert got["status"]["train.momentum"] == "pass"  # the optimizer was built before the hang
+    assert got["status"]["train.loss"] == "error" and "not reached" in got["found"]["train.loss"]["message"]
+    assert sorted(p.name for p in (HERE / "hangs").iterdir()) == before  # nothing written beside the script
+
+
+@pytest.mark.slow
+def test_log_softmax_in_the_loop_then_nll_loss(tmp_path: Path) -> None:
+    got = capture(tmp_path, "logsoftmax_loop")
+    assert got["data"]["loss"] == {"function": "torch.nn.functional:nll_loss", "input": "log_probabilities"}
+    assert got["status"]["train.loss"] == "pass"
