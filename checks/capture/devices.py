@@ -118,4 +118,4 @@ def install_distributed(rec: Recorder) -> None:
             args = ()
         ddp_init(self, module, *args, **kwargs)
 
-    ddp.__init__ = ddp_init_cpu
+    setattr(ddp, "__init__", ddp_init_cpu)  # noqa: B010 (mypy refuses a method assignment)
