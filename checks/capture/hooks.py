@@ -14,7 +14,7 @@ import inspect
 import weakref
 from typing import Any
 
-from .record import Recorder, constructor_args, reference
+from .record import Recorder, constructor_args, module_code, reference
 
 ARGS = "_alexnet_capture_args"
 SITE = "_alexnet_capture_site"
@@ -34,6 +34,7 @@ class State:
         self.eval_active = False
         self.sched: Any = None
         self.model_out = 0  # id() of the model's last output
+        self.every: weakref.WeakSet[Any] = weakref.WeakSet()  # every module built
 
 
 def _bind(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], drop: int) -> dict[str, Any]:
@@ -95,20 +96,31 @@ def _modules(st: State, nn: Any) -> None:
         _wrap_init(cls, st, True)
 
     nn.Module.__init_subclass__ = classmethod(init_subclass)
+    base = nn.Module.__init__
+
+    def module_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        base(self, *args, **kwargs)
+        st.every.add(self)  # torch's own classes too (an inline nn.Sequential is a model)
+        if st.depth == 0 and type(self).__module__ == "torch.nn.modules.container" and SITE not in self.__dict__:
+            object.__setattr__(self, SITE, st.rec.where())
+
+    nn.Module.__init__ = module_init
 
 
 def model_record(st: State, model: Any) -> dict[str, Any]:
     args, lost = constructor_args(model, getattr(model, ARGS, None))
     cls = type(model)
-    return {"class": reference(cls) or cls.__qualname__, "kwargs": args, "lost": lost,
-            "at": getattr(model, SITE, "?"), "params": [n for n, _ in model.named_parameters()]}
+    out = {"class": reference(cls) or cls.__qualname__, "kwargs": args, "lost": lost,
+           "at": getattr(model, SITE, "?"), "params": [n for n, _ in model.named_parameters()]}
+    if cls.__module__.startswith("torch.nn.modules"):  # built inline: its class alone does not rebuild it
+        out["code"] = module_code(model)
+    return out
 
 
 def _find_model(st: State, params: list[Any]) -> Any:
     ids = {id(p) for p in params}
     best, score = None, 0
-    for ref in st.tops:
-        mod = ref()
+    for mod in [r() for r in st.tops] + list(st.every):
         if mod is None:
             continue
         inner = getattr(mod, "module", None) if type(mod).__name__ in _WRAPPERS else mod

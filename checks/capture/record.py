@@ -173,3 +173,35 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b) and type(a) is type(b)
     except Exception:
         return False
+
+
+def module_code(module: Any) -> str | None:
+    """Python source that rebuilds `module` when it is made of torch.nn layers (an inline nn.Sequential),
+    checked by building it and comparing reprs; None when it cannot be written."""
+    import torch.nn as nn
+
+    def code(m: Any, depth: int) -> str | None:
+        cls = type(m)
+        if depth > 12 or not cls.__module__.startswith("torch.nn.modules"):
+            return None
+        name = f"nn.{cls.__name__}"
+        if getattr(nn, cls.__name__, None) is not cls:
+            return None
+        if isinstance(m, nn.Sequential | nn.ModuleList):
+            parts = [code(c, depth + 1) for c in m.children()]
+            if any(p is None for p in parts):
+                return None
+            inner = ", ".join(p for p in parts if p)
+            return f"{name}([{inner}])" if isinstance(m, nn.ModuleList) else f"{name}({inner})"
+        if any(True for _ in m.children()):
+            return None
+        return f"{name}({m.extra_repr()})"
+
+    text = code(module, 0)
+    if text is None:
+        return None
+    try:
+        rebuilt = eval(text, {"nn": nn})  # noqa: S307 - our own text, from torch's own extra_repr
+    except Exception:
+        return None
+    return text if repr(rebuilt) == repr(module) else None

@@ -188,7 +188,16 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
     reached = error == "" or rec.get("opt_steps", 0) > 0
     unreached = {"type": UNREACHED, "error": f"not reached: the script failed before it: {error}"}
     model = rec["model"]
-    lines.append(f"model: {_flow(refs.ref(model['class']))}  # built at {model['at']}")
+    code = None
+    if "code" in model:  # an inline nn.Sequential (or container): rebuilt by a captured factory
+        code = model["code"]
+        if code is None:
+            lines.append("# the model is a torch.nn container of layers capture cannot write out: point model: at "
+                         "a factory that builds it")
+        lines.append(f"model: {_flow(refs.extracted + ':captured_model')}  # built at {model['at']}")
+        model = {**model, "kwargs": {}}
+    else:
+        lines.append(f"model: {_flow(refs.ref(model['class']))}  # built at {model['at']}")
     if model.get("kwargs"):
         lines.append(f"kwargs: {_flow(refs.value(model['kwargs']))}")
     if model.get("lost"):
@@ -255,6 +264,11 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
     defs = None
     if refs.needs_extract and rec.get("main_file") and (cwd / rec["main_file"]).is_file():
         defs = extract_definitions(cwd / rec["main_file"])
+    if "code" in rec["model"]:
+        factory = (f"def captured_model():\n    return {rec['model']['code']}\n" if rec["model"]["code"] else
+                   "def captured_model():\n    raise RuntimeError('capture could not write this model out')\n")
+        defs = (defs or '"""The model built by the script, written out by alexnet-audit capture."""\n') + \
+            "import torch.nn as nn\n\n\n" + factory
     return "\n".join(lines) + "\n", defs
 
 

@@ -203,3 +203,14 @@ def test_log_softmax_in_the_loop_then_nll_loss(tmp_path: Path) -> None:
     got = capture(tmp_path, "logsoftmax_loop")
     assert got["data"]["loss"] == {"function": "torch.nn.functional:nll_loss", "input": "log_probabilities"}
     assert got["status"]["train.loss"] == "pass"
+
+
+@pytest.mark.slow
+def test_notebook_script_with_an_inline_sequential_model(tmp_path: Path) -> None:
+    got = capture(tmp_path, "notebook_sequential")
+    assert got["data"]["model"] == "notebook_sequential_defs.py:captured_model"
+    defs = (got["out"] / "notebook_sequential_defs.py").read_text(encoding="utf-8")
+    assert "nn.Conv2d(3, 96, kernel_size=(11, 11), stride=(4, 4))" in defs
+    assert got["data"]["epochs"] == 10 and got["data"]["input_size"] == [3, 227, 227]
+    s = got["status"]
+    assert s["arch.conv1.out_channels"] == s["train.optimizer"] == "pass"
