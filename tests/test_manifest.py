@@ -410,3 +410,21 @@ def test_every_new_problem_names_the_file_the_key_and_the_step(isolated: Path) -
     assert "techniques.grad_clip.max_nrom: unknown setting (did you mean 'max_norm'?)" in text
     assert "techniques.emaa: unknown technique (did you mean 'ema'?)" in text
     assert len(lines) == 7
+
+
+def test_declared_techniques_are_judged_by_the_new_items(isolated: Path) -> None:
+    from alexnet_audit.spec import load_spec
+    from alexnet_audit.verify import verify
+
+    _repo(isolated)
+    ids = ["train.extra_techniques"]
+    for techniques, status, observed in (("{}", "pass", []), ("{amp: {dtype: bfloat16}}", "variant", ["amp"]),
+                                         ("{amp: true, ema: {decay: 0.99}}", "deviation", ["amp", "ema"])):
+        path = _manifest(isolated, f"""
+            model: code.py:Net
+            loss: {{type: CrossEntropyLoss}}
+            techniques: {techniques}
+        """, name=f"t{len(observed)}.yaml")
+        found = verify(load_spec(), load_manifest(path), only=ids).by_id()["train.extra_techniques"]
+        assert (found.status.value, found.observed) == (status, observed), found.message
+        assert found.evidence.startswith("declared, not measured")
