@@ -245,7 +245,8 @@ def test_one_classification_of_normalisation(norm: Any, value: str) -> None:
 
 
 def test_albumentations_style_pipeline_reads_like_torchvision() -> None:
-    found = run(albu())
+    found = run(albu(), [*DATA_IDS, "data.hflip"])
+    assert found["data.hflip"].observed == pytest.approx(0.5, abs=0.1)
     assert found["data.resize"].observed == {"rule": "shorter_side", "size": 256, "center_crop": None}
     assert found["data.random_crop"].observed == {"size": 224, "random": True, "scale": 1.0}
     assert found["data.mean_subtraction"].observed == "per_channel_mean_std"
