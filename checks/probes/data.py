@@ -380,13 +380,13 @@ def pca_lighting(ctx: Any, item: Any) -> Observation:
     seeds = [COLOUR_SEED + s for s in range(COLOUR_SEEDS)]
     draws = ctx.cached("data.lighting", lambda: lighting.measure(tf, colour, seeds, (SRC_W, SRC_H)))
     read = lighting.summarise(draws)
-    scope, hook = "per_image", ""
+    scope, hook, note = "per_image", "", ""
     if not read["varies"]:
-        epochs, hook = lighting.per_epoch(tf, colour, COLOUR_SEED, (SRC_W, SRC_H))
+        epochs, hook, note = lighting.per_epoch(tf, colour, COLOUR_SEED, (SRC_W, SRC_H))
         if epochs and lighting.summarise(epochs)["present"]:
             read, scope = lighting.summarise(epochs), "per_epoch"
     if not read["present"]:
-        why = read["why"] + (f"; calling {hook}() between draws changes nothing either" if hook else "")
+        why = read["why"] + (f"; calling {hook}() between draws changes nothing either" if hook else "") + note
         return Observation({"present": False, "scope": "none", "alpha_std": 0.0},
                            f"{decl}{len(draws)} seeded draws of an {len(lighting.PALETTE)}-colour block image: {why}")
     if scope == "per_image" and lighting.batch_shared(tf, colour, COLOUR_SEED) is True:

@@ -135,19 +135,31 @@ def call_hook(fn: Callable[..., Any], epoch: int) -> None:
         fn()
 
 
-def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int]) -> tuple[list[dict], str]:
-    """Draws after each call of an epoch hook (same seed, so only the hook's redraw can move them)."""
-    hooks = epoch_hooks(tf)
-    if not hooks:
-        return [], ""
-    name, fn = hooks[0]
+def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int]) -> tuple[list[dict], str, str]:
+    """Draws after each call of an epoch hook (same seed, so only the hook's redraw can move them),
+    the hook's name, and a note when it could not be tried."""
+    import copy
+
+    from .imaging import Adapted
+
+    if not epoch_hooks(tf):
+        return [], "", ""
+    try:  # a copy: the hook must not change the transform the other probes read
+        mine = copy.deepcopy(tf)
+    except (TypeError, copy.Error, RuntimeError) as exc:
+        return [], "", f"; its epoch hook was not tried (copying the transform failed: {type(exc).__name__})"
+    name, fn = epoch_hooks(mine)[0]
+    run = mine if isinstance(mine, Adapted) else tf
     imgs = images(*size)
     out = []
     with _rng_guard():
         for e in range(1, EPOCHS + 1):
             call_hook(fn, e)
-            out.append(_draw(tf, seed, imgs, colour, size))
-    return out, name
+            try:
+                out.append(_draw(run, seed, imgs, colour, size))
+            except ValueError:  # the hook changed the output's shape (progressive resizing): no lighting read
+                return [], "", f"; calling {name}() changes the output's shape, so no lighting was read across epochs"
+    return out, name, ""
 
 
 def batch_shared(tf: Any, colour: dict[str, Any], seed: int, n: int = 6) -> bool | None:
