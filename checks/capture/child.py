@@ -21,7 +21,8 @@ EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "nepochs", "max_epochs", "tota
 def start() -> None:
     from .record import Recorder
 
-    env = os.environ
+    env = dict(os.environ)
+    os.environ.pop("ALEXNET_AUDIT_CAPTURE")  # Python processes the script starts are not instrumented
     rec = Recorder(env["ALEXNET_AUDIT_CAPTURE"], env.get("ALEXNET_AUDIT_CAPTURE_CWD", os.getcwd()))
     rec.data["script_dir"] = rec.rel(str(Path(sys.argv[0]).resolve().parent)) if sys.argv and sys.argv[0] else ""
     rec.data["main_file"] = rec.rel(str(Path(sys.argv[0]).resolve())) if sys.argv and sys.argv[0] else ""

@@ -111,9 +111,9 @@ class _Iter:
         trained = data["opt_steps"] > self.steps0 or st.backwards > self.back0
         if self.role is None and (trained or self.n >= 2):  # two batches: a prefetcher reads one ahead
             self.role = "train" if trained else "eval"
+            st.eval_active = False
             _loader_record(st, self.loader, self.role)
             if self.role == "eval":
-                st.eval_active = False
                 data["eval_seen"] = True
                 st.rec.save()
                 raise StopIteration
