@@ -250,7 +250,7 @@ def test_constant_weight_product_is_not_a_layer():
 def test_torchscript_and_wrapped_models_trace_like_their_eager_form(form):
     import warnings
 
-    import tests.wild.models as wild
+    import tests.wild.wrapped as wild
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.* is deprecated in this torch
         model = getattr(wild, form)()
@@ -267,7 +267,7 @@ def test_torchscript_and_wrapped_models_trace_like_their_eager_form(form):
 def test_a_model_without_parameters_errors_in_one_line_saying_what_to_pass():
     import warnings
 
-    from tests.wild.models import scripted
+    from tests.wild.wrapped import scripted
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         frozen = torch.jit.freeze(scripted().eval())
@@ -283,7 +283,7 @@ def test_a_deep_copied_torchscript_module_keeps_its_layers():
     import copy
     import warnings
 
-    from tests.wild.models import scripted
+    from tests.wild.wrapped import scripted
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         model = copy.deepcopy(scripted())
@@ -332,7 +332,7 @@ def test_distributed_data_parallel_is_traced_through_its_module():
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    from tests.wild.models import reference
+    from tests.wild.wrapped import reference
     assert not dist.is_initialized()
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
@@ -343,7 +343,7 @@ def test_distributed_data_parallel_is_traced_through_its_module():
 
 
 def test_an_exported_program_errors_in_one_line_saying_what_to_pass():
-    from tests.wild.models import reference
+    from tests.wild.wrapped import reference
     gm = torch.export.export(reference().eval(), (torch.randn(2, 3, 224, 224),)).module()
     with pytest.raises(ValueError, match=r"^cannot trace: the model cannot be put in eval mode .*pass the eager "
                                          r"nn.Module \(before torch.export\)$"):

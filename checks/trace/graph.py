@@ -250,6 +250,9 @@ def _cut(run: list[Unit]) -> list[list[Unit]]:
             continue
         if _rescale(run[j + 1]) and is_random([r for u in run[start:j + 1] for r in u.recs]):
             continue  # an inverted dropout's 1 / (1 - p) belongs to its mask
+        made = {t for u in run[start:j + 1] for t in u.out_ids}
+        if all(t in made for u in run[start:j + 1] for t in u.data_in):
+            continue  # a function of no input (a mask drawn from a shape) belongs to what consumes it
         later = {t for u in run[j + 1:] for t in u.data_in}
         earlier = {t for u in run[start:j] for t in u.out_ids} | {t for u in run[start:j + 1] for t in u.data_in}
         if later & earlier - set(run[j].out_ids) == set() and set(run[j].out_ids) & later:
@@ -263,7 +266,9 @@ def _region(run: list[Unit]) -> Unit:
     produced = {t for u in run for t in u.out_ids}
     ext = list(dict.fromkeys(t for u in run for t in u.data_in if t not in produced))
     recs = [r for u in run for r in u.recs]
-    reg = Unit("region", run[0].path, run[0].pos, recs, ext, run[-1].out_ids, run[0].inp, run[-1].out,
+    # the region's input: the first external tensor as it was passed (run[0] may read none: a mask's draw)
+    inp = next((t for r in recs for t in flat((r.args, r.kwargs)) if ext and id(t) == ext[0]), run[0].inp)
+    reg = Unit("region", run[0].path, run[0].pos, recs, ext, run[-1].out_ids, inp, run[-1].out,
                None, "+".join(u.name for u in run))
     if len(ext) == 1:
         reg.fn = replayer(recs, ext[0], run[-1].out_ids[0])

@@ -1,4 +1,4 @@
-"""Wild forms: full-size AlexNets written the way public repositories write them.
+"""Wild forms: full-size AlexNets written the way public repositories write them (wrappers: wrapped.py).
 
 Each class or factory here imitates a construct seen in real code: plain Python objects instead of
 modules, normalisations built from a constant-kernel convolution, a cumulative sum or an average
@@ -141,18 +141,19 @@ class Dense:
         return x @ self.w.t() + self.b
 
 
-def bernoulli_dropout(x, p=0.5, training=True, inverted=True):
-    """Dropout as a bernoulli mask; inverted rescales in training, else the test-time output is scaled."""
+def bernoulli_dropout(x, p=0.5, training=True, inverted=True, rand=False):
+    """Dropout as a bernoulli mask (or a uniform draw of the batch's shape, thresholded); inverted rescales
+    in training, else the test-time output is scaled."""
     if not training:
         return x if inverted else x * (1 - p)
-    mask = torch.bernoulli(torch.full_like(x, 1 - p))
+    mask = (torch.rand(x.shape) >= p).float() if rand else torch.bernoulli(torch.full_like(x, 1 - p))
     return x * mask / (1 - p) if inverted else x * mask
 
 
 class HandNet(nn.Module):
     """Convs as modules; fc6-fc8 hand-written on Parameters; dropout a bernoulli mask; ReLU as clamp/where."""
 
-    def __init__(self, p=0.5, inverted=True, fc7_relu=True, always_drop=False, relu="clamp"):
+    def __init__(self, p=0.5, inverted=True, fc7_relu=True, always_drop=False, relu="clamp", rand=False):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, 11, 4, 2), nn.ReLU(), nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0), nn.MaxPool2d(3, 2),
@@ -164,6 +165,7 @@ class HandNet(nn.Module):
         self.fc7 = Dense(self, "fc7", 4096, 4096)
         self.fc8 = Dense(self, "fc8", 4096, 1000)
         self.p, self.inverted, self.fc7_relu, self.always, self.relu = p, inverted, fc7_relu, always_drop, relu
+        self.rand = rand
         convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
         paper_init([(m.weight, m.bias) for m in convs] + [(f.w, f.b) for f in (self.fc6, self.fc7, self.fc8)])
 
@@ -171,7 +173,7 @@ class HandNet(nn.Module):
         return x.clamp(min=0) if self.relu == "clamp" else torch.where(x > 0, x, 0.0)
 
     def drop(self, x):
-        return bernoulli_dropout(x, self.p, self.training or self.always, self.inverted)
+        return bernoulli_dropout(x, self.p, self.training or self.always, self.inverted, self.rand)
 
     def forward(self, x):
         x = self.features(x).flatten(1)
@@ -221,57 +223,6 @@ class UnfoldNet(nn.Module):
         x = F.relu(self.c4(F.relu(self.c3(x))))
         x = F.max_pool2d(F.relu(self.c5(x)), 3, 2)
         return self.head(torch.flatten(x, 1))
-
-
-# ------------------------------------------------------------------ wrappers --------------------
-
-def reference():
-    """The bundled reference net (alexnet_ref), the form the wrappers below wrap."""
-    from alexnet_ref.model import AlexNet
-    return AlexNet()
-
-
-def scripted():
-    return torch.jit.script(reference())
-
-
-def traced():
-    return torch.jit.trace(reference().eval(), torch.randn(1, 3, 224, 224))
-
-
-def data_parallel():
-    return nn.DataParallel(reference())
-
-
-def averaged():
-    from torch.optim.swa_utils import AveragedModel
-    return AveragedModel(reference())
-
-
-def compiled():
-    return torch.compile(reference())
-
-
-def reference_with(**swaps):
-    """The reference net with some of its named modules replaced (features.relu3=nn.Tanh(), ...)."""
-    m = reference()
-    for path, mod in swaps.items():
-        parent, _, leaf = path.replace("__", ".").rpartition(".")
-        setattr(m.get_submodule(parent), leaf, mod)
-    return m
-
-
-def scripted_tanh():
-    return torch.jit.script(reference_with(features__relu3=nn.Tanh()))
-
-
-def data_parallel_avgpool():
-    return nn.DataParallel(reference_with(features__pool1=nn.AvgPool2d(3, 2), features__pool2=nn.AvgPool2d(3, 2),
-                                          features__pool5=nn.AvgPool2d(3, 2)))
-
-
-def channels_last():
-    return reference().to(memory_format=torch.channels_last)
 
 
 # ------------------------------------------------------------------ containers and names -------
@@ -398,3 +349,25 @@ class UnfoldDenseNet(UnfoldNet):
         paper_init([(self.c4.weight, self.c4.bias)] + [(torch.empty(1), torch.empty(1))] * 7)
         with torch.no_grad():
             self.c4.bias.fill_(1.0)
+
+
+class HandTowersNet(UnusedLayerNet):
+    """conv2 as two explicit towers: F.conv2d on each half with its own Parameters, bias added after, cat."""
+
+    def __init__(self):
+        super().__init__()
+        del self.aux_head
+        self.w2 = nn.ParameterList([nn.Parameter(torch.empty(128, 48, 5, 5)) for _ in range(2)])
+        self.b2 = nn.ParameterList([nn.Parameter(torch.empty(128)) for _ in range(2)])
+        for wt, bt in zip(self.w2, self.b2, strict=True):
+            paper_init([(wt, bt), (wt, bt)] + [(torch.empty(1), torch.empty(1))] * 6)  # bias 1, as conv2's
+        self.features[4] = nn.Identity()
+
+    def forward(self, x):
+        f = self.features
+        x = f[0:4](x)
+        halves = torch.split(x, 48, dim=1)
+        x = torch.cat([F.conv2d(h, wt, padding=2) + bt.view(1, -1, 1, 1)
+                       for h, wt, bt in zip(halves, self.w2, self.b2, strict=True)], dim=1)
+        x = f[5:](x)
+        return self.classifier(torch.flatten(x, 1))

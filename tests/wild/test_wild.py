@@ -15,6 +15,7 @@ import pytest
 import torch.nn as nn
 
 import tests.wild.models as w
+import tests.wild.wrapped as wr
 from alexnet_audit.findings import Status
 from alexnet_audit.spec import load_spec
 from alexnet_audit.target import from_object
@@ -49,13 +50,17 @@ WILD: list[Wild] = [
        w.HandNet),
     _w("hand_where_noninverted", "ReLU as torch.where(x > 0, x, 0); non-inverted mask, x * (1 - p) at test time",
        lambda: w.HandNet(relu="where", inverted=False)),
+    _w("rand_mask", "dropout as (torch.rand(x.shape) >= p).float() / (1 - p): a mask drawn from a shape",
+       lambda: w.HandNet(rand=True)),
+    _w("hand_towers", "conv2 as two F.conv2d towers on torch.split halves, bias added after, torch.cat",
+       w.HandTowersNet),
     _w("unfold_conv", "conv1 and conv3 as F.unfold + matmul + bias + view", w.UnfoldNet),
     _w("nhwc_flatten", "flatten after permute(0, 2, 3, 1) (channels-last order into fc6)", w.NHWCNet),
-    _w("channels_last", "the reference in channels_last memory format", w.channels_last),
-    _w("data_parallel", "the reference wrapped in nn.DataParallel", w.data_parallel),
-    _w("averaged_model", "the reference wrapped in torch.optim.swa_utils.AveragedModel", w.averaged),
-    _w("torchscript_script", "torch.jit.script of the reference", w.scripted),
-    _w("torch_compile", "torch.compile of the reference", w.compiled),
+    _w("channels_last", "the reference in channels_last memory format", wr.channels_last),
+    _w("data_parallel", "the reference wrapped in nn.DataParallel", wr.data_parallel),
+    _w("averaged_model", "the reference wrapped in torch.optim.swa_utils.AveragedModel", wr.averaged),
+    _w("torchscript_script", "torch.jit.script of the reference", wr.scripted),
+    _w("torch_compile", "torch.compile of the reference", wr.compiled),
     _w("dict_layers", "layers in nn.ModuleDicts under unrelated names, run in a plain list's order", w.DictNet),
     _w("nested_sequential", "nn.Sequential nested four deep", w.nested_four_deep),
     _w("unused_layer", "an nn.Linear defined but never called", w.UnusedLayerNet),
@@ -75,10 +80,10 @@ WILD: list[Wild] = [
     _w("hand_no_relu_fc7", "hand-written fc7 without its ReLU", lambda: w.HandNet(fc7_relu=False),
        deviates={"arch.relu_placement"}),
     _w("torchscript_trace", "torch.jit.trace of the eval-mode reference: tracing baked dropout out, so the traced "
-       "module trains without it", w.traced, deviates={"dropout.placement"}),
-    _w("torchscript_tanh", "torch.jit.script of the reference with tanh after conv3", w.scripted_tanh,
+       "module trains without it", wr.traced, deviates={"dropout.placement"}),
+    _w("torchscript_tanh", "torch.jit.script of the reference with tanh after conv3", wr.scripted_tanh,
        deviates={"arch.activation"}),
-    _w("data_parallel_avgpool", "nn.DataParallel around a net with average pooling", w.data_parallel_avgpool,
+    _w("data_parallel_avgpool", "nn.DataParallel around a net with average pooling", wr.data_parallel_avgpool,
        deviates={"pool.type"}),
     _w("shared_conv", "conv4's module called twice: an extra layer sharing conv4's parameters", w.SharedConvNet,
        deviates={"arch.layer_sequence", "arch.conv5.out_channels", "arch.feature_maps", "arch.relu_placement",
@@ -142,7 +147,7 @@ def test_every_channel_window_is_a_size_deviation_whose_evidence_names_it(spec):
 def test_a_traced_module_without_dropout_says_why(spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = w.traced()
+        model = wr.traced()
     report = verify(spec, from_object("traced", model, "tests.wild.models:traced"), only=["dropout.placement"])
     f = report.by_id()["dropout.placement"]
     assert f.status is Status.DEVIATION and "keeps the train/eval behaviour it was traced with" in f.evidence
