@@ -376,6 +376,7 @@ def test_optimizer_param_groups_by_name_loss_feeds_and_techniques(isolated: Path
     opt = target.recipe["optimizer"](list(model.parameters()))
     assert [(len(g["params"]), g["lr"]) for g in opt.param_groups] == [(3, 0.01), (1, 0.02)]
     sched = target.recipe["scheduler"](opt)
+    opt.step()
     sched.step()  # one epoch: ten iterations of OneCycleLR
     assert sched.inner.last_epoch == 10
     z, t = torch.randn(4, 5), torch.tensor([0, 1, 2, 3])
