@@ -39,7 +39,7 @@ MIN_DRAWS = 2  # a random change must show in at least this many of the SEEDS dr
 def extra_techniques(ctx: Any, item: Any) -> Observation:
     """Training techniques beyond §5's plain SGD: AMP, clipping, EMA, mixup/cutmix, label smoothing (from the loss)."""
     if "techniques" not in ctx.recipe:
-        raise Skip("the target declares no techniques (give a `techniques:` section, or capture the run)")
+        raise Skip("the target gives no techniques (a manifest's `techniques:` section, or `alexnet-audit capture`)")
     techniques = ctx.recipe["techniques"] or {}
     if not isinstance(techniques, dict):
         raise TypeError(f"techniques must be a mapping, got {type(techniques).__name__}")
