@@ -81,7 +81,7 @@ class Values:
                 return None
             return modes[value.lower()]
         if name in ("transforms", "transform") and isinstance(value, list):
-            return self.steps(value, at)
+            return self.steps(value, at, wrap=False)  # a container calls its steps its own way
         if isinstance(value, list):
             return [self.arg("", v, f"{at}[{i}]") for i, v in enumerate(value)]
         return value
@@ -145,15 +145,15 @@ class Values:
             return None
 
     # ----------------------------------------------------------------------------- steps ---
-    def steps(self, value: list[Any], at: str) -> list[Any]:
+    def steps(self, value: list[Any], at: str, wrap: bool = True) -> list[Any]:
         out = []
         for i, step in enumerate(value):
-            built = self.step(step, f"{at}[{i}]")
+            built = self.step(step, f"{at}[{i}]", wrap)
             if built is not None:
                 out.append(built)
         return out
 
-    def step(self, step: Any, where: str) -> Any:
+    def step(self, step: Any, where: str, wrap: bool = True) -> Any:
         """One transform step: `Name`, `{type: Name|ref, ...args}`, `{use: ref}` or `{call: ref, ...}`."""
         if isinstance(step, str):
             step = {"type": step}
@@ -192,7 +192,8 @@ class Values:
             self.problems.append(f"{where} ({label}): {type(built).__name__} is not callable, so not a transform.")
             return None
         module = str(getattr(type(built), "__module__", "") or "")
-        if style == "albumentations" or (style is None and module.split(".")[0] == "albumentations"):
+        if wrap and (style == "albumentations" or (style is None and (module.split(".")[0] == "albumentations"
+                                                                      or _keyword_image(built)))):
             return AlbumentationsStep(built)
         return built
 
@@ -212,6 +213,16 @@ class AlbumentationsStep:
 
     def __repr__(self) -> str:
         return f"albumentations({self.inner!r})"
+
+
+def _keyword_image(obj: Any) -> bool:
+    """Whether a step is called as `t(image=...)` only: no positional parameter, a keyword `image`."""
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    return not positional and any(p.name == "image" and p.kind is p.KEYWORD_ONLY for p in params)
 
 
 def _dtype_or_none(value: Any) -> Any:

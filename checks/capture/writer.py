@@ -139,17 +139,23 @@ def _loss(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any], str]:
     return value, f"{loss['at']}; fed {fed}"
 
 
+def _step(step: dict[str, Any], refs: _Refs, lost: list[str]) -> dict[str, Any]:
+    """A recorded step with its references (nested steps too) as the manifest writes them."""
+    step = dict(step)
+    lost.extend(step.pop("_lost", None) or [])
+    for key in ("type", "use"):
+        if key in step:
+            step[key] = refs.ref(str(step[key]))
+    return {k: ([_step(x, refs, lost) for x in v] if k in ("transforms", "transform") and isinstance(v, list)
+                else refs.value(v)) for k, v in step.items()}
+
+
 def _steps(steps: list[dict[str, Any]], refs: _Refs, lines: list[str], indent: str = "  ") -> None:
     for step in steps:
-        step = dict(step)
-        lost = step.pop("_lost", None)
-        if "type" in step:
-            step["type"] = refs.ref(str(step["type"]))
-        if "use" in step:
-            step["use"] = refs.ref(str(step["use"]))
-        step = {k: (refs.value(v) if k not in ("transforms", "transform") else v) for k, v in step.items()}
+        lost: list[str] = []
+        written = _step(step, refs, lost)
         comment = f"  # could not write {', '.join(lost)}" if lost else ""
-        lines.append(f"{indent}- {_flow(step)}{comment}")
+        lines.append(f"{indent}- {_flow(written)}{comment}")
 
 
 def extract_definitions(script: Path) -> str:

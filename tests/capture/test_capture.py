@@ -214,3 +214,24 @@ def test_notebook_script_with_an_inline_sequential_model(tmp_path: Path) -> None
     assert got["data"]["epochs"] == 10 and got["data"]["input_size"] == [3, 227, 227]
     s = got["status"]
     assert s["arch.conv1.out_channels"] == s["train.optimizer"] == "pass"
+
+
+@pytest.mark.slow
+def test_albumentations_style_pipeline_of_the_repositorys_own_classes(tmp_path: Path) -> None:
+    import os
+
+    data = tmp_path / "fake"
+    env_before = os.environ.get("DATA")
+    os.environ["DATA"] = str(data / "imagenet" / "train")
+    try:
+        got = capture(tmp_path, "albumentations_style", options=("--data", str(data)))
+    finally:
+        if env_before is None:
+            os.environ.pop("DATA")
+        else:
+            os.environ["DATA"] = env_before
+    step = got["data"]["train_transform"][0]
+    assert step["type"] == "albumentations_style_defs.py:ComposeNp"
+    assert [s["type"].split(":")[1] for s in step["transforms"]] == ["RandomCropNp", "VerticalFlipNp", "ToTensorNp"]
+    assert got["status"]["data.random_crop"] == "pass"  # measured through `t(image=...)["image"]`
+    assert got["found"]["data.extra_augmentation"]["observed"] == ["vertical_flip"]
