@@ -13,7 +13,7 @@ class Unreached:
         object.__setattr__(self, "_error", error)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("_"):  # introspection (inspect.signature, copy, pickle) sees a plain object
             raise AttributeError(name)
         raise RuntimeError(self._error)
 
