@@ -88,3 +88,21 @@ def test_capture_without_a_command_is_a_one_line_usage_error(tmp_path: Path) -> 
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "alexnet-audit: error: capture needs the training command after `--` (e.g. -- python train.py --epochs 1)"]
+
+
+def test_an_unreached_manifest_loads_and_its_parts_raise_the_scripts_error(tmp_path: Path) -> None:
+    import pytest
+
+    from alexnet_audit.manifest import load_manifest
+
+    (tmp_path / "net.py").write_text("import torch.nn as nn\n\n\ndef Net():\n    return nn.Linear(2, 2)\n",
+                                     encoding="utf-8")
+    rec = {"main_file": "net.py", "script_dir": ".", "opt_steps": 0, "notes": [],
+           "model": {"class": "net:Net", "kwargs": {}, "lost": [], "at": "net.py:4", "params": []}}
+    text, _ = manifest_text(rec, "demo", ["python", "net.py"], tmp_path, tmp_path, "KeyError: 'x' (at net.py:9)")
+    (tmp_path / "demo.yaml").write_text(text, encoding="utf-8")
+    target = load_manifest(tmp_path / "demo.yaml")
+    with pytest.raises(RuntimeError, match="not reached: the script failed before it: KeyError: 'x'"):
+        target.recipe["loss"](None, None)
+    with pytest.raises(RuntimeError, match="not reached"):
+        target.recipe["train_transform"](None)
