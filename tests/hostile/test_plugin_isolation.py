@@ -42,7 +42,7 @@ CASES = {
 }
 
 
-PYTESTER_FILES = {"stdout", "stderr", "runpytest-0", "runpytest-1", "runpytest-current"}  # pytester's own, not the target's
+PYTESTER_FILES = {"stdout", "stderr", "runpytest-0", "runpytest-1", "runpytest-current"}  # pytester's, not ours
 
 
 def _listing(pytester: pytest.Pytester) -> list[str]:
