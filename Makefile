@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: report test test-fast lint clean
+.PHONY: report test test-slow test-all lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,16 @@ $(STAMP): pyproject.toml setup.py constraints.txt | $(PY)
 report: $(STAMP)
 	$(VENV)/bin/alexnet-audit compare reference torchvision seed-000 seed-001 seed-002 seed-003 seed-004 --out reports
 
+# The default run (under 10 minutes on 2 cores): everything but the tests marked `slow`.
 test: $(STAMP)
-	$(PY) -m pytest -q
-
-test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
+
+# The catalogues and end-to-end runs (mutants, wild forms, capture fixtures, hostile targets); CI runs them too.
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check checks alexnet_ref tests benchmarks setup.py

@@ -383,4 +383,4 @@ def test_this_repository_ci_runs_lint_and_the_test_command():
     script = "\n".join(step.get("run", "") for job in flow["jobs"].values() for step in job["steps"])
     assert "bash .ci/run" in script
     ci = (root / ".ci" / "run").read_text(encoding="utf-8")
-    assert ci.index("make lint") < ci.index("make test")
+    assert ci.index("make lint") < ci.index("make test\n") < ci.index("make test-slow")
