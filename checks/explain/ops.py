@@ -48,6 +48,21 @@ def _folded_bias(det: Any, n: int) -> Any:
     return bs[0].detach() if len(bs) == 1 else None
 
 
+def _tower_bias(member: Any, det: Any, n: int) -> Any:
+    """The bias parameter (of n values) that one tower's recorded calls add, matched by storage:
+    the towers' biases are recorded on the merged layer, the calls that use them on each tower."""
+    import torch
+
+    for r in member.recs:
+        for arg in (*r.args, *r.kwargs.values()):
+            if not isinstance(arg, torch.Tensor):
+                continue
+            for b in det.biases:
+                if b.dim() == 1 and b.shape[0] == n and arg.numel() == n and arg.data_ptr() == b.data_ptr():
+                    return b.detach()
+    return None
+
+
 def _conv_weight(op: Any, det: Any) -> tuple[Any, Any]:
     """(weight, bias) of a conv layer, towers concatenated along the output channels: the kernel
     the recorded call used, or (a hand-written unfold + matmul) its one parameter in kernel form."""
@@ -71,6 +86,8 @@ def _conv_weight(op: Any, det: Any) -> tuple[Any, Any]:
             c_out = int(a["out_channels"])
             w = p.reshape(c_out, -1, kh, kw) if p.numel() % (c_out * kh * kw) == 0 else p
             b = None
+        if not isinstance(b, torch.Tensor) and len(members) > 1:  # a tower's bias added after its call
+            b = _tower_bias(m, det, int(w.shape[0]))
         ws.append(w.detach())
         bs.append(b.detach() if isinstance(b, torch.Tensor) else None)
     w = torch.cat(ws, 0)
