@@ -23,7 +23,6 @@ target errored, else the gate per `fail_on` (default never: 0).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -87,21 +86,6 @@ def stop_all_workers() -> None:
     sandbox.stop_all()
 
 
-def _read_output(stdout: Path, stderr: Path) -> tuple[int, int, str]:
-    """Line counts of the target's stdout and stderr and the two as one log text."""
-    texts = []
-    for path in (stdout, stderr):
-        try:
-            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
-        except OSError:
-            texts.append("")
-    log = ""
-    for title, text in zip(("stdout", "stderr"), texts, strict=True):
-        if text:
-            log += f"----- {title} -----\n{text}" + ("" if text.endswith("\n") else "\n")
-    return len(texts[0].splitlines()), len(texts[1].splitlines()), log
-
-
 def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail_on: str,
                env: dict[str, str], base: Path, limit: int, extra: Sequence[str] = (), forker: Any = None) -> Outcome:
     """Audit one target in a worker process; whatever happens, an Outcome (never an exception)."""
@@ -121,14 +105,9 @@ def _audit_one(ref: str, name: str, spec_path: Path | None, timeout: float, fail
     try:
         ended = sandbox.run_limited(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)}, stdout=stdout,
                                     stderr=stderr, timeout=timeout, memory=limit, forker=forker)
-        n_out, n_err, outcome.log = _read_output(stdout, stderr)
+        n_out, n_err, outcome.log = sandbox.read_output(stdout, stderr)
         outcome.output_lines = (n_out, n_err)
-        data: dict[str, Any] | None = None
-        if result.is_file():  # a finished result stands, whatever the process did afterwards
-            try:
-                data = json.loads(result.read_text(encoding="utf-8"))
-            except ValueError:
-                data = None
+        data = sandbox.read_result(result)  # a finished result stands, whatever the process did afterwards
         if data is None:
             if ended.cause:
                 outcome.cause = ended.cause

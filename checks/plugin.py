@@ -69,15 +69,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _seconds(text: str) -> float:
-    import math
+    """--paper-timeout: the CLI's --timeout rule (a number of seconds > 0), as a pytest usage error."""
+    import argparse
+
+    from .cli import _timeout
 
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise pytest.UsageError(f"--paper-timeout takes a number of seconds > 0 (got {text!r})")
-    return value
+        return _timeout(text)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(str(exc).replace("--timeout", "--paper-timeout", 1)) from None
 
 
 # ------------------------------------------------------------------------------ shared audit ---

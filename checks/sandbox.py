@@ -11,6 +11,7 @@ with ours). While it runs, the parent enforces:
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -192,6 +193,30 @@ def _watch(handle: Handle, timeout: float, memory: int, what: str) -> Finished:
             handle.kill()
             return Finished(cause=f"{what} did not finish within {timeout:g} s and was stopped (a hang, or a model "
                                   f"too slow to audit here; raise --timeout)", peak_rss=peak)
+
+
+def read_output(stdout: Path, stderr: Path) -> tuple[int, int, str]:
+    """Line counts of a worker's stdout and stderr, and the two as one log text."""
+    texts = []
+    for path in (stdout, stderr):
+        try:
+            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+        except OSError:
+            texts.append("")
+    log = ""
+    for title, text in zip(("stdout", "stderr"), texts, strict=True):
+        if text:
+            log += f"----- {title} -----\n{text}" + ("" if text.endswith("\n") else "\n")
+    return len(texts[0].splitlines()), len(texts[1].splitlines()), log
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    """A worker's result JSON, or None when it wrote none (or not a whole one)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def describe_exit(rc: int, stderr_tail: str, what: str = "the audit") -> str:

@@ -46,7 +46,7 @@ def _command(command: list[str], cwd: Path) -> list[str]:
 def run_command(command: list[str], *, steps: int, timeout: float, cwd: Path) -> tuple[dict[str, Any], str, str]:
     """Run the command captured; returns (record, the script's error in one line or '', its output)."""
     from .. import sandbox
-    from ..compare import _env, _read_output, memory_limit
+    from ..compare import _env, memory_limit
 
     scratch = Path(tempfile.mkdtemp(prefix="alexnet-capture-"))
     try:
@@ -63,7 +63,7 @@ def run_command(command: list[str], *, steps: int, timeout: float, cwd: Path) ->
         stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
         ended = sandbox.run_limited(_command(command, cwd), cwd=work, env=env, stdout=stdout, stderr=stderr,
                                     timeout=timeout, memory=memory_limit(), what="the training command")
-        _, _, log = _read_output(stdout, stderr)
+        _, _, log = sandbox.read_output(stdout, stderr)
         rec: dict[str, Any] = {}
         if record.is_file():
             try:

@@ -7,7 +7,6 @@ a log, quoted by a note when there is any.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -40,13 +39,8 @@ def run_worker(cmd: Sequence[str], *, env: dict[str, str], timeout: float, memor
         env.setdefault("MPLBACKEND", "Agg")
         ended = sandbox.run_limited([*cmd, "--result", str(result_path)], cwd=scratch, env=env, stdout=stdout,
                                     stderr=stderr, timeout=timeout, memory=memory, what="the smoke run")
-        text = "".join(p.read_bytes().decode("utf-8", errors="replace") for p in (stdout, stderr) if p.exists())
-        data: dict[str, Any] | None = None
-        if result_path.is_file():
-            try:
-                data = json.loads(result_path.read_text(encoding="utf-8"))
-            except ValueError:
-                data = None
+        n_out, n_err, text = sandbox.read_output(stdout, stderr)
+        data = sandbox.read_result(result_path)
         if text.strip() and log is not None:
             from ..files import write_atomic
 
@@ -66,7 +60,7 @@ def run_worker(cmd: Sequence[str], *, env: dict[str, str], timeout: float, memor
         if kind == "target":
             raise TargetError(data["error"])
         raise SmokeFailure(data["error"])
-    lines = len(text.splitlines())
+    lines = n_out + n_err
     if lines:
         where = f"; they are in {log}" if log is not None else " (pass --out to keep them)"
         data.setdefault("notes", []).append(f"the target wrote {lines} line(s) of output during the run{where}")
