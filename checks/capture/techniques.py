@@ -1,5 +1,6 @@
 """Techniques of a captured run (child side): clipping, autocast, GradScaler, AveragedModel/EMA,
-DataParallel/DDP, channels_last and ten-crops done by the evaluation loop."""
+DataParallel/DDP, channels_last (modules and batches) and ten-crops done by the evaluation loop (how the
+loop combines the crops: `evalcrops.py`)."""
 from __future__ import annotations
 
 import functools
@@ -79,10 +80,38 @@ def install(st: Any, torch: Any, nn: Any) -> None:
         return to(self, *args, **kwargs)
 
     nn.Module.to = module_to
+    _tensor_channels_last(rec, torch)
     import torchvision.transforms.functional as TF
 
     for name in ("ten_crop", "five_crop"):
         TF.__dict__[name] = _loop_crop(rec, TF.__dict__[name], name)
+    from . import evalcrops
+
+    evalcrops.install(st, nn)
+
+
+def _tensor_channels_last(rec: Recorder, torch: Any) -> None:
+    """`x.to(memory_format=torch.channels_last)` / `x.contiguous(memory_format=...)` on the batches: the
+    wrappers record the first such call from the user's code and then remove themselves (no cost after)."""
+    def wrap(name: str) -> Any:
+        orig = getattr(torch.Tensor, name)
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            fmt = kwargs.get("memory_format", args[0] if name == "contiguous" and args else None)
+            if fmt is torch.channels_last:
+                where = rec.where()
+                if not where.startswith("?"):
+                    rec.technique("channels_last", {"at": where})
+                    for n in ("to", "contiguous"):
+                        if n in torch.Tensor.__dict__:
+                            delattr(torch.Tensor, n)  # back to the C methods
+            return orig(self, *args, **kwargs)
+
+        return method
+
+    for name in ("to", "contiguous"):
+        if name not in torch.Tensor.__dict__:  # a method torch itself defines in Python is left alone
+            setattr(torch.Tensor, name, wrap(name))
 
 
 def _set(owner: Any, attr: str, value: Any) -> None:

@@ -295,7 +295,13 @@ def _techniques(rec: dict[str, Any], stepping: dict[str, Any]) -> list[str]:
         add("parallel", t["parallel"]["kind"], t["parallel"].get("at"))
     if stepping:
         add("scheduler_step", stepping, None)
-    if rec.get("loop_crop"):
+    combine = rec.get("eval_combine") or {}
+    if combine.get("combine") in ("average", "separate", "max") and int(combine.get("views") or 1) > 1:
+        what = {"average": "averaged", "separate": "each scored on its own", "max": "combined by a max"}
+        add("eval_crops", {"views": combine["views"], "combine": combine["combine"]},
+            f"measured: {combine['model_rows']} model-output rows behind {combine['rows']} predictions at "
+            f"{combine['at']}: the views are {what[combine['combine']]}")
+    elif rec.get("loop_crop"):
         crop = rec["loop_crop"]
         add("eval_crops", {"views": 10 if crop["kind"] == "ten_crop" else 5}, crop["at"])
     return out

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..findings import Observation
 from ..numbers import FLOAT32_FLOOR, magnitude, quantise, sig
-from . import lighting, probe
+from . import draws, lighting, probe
 from .imaging import (
     FINE_PERIOD,
     Adapted,
@@ -254,28 +254,17 @@ def hflip(ctx: Any, item: Any) -> Observation:
 
 # -------------------------------------------------------------------------------- colour ---
 
-C1 = (40, 90, 200)
-C2 = (200, 150, 60)
-COLOUR_SEED = 9000  # the colour probes' seeds: COLOUR_SEED + 0 .. COLOUR_SEEDS - 1
+C1, C2 = draws.C1, draws.C2
+COLOUR_SEED = draws.SEED  # the colour probes' seeds: COLOUR_SEED + 0 .. COLOUR_SEEDS - 1
 
 
 def _colour(ctx: Any) -> dict[str, Any]:
     """Train outputs of two constant-colour images under the same seeds; the affine map and offsets."""
     import torch
 
-    tf = _transform(ctx, "train_transform")
-
     def build() -> dict[str, Any]:
-        img1, img2 = _flat_image(SRC_W, SRC_H, C1), _flat_image(SRC_W, SRC_H, C2)
-        o1, o2 = [], []
-        step = 1
-        with _rng_guard():
-            for s in range(COLOUR_SEEDS):
-                a1, a2 = _chw(_seeded(tf, img1, COLOUR_SEED + s)), _chw(_seeded(tf, img2, COLOUR_SEED + s))
-                # A grid of about 28x28 pixels (every 8th of 224): a mean image or per-pixel noise still shows.
-                step = grid_step(a1)
-                o1.append(a1[:, ::step, ::step])
-                o2.append(a2[:, ::step, ::step])
+        got = draws.sweep(ctx)  # a grid of about 28x28 pixels per output: a mean image or per-pixel noise still shows
+        o1, o2 = [d["c1"] for d in got], [d["c2"] for d in got]
         o1t, o2t = torch.stack(o1), torch.stack(o2)  # N x C x H/8 x W/8
         c1 = torch.tensor(C1, dtype=torch.float64).view(1, 3, 1, 1) / 255
         c2 = torch.tensor(C2, dtype=torch.float64).view(1, 3, 1, 1) / 255
@@ -295,7 +284,7 @@ def _colour(ctx: Any) -> dict[str, Any]:
         offset = torch.where(valid, (o1t - av * c1) / av, nan)  # in [0, 1] input units; NaN off the image
         offset2 = torch.where(valid, (o2t - av * c2) / av, nan)
         return {"a": a, "a_spread": a_spread, "a_se": a_se, "offset": offset, "offset2": offset2,
-                "valid": float(valid.double().mean()), "step": step}
+                "valid": float(valid.double().mean())}
 
     return ctx.cached("data.colour", build)
 
@@ -376,19 +365,19 @@ def pca_lighting(ctx: Any, item: Any) -> Observation:
     decl = _declared(ctx, "train_transform")
     fixed = col["offset"].nanmedian(dim=0).values
     fixed = torch.where(torch.isnan(fixed), fixed.nanmean(dim=(1, 2), keepdim=True).expand_as(fixed), fixed)
-    colour = {"a": col["a"], "fixed": torch.nan_to_num(fixed), "step": col["step"]}
-    seeds = [COLOUR_SEED + s for s in range(COLOUR_SEEDS)]
-    draws = ctx.cached("data.lighting", lambda: lighting.measure(tf, colour, seeds, (SRC_W, SRC_H)))
-    read = lighting.summarise(draws)
+    colour = {"a": col["a"], "fixed": torch.nan_to_num(fixed)}
+    size = (draws.SRC_W, draws.SRC_H)
+    got = ctx.cached("data.lighting", lambda: lighting.measure(draws.sweep(ctx), colour, size))
+    read = lighting.summarise(got)
     scope, hook, note = "per_image", "", ""
     if not read["varies"]:
-        epochs, hook, note = lighting.per_epoch(tf, colour, COLOUR_SEED, (SRC_W, SRC_H))
+        epochs, hook, note = lighting.per_epoch(tf, colour, COLOUR_SEED, size)
         if epochs and lighting.summarise(epochs)["present"]:
             read, scope = lighting.summarise(epochs), "per_epoch"
     if not read["present"]:
         why = read["why"] + (f"; calling {hook}() between draws changes nothing either" if hook else "") + note
         return Observation({"present": False, "scope": "none", "alpha_std": 0.0},
-                           f"{decl}{len(draws)} seeded draws of an {len(lighting.PALETTE)}-colour block image: {why}")
+                           f"{decl}{len(got)} seeded draws of an {len(lighting.PALETTE)}-colour block image: {why}")
     if scope == "per_image" and lighting.batch_shared(tf, colour, COLOUR_SEED) is True:
         scope = "per_batch"
     # the basis: the training set's (a constant-colour image gets the same offset) or the image's own
@@ -397,7 +386,7 @@ def pca_lighting(ctx: Any, item: Any) -> Observation:
     d = read["deltas"] - read["deltas"].mean(dim=0, keepdim=True)
     cov = d.T @ d / max(len(d) - 1, 1)
     if own:
-        vals, vecs = torch.linalg.eigh(lighting.palette_covariance(SRC_W, SRC_H))
+        vals, vecs = torch.linalg.eigh(lighting.palette_covariance(*size))
         eigval, eigvec = vals.flip(0), lighting.principal_axes_of(vecs.flip(1))
         src = ("a constant-colour image gets no offset: the basis is the image's own colours (a per-image PCA, "
                "as albumentations' FancyPCA), not the training set's; eigenvalues of the block image's colours "
@@ -472,4 +461,22 @@ def ten_crop(ctx: Any, item: Any) -> Observation:
     evidence = (f"{_declared(ctx, 'eval_transform')}eval_transform on a {SRC_W}x{SRC_H} coordinate image gave "
                 f"{len(wins)} view(s) of {h}x{w}: {show}; together they cover source x {round(X0) + 0}..{round(X1)}, "
                 f"y {round(Y0) + 0}..{round(Y1)}")
-    return Observation({"crops": len(wins), "layout": layout}, evidence)
+    value: dict[str, Any] = {"crops": len(wins), "layout": layout}
+    combine, said = _combine(ctx, len(wins))
+    if combine not in (None, "average"):  # §4.1 averages the softmax of the views; anything else is told
+        value["combine"] = combine
+    return Observation(value, evidence + said)
+
+
+def _combine(ctx: Any, views: int) -> tuple[str | None, str]:
+    """How the evaluation loop combines the views (`techniques.eval_crops.combine`), with a clause saying so."""
+    crops = (ctx.recipe.get("techniques") or {}).get("eval_crops") if isinstance(
+        ctx.recipe.get("techniques"), dict) else None
+    combine = crops.get("combine") if isinstance(crops, dict) else None
+    if combine is None or views < 2:
+        return None, ""
+    decl = "declared" if "techniques" in ctx.target.declared else "recorded"
+    how = {"average": "averaged over the views, as §4.1 does",
+           "separate": "each view scored on its own (per-view predictions, not §4.1's averaged softmax)",
+           "max": "combined by a maximum over the views, not §4.1's average"}.get(str(combine), str(combine))
+    return str(combine), f"; the evaluation loop's predictions are {how} ({decl}: techniques.eval_crops)"

@@ -235,3 +235,21 @@ def test_albumentations_style_pipeline_of_the_repositorys_own_classes(tmp_path: 
     assert [s["type"].split(":")[1] for s in step["transforms"]] == ["RandomCropNp", "VerticalFlipNp", "ToTensorNp"]
     assert got["status"]["data.random_crop"] == "pass"  # measured through `t(image=...)["image"]`
     assert got["found"]["data.extra_augmentation"]["observed"] == ["vertical_flip"]
+
+
+@pytest.mark.slow
+def test_ten_crop_loop_that_averages_is_measured_as_averaging(tmp_path: Path) -> None:
+    got = capture(tmp_path, "tencrop_loop")
+    assert got["data"]["techniques"]["eval_crops"] == {"views": 10, "combine": "average"}
+    assert "40 model-output rows behind 4 predictions at train.py:45" in got["manifest"]
+    assert got["status"]["eval.ten_crop"] == "pass"
+
+
+@pytest.mark.slow
+def test_ten_crop_loop_that_scores_each_crop_separately_is_a_deviation(tmp_path: Path) -> None:
+    got = capture(tmp_path, "tencrop_separate")
+    assert got["data"]["techniques"]["eval_crops"] == {"views": 10, "combine": "separate"}
+    assert "40 model-output rows behind 40 predictions at train.py:46" in got["manifest"]
+    finding = got["found"]["eval.ten_crop"]
+    assert finding["status"] == "deviation" and finding["observed"]["combine"] == "separate"
+    assert "each view scored on its own" in finding["evidence"]
