@@ -28,7 +28,7 @@ def start() -> None:
     rec.data["main_file"] = rec.rel(str(Path(sys.argv[0]).resolve())) if sys.argv and sys.argv[0] else ""
     import torch  # noqa: F401  (the hooks must be in place before the script's imports)
 
-    from . import data, devices, hooks, loaders
+    from . import data, devices, frameworks, hooks, loaders
 
     st = hooks.State(rec, int(env.get("ALEXNET_AUDIT_CAPTURE_STEPS", "4")))
     hooks.install(st)
@@ -36,6 +36,7 @@ def start() -> None:
     data.install(rec)
     devices.install(rec)
     devices.install_distributed(rec)
+    frameworks.install(st)
     _files(rec, env.get("ALEXNET_AUDIT_CAPTURE_CWD", ""))
     _arguments(rec)
     _errors(rec)
@@ -133,19 +134,26 @@ def _yaml_hook(rec: Any, fn: Any) -> Any:
     return load
 
 
+def record_error(rec: Any, exc: BaseException) -> None:
+    """The script's error in one line, at the last frame of the user's code it passed through."""
+    if "error" in rec.data or isinstance(exc, SystemExit):
+        return
+    text = " ".join(str(exc).split())
+    where, trace = "?", exc.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame.f_code.co_filename
+        full = str(Path(frame).resolve())
+        if not frame.startswith("<") and not any(full.startswith(d + os.sep) for d in rec._skip_dirs()):
+            where = f"{rec.rel(frame)}:{trace.tb_lineno}"
+        trace = trace.tb_next
+    rec.set("error", f"{type(exc).__name__}{': ' + text[:300] if text else ''} (at {where})")
+
+
 def _errors(rec: Any) -> None:
     hook = sys.excepthook
 
     def excepthook(kind: Any, exc: BaseException, tb: Any) -> None:
-        text = " ".join(str(exc).split())
-        where, trace = "?", tb
-        while trace is not None:
-            frame = trace.tb_frame.f_code.co_filename
-            full = str(Path(frame).resolve())
-            if not frame.startswith("<") and not any(full.startswith(d + os.sep) for d in rec._skip_dirs()):
-                where = f"{rec.rel(frame)}:{trace.tb_lineno}"
-            trace = trace.tb_next
-        rec.set("error", f"{kind.__name__}{': ' + text[:300] if text else ''} (at {where})")
+        record_error(rec, exc)
         hook(kind, exc, tb)
 
     sys.excepthook = excepthook

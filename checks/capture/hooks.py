@@ -34,7 +34,8 @@ class State:
         self.eval_active = False
         self.sched: Any = None
         self.model_out = 0  # id() of the model's last output
-        self.every: weakref.WeakSet[Any] = weakref.WeakSet()  # every module built
+        # every module built, by id: hashing a half-built module can fail (a torchmetrics Metric's __hash__)
+        self.every: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
 def _bind(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], drop: int) -> dict[str, Any]:
@@ -68,6 +69,8 @@ def _wrap_init(cls: type, st: State, module: bool) -> None:
             if module and st.depth == 0:
                 object.__setattr__(self, SITE, st.rec.where())
                 st.tops.append(weakref.ref(self))
+            elif module and st.depth == 1:  # a network built inside a wrapper (a LightningModule's self.model)
+                object.__setattr__(self, SITE, st.rec.where())
         st.depth += module
         try:
             orig(self, *args, **kwargs)
@@ -102,7 +105,7 @@ def _modules(st: State, nn: Any) -> None:
 
     def module_init(self: Any, *args: Any, **kwargs: Any) -> None:
         base(self, *args, **kwargs)
-        st.every.add(self)  # torch's own classes too (an inline nn.Sequential is a model)
+        st.every[id(self)] = self  # torch's own classes too (an inline nn.Sequential is a model)
         if st.depth == 0 and type(self).__module__ == "torch.nn.modules.container" and SITE not in self.__dict__:
             object.__setattr__(self, SITE, st.rec.where())
 
@@ -122,7 +125,7 @@ def model_record(st: State, model: Any) -> dict[str, Any]:
 def _find_model(st: State, params: list[Any]) -> Any:
     ids = {id(p) for p in params}
     best, score = None, 0
-    for mod in [r() for r in st.tops] + list(st.every):
+    for mod in [r() for r in st.tops] + list(st.every.values()):
         if mod is None:
             continue
         inner = getattr(mod, "module", None) if type(mod).__name__ in _WRAPPERS else mod
@@ -132,7 +135,9 @@ def _find_model(st: State, params: list[Any]) -> Any:
         if n > score or (n == score and best is not None and len(list(inner.parameters())) < len(
                 list(best.parameters()))):
             best, score = inner, n
-    return best
+    from .frameworks import unwrap
+
+    return unwrap(best)
 
 
 _WRAPPERS = ("DataParallel", "DistributedDataParallel", "AveragedModel")
@@ -179,6 +184,10 @@ def _optimizer(st: State, torch: Any) -> None:
 
     def backward(self: Any, *args: Any, **kwargs: Any) -> Any:
         st.backwards += 1
+        if "loss" not in st.rec.data:  # no loss module or functional loss: a hand-written one, from its gradient
+            from .loss_grad import measure
+
+            measure(st, self)
         return orig_backward(self, *args, **kwargs)
 
     torch.Tensor.backward = backward

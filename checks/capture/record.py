@@ -127,6 +127,11 @@ def plain(value: Any, depth: int = 0) -> tuple[bool, Any]:
     ref = reference(value)
     if ref is not None:
         return True, {"ref": ref}
+    from .configs import config_call
+
+    call = config_call(value)  # an OmegaConf config object: rebuilt by OmegaConf.create
+    if call is not None:
+        return True, call
     return False, type(value).__name__
 
 

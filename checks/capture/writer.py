@@ -115,7 +115,7 @@ def _scheduler(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any] | None,
         metric = next((e for e in events if e.get("metric") is not None), None)
         if metric is not None:
             m = re.search(r"\.step\((.*)\)", metric.get("line") or "")
-            stepping["metric"] = (m.group(1).strip() if m and m.group(1).strip() else "a metric") or "a metric"
+            stepping["metric"] = s.get("monitor") or (m.group(1).strip() if m and m.group(1).strip() else "a metric")
     how = (f"stepped every {stepping.get('every', '?')} ({len(events)} call(s) seen)" if events
            else "never stepped in the captured part of the run")
     if s.get("lost"):
@@ -127,6 +127,15 @@ def _loss(rec: dict[str, Any], refs: _Refs) -> tuple[dict[str, Any], str]:
     import torch
 
     loss = rec["loss"]
+    if loss["kind"] == "measured":
+        from .loss_grad import manifest_loss
+
+        measured, _ = manifest_loss(loss)
+        said = f"{loss['at']}; a hand-written loss, measured from its gradient at backward(): {loss['evidence']}"
+        if measured is None:
+            return {"type": UNREACHED, "error": f"a hand-written loss at {loss['at']} ({loss['line']}): "
+                    f"{loss['evidence']}; capture cannot name it: write it into the manifest's loss:"}, said
+        return measured, said
     kw = dict(loss["kwargs"])
     if loss["kind"] == "function":
         value: dict[str, Any] = {"function": loss["function"], **kw}
@@ -234,8 +243,8 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
         value, how = _loss(rec, refs)
         lines.append(f"loss: {_flow(value)}  # {how}")
     elif reached:
-        lines.append("loss: none  # no loss module or torch.nn.functional loss was called (a hand-written one is "
-                     "not seen)")
+        lines.append("loss: none  # no loss module, torch.nn.functional loss or backward() on the model's output "
+                     "was seen")
     else:
         lines.append(f"loss: {_flow(unreached)}")
     for role, key in (("train", "train_transform"), ("eval", "eval_transform")):
@@ -285,6 +294,12 @@ def _techniques(rec: dict[str, Any], stepping: dict[str, Any]) -> list[str]:
     def add(key: str, value: Any, at: str | None) -> None:
         out.append(f"  {key}: {_flow(value)}" + (f"  # {at}" if at else ""))
 
+    loss = rec.get("loss") or {}
+    if loss.get("kind") == "measured":
+        from .loss_grad import manifest_loss
+
+        for key, value in manifest_loss(loss)[1].items():
+            add(key, value, f"{loss['at']}: a hand-written smoothed target, measured from the loss's gradient")
     for key in ("grad_clip", "amp", "ema", "mixup", "cutmix"):
         if key in t:
             settings = {k: v for k, v in t[key].items() if k not in ("at", "evidence")}
