@@ -253,3 +253,21 @@ def test_ten_crop_loop_that_scores_each_crop_separately_is_a_deviation(tmp_path:
     finding = got["found"]["eval.ten_crop"]
     assert finding["status"] == "deviation" and finding["observed"]["combine"] == "separate"
     assert "each view scored on its own" in finding["evidence"]
+
+
+@pytest.mark.slow
+def test_hand_written_cross_entropy_is_measured_from_its_gradient(tmp_path: Path) -> None:
+    got = capture(tmp_path, "handwritten_loss")
+    assert got["data"]["loss"] == {"type": "CrossEntropyLoss"}
+    assert "a hand-written loss, measured from its gradient at backward()" in got["manifest"]
+    assert "towards one-hot targets" in got["manifest"] and "averaged over the batch" in got["manifest"]
+    assert got["status"]["train.loss"] == got["status"]["train.extra_techniques"] == "pass"
+
+
+@pytest.mark.slow
+def test_hand_written_label_smoothing_is_measured_from_its_gradient(tmp_path: Path) -> None:
+    got = capture(tmp_path, "handwritten_smoothing")
+    assert got["data"]["loss"] == {"type": "CrossEntropyLoss", "label_smoothing": 0.1}
+    assert "(1 - 0.1)·onehot + 0.1/10 targets" in got["manifest"]
+    assert got["status"]["train.loss"] == got["status"]["train.extra_techniques"] == "deviation"
+    assert got["found"]["train.extra_techniques"]["observed"] == ["label_smoothing"]

@@ -106,3 +106,52 @@ def test_an_unreached_manifest_loads_and_its_parts_raise_the_scripts_error(tmp_p
         target.recipe["loss"](None, None)
     with pytest.raises(RuntimeError, match="not reached"):
         target.recipe["train_transform"](None)
+
+
+def _grad_of(loss_fn, emitted: str = "logits", zero: bool = False):  # type: ignore[no-untyped-def]
+    import torch
+    import torch.nn.functional as F
+
+    from alexnet_audit.capture.loss_grad import target_of
+
+    gen = torch.Generator().manual_seed(3)
+    raw = torch.zeros(5, 8) if zero else torch.randn(5, 8, generator=gen)
+    y = torch.randint(0, 8, (5,), generator=gen)
+    z = {"logits": raw, "log_probabilities": F.log_softmax(raw, 1), "probabilities": F.softmax(raw, 1)}[emitted]
+    z = z.clone().requires_grad_()
+    (g,) = torch.autograd.grad(loss_fn(z, F.one_hot(y, 8).float()), z)
+    return target_of(z.detach().double(), g.double(), emitted)
+
+
+def test_a_hand_written_loss_is_told_by_the_target_distribution_its_gradient_implies() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    ce = lambda z, t: -(F.log_softmax(z, 1) * t).sum(1).mean()  # noqa: E731
+    assert _grad_of(ce) | {"evidence": ""} == {"target": "one_hot", "reduction": "mean", "scale": 1.0, "evidence": ""}
+    assert _grad_of(ce, zero=True)["target"] == "one_hot"  # uniform outputs (a zero-initialised head): the mean first
+    assert _grad_of(lambda z, t: -(F.log_softmax(z, 1) * t).sum())["reduction"] == "sum"
+    assert _grad_of(lambda z, t: 1024 * ce(z, t))["reduction"] == "scaled"  # a GradScaler's scaled loss
+    smooth = _grad_of(lambda z, t: -(F.log_softmax(z, 1) * (0.8 * t + 0.2 / 8)).sum(1).mean())
+    assert smooth["target"] == "label_smoothing" and smooth["label_smoothing"] == 0.2
+    assert _grad_of(lambda z, t: ((z - t) ** 2).mean())["target"] == "other"  # MSE on one-hot: no guess
+    assert _grad_of(lambda z, t: -(z * t).sum(1).mean(), "log_probabilities")["target"] == "one_hot"
+    on_p = _grad_of(lambda z, t: -(torch.log(z) * (0.9 * t + 0.1 / 8)).sum(1).mean(), "probabilities")
+    assert on_p["label_smoothing"] == 0.1
+
+
+def test_a_measured_loss_is_written_as_a_loss_the_manifest_can_build(tmp_path: Path) -> None:
+    base = {"kind": "measured", "at": "train.py:40", "line": "loss.backward()", "evidence": "measured"}
+    rec = {**RECORD, "loss": {**base, "emitted": "logits", "target": "label_smoothing", "label_smoothing": 0.1,
+                              "reduction": "mean"}}
+    (tmp_path / "train.py").write_text("class Net:\n    pass\n\n\nclass Lighting:\n    pass\n", encoding="utf-8")
+    data = yaml.safe_load(manifest_text(rec, "demo", ["python", "train.py"], tmp_path, tmp_path, "", "demo")[0])
+    assert data["loss"] == {"type": "CrossEntropyLoss", "label_smoothing": 0.1} and validate(data, "d.yaml") == []
+    rec["loss"] = {**base, "emitted": "probabilities", "target": "label_smoothing", "label_smoothing": 0.1}
+    data = yaml.safe_load(manifest_text(rec, "demo", ["python", "train.py"], tmp_path, tmp_path, "", "demo")[0])
+    assert data["loss"]["function"] == "alexnet_audit.capture.loss_grad:cross_entropy_of"
+    assert data["techniques"]["label_smoothing"] == 0.1 and validate(data, "d.yaml") == []
+    rec["loss"] = {**base, "emitted": "logits", "target": "other"}
+    data = yaml.safe_load(manifest_text(rec, "demo", ["python", "train.py"], tmp_path, tmp_path, "", "demo")[0])
+    assert data["loss"]["type"] == "alexnet_audit.capture.unreached:Unreached"
+    assert "capture cannot name it" in data["loss"]["error"]
