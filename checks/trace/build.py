@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from ..errors import first_line
 from .describe import describe
-from .dispatch import DispatchRecorder, is_script, untraceable, unwrap
+from .dispatch import DispatchRecorder, has_script, is_script, untraceable, unwrap
 from .graph import Unit, fold_bias, fold_pads, fold_unfold, main_path, math_regions, units_of
 from .ops import Detail, Op, Trace
 from .record import Call, Recorder, flat, shape_of, unique
@@ -67,7 +67,7 @@ def output_problem(y: torch.Tensor, shape: tuple[int, ...], num_classes: int | N
 def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[Recorder, list[Call], Any]:
     """Run model(x) once under the recorder and module hooks; model modes and buffers restored."""
     names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}
-    rec = Recorder({id(x)}, {id(p) for p in model.parameters()})
+    rec = Recorder({id(x)}, list(model.parameters()))
     calls: list[Call] = []
     stack_calls: list[Call] = []
 
@@ -89,7 +89,9 @@ def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[
             continue
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
+    # a TorchScript module is seen at the dispatcher level; a TorchScript part of an eager model at both
     mode: Any = DispatchRecorder(rec) if script else rec
+    inner: Any = DispatchRecorder(rec) if not script and has_script(model) else contextlib.nullcontext()
     modes = {m: m.training for m in model.modules()}
     buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
     try:
@@ -100,7 +102,7 @@ def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            with torch.no_grad(), mode:
+            with torch.no_grad(), mode, inner:
                 y = model(x)
     finally:
         for h in handles:

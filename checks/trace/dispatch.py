@@ -5,7 +5,8 @@ module hooks cannot be registered on it and no functional call reaches Python. E
 still goes through the dispatcher, so a `TorchDispatchMode` sees the same computation as aten ops;
 they are renamed to the functional calls the rest of the trace reads (aten.convolution as
 F.conv2d, aten._adaptive_avg_pool2d as adaptive_avg_pool2d, ...), and everything after recording
-(regions, fits, replays) is unchanged. Wrappers that only forward to an inner module
+(regions, fits, replays) is unchanged. A TorchScript part of an eager model is recorded the same way,
+inside the function-level recorder, which keeps the two from recording an op twice. Wrappers that only forward to an inner module
 (DataParallel, DistributedDataParallel, AveragedModel, torch.compile) are audited through it.
 """
 from __future__ import annotations
@@ -47,6 +48,15 @@ class DispatchRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
+        if self.rec.depth:  # an op of a Python-level call the function-level recorder already records
+            return func(*args, **kwargs)
+        self.rec.in_dispatch = True
+        try:
+            return self._record(func, args, kwargs)
+        finally:
+            self.rec.in_dispatch = False
+
+    def _record(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name = func.overloadpacket.__name__
         if name.endswith("_") and not name.startswith("__"):
             name = name[:-1]
@@ -60,6 +70,11 @@ class DispatchRecorder(TorchDispatchMode):
 def is_script(model: nn.Module) -> bool:
     """A TorchScript module: hooks cannot be registered and calls do not reach Python."""
     return isinstance(model, torch.jit.ScriptModule)
+
+
+def has_script(model: nn.Module) -> bool:
+    """An eager model holding a TorchScript submodule: its ops are seen only at the dispatcher level."""
+    return any(is_script(m) for m in model.modules())
 
 
 def unwrap(model: nn.Module) -> nn.Module:

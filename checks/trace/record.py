@@ -96,15 +96,22 @@ def dropout_info(x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
 
 
 class Recorder(TorchFunctionMode):
-    def __init__(self, data_ids: set[int], param_ids: set[int] | None = None):
+    def __init__(self, data_ids: set[int], params: list[torch.Tensor] | None = None):
         super().__init__()
-        # the model's parameters by identity: a deep-copied TorchScript module returns plain tensors
-        self.params = param_ids or set()
+        # the model's parameters by identity: a deep-copied TorchScript module returns plain tensors,
+        # whose Python objects are held here so that their ids stay theirs for the whole pass
+        self.held = list(params or [])
+        self.params = {id(p) for p in self.held}
         self.recs: list[Rec] = []
         self.stack: list[str] = []  # module paths of the calls in progress
         self.data = data_ids
         self.psrc: dict[int, list[torch.Tensor]] = {}  # weight-side tensor id -> parameters it came from
         self.keep: list[Any] = []  # keeps weight-side tensors alive so their ids stay unique
+        # With a TorchScript submodule the dispatcher-level recorder runs inside this one: `depth` > 0
+        # while a Python-level call runs (its aten ops are not recorded twice), and `in_dispatch` while the
+        # dispatcher-level recorder runs an op it records (that op is not recorded again here).
+        self.depth = 0
+        self.in_dispatch = False
 
     def _params_of(self, obj: Any) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
@@ -117,7 +124,13 @@ class Recorder(TorchFunctionMode):
 
     def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
-        return self.call(func, fname(func), args, kwargs or {})
+        if self.in_dispatch:
+            return func(*args, **(kwargs or {}))
+        self.depth += 1
+        try:
+            return self.call(func, fname(func), args, kwargs or {})
+        finally:
+            self.depth -= 1
 
     def call(self, func: Callable[..., Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run func(*args, **kwargs) and record it under `name` when it consumed data."""

@@ -53,3 +53,11 @@ def data_parallel_avgpool():
 
 def channels_last():
     return reference().to(memory_format=torch.channels_last)
+
+
+def nested_script(part: str = "features", **swaps):
+    """An eager net with one TorchScript part (`self.features = torch.jit.script(features)`): hooks cannot
+    see into that part, so its ops are recorded at the dispatcher level within the eager trace."""
+    m = reference_with(**swaps)
+    setattr(m, part, torch.jit.script(getattr(m, part)))
+    return m
