@@ -85,10 +85,12 @@ def install(st: Any, torch: Any, nn: Any) -> None:
 
     for name in ("ten_crop", "five_crop"):
         TF.__dict__[name] = _loop_crop(rec, TF.__dict__[name], name)
+    from . import ema as ema_watch
     from . import evalcrops, loss_grad
 
     evalcrops.install(st, nn)
     loss_grad.install(st, nn)
+    ema_watch.install(st, torch, nn)
 
 
 def _tensor_channels_last(rec: Recorder, torch: Any) -> None:

@@ -271,3 +271,11 @@ def test_hand_written_label_smoothing_is_measured_from_its_gradient(tmp_path: Pa
     assert "(1 - 0.1)·onehot + 0.1/10 targets" in got["manifest"]
     assert got["status"]["train.loss"] == got["status"]["train.extra_techniques"] == "deviation"
     assert got["found"]["train.extra_techniques"]["observed"] == ["label_smoothing"]
+
+
+@pytest.mark.slow
+def test_hand_written_ema_copy_used_for_evaluation(tmp_path: Path) -> None:
+    got = capture(tmp_path, "ema_handwritten")
+    assert got["data"]["techniques"]["ema"] == {"decay": 0.999, "eval": True}
+    assert "measured: this copy of the model moved by e <- d*e + (1-d)*p" in got["manifest"]
+    assert got["found"]["train.extra_techniques"]["observed"] == ["ema"]

@@ -155,3 +155,50 @@ def test_a_measured_loss_is_written_as_a_loss_the_manifest_can_build(tmp_path: P
     data = yaml.safe_load(manifest_text(rec, "demo", ["python", "train.py"], tmp_path, tmp_path, "", "demo")[0])
     assert data["loss"]["type"] == "alexnet_audit.capture.unreached:Unreached"
     assert "capture cannot name it" in data["loss"]["error"]
+
+
+def _watched(update, path: Path):  # type: ignore[no-untyped-def]
+    """A model, its deepcopy, one SGD step and `update(copy, model)`: what the EMA watch records."""
+    import copy
+    import weakref
+
+    import torch
+    import torch.nn as nn
+
+    from alexnet_audit.capture import ema
+    from alexnet_audit.capture.record import Recorder
+
+    class St:  # the parts of hooks.State the watch reads
+        def __init__(self, model: nn.Module, path: str) -> None:
+            self.rec, self.model, self.every, self.eval_active = Recorder(path, "."), weakref.ref(model), {}, True
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    shadow = copy.deepcopy(model)
+    st = St(model, str(path / "record.json"))
+    w = ema.Watch(st)
+    w.copies[id(shadow)] = shadow
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    torch.nn.functional.cross_entropy(model(torch.randn(16, 64)), torch.randint(0, 10, (16,))).backward()
+    opt.step()
+    ema._snapshot(w)
+    with torch.no_grad():
+        update(shadow, model)
+    ema._check(w, shadow)
+    return st.rec.data["techniques"].get("ema")
+
+
+def test_a_hand_written_ema_is_seen_by_how_a_copy_of_the_model_moves(tmp_path: Path) -> None:
+    def in_place(e_model, model):  # type: ignore[no-untyped-def]
+        for e, p in zip(e_model.parameters(), model.parameters(), strict=True):
+            e.mul_(0.99).add_(p, alpha=0.01)
+
+    def by_state_dict(e_model, model):  # type: ignore[no-untyped-def]
+        msd = model.state_dict()
+        for k, v in e_model.state_dict().items():
+            v.copy_(0.9 * v + 0.1 * msd[k])
+
+    assert _watched(in_place, tmp_path)["decay"] == 0.99
+    assert _watched(by_state_dict, tmp_path)["decay"] == 0.9
+    assert _watched(lambda e, m: e.load_state_dict(m.state_dict()), tmp_path) is None  # a plain copy is no average
+    assert _watched(lambda e, m: None, tmp_path) is None
