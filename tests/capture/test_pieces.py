@@ -202,3 +202,28 @@ def test_a_hand_written_ema_is_seen_by_how_a_copy_of_the_model_moves(tmp_path: P
     assert _watched(by_state_dict, tmp_path)["decay"] == 0.9
     assert _watched(lambda e, m: e.load_state_dict(m.state_dict()), tmp_path) is None  # a plain copy is no average
     assert _watched(lambda e, m: None, tmp_path) is None
+
+
+def test_channels_last_on_the_batches_is_recorded_and_the_wrappers_then_remove_themselves(tmp_path: Path) -> None:
+    import torch
+
+    from alexnet_audit.capture.record import Recorder
+    from alexnet_audit.capture.techniques import _tensor_channels_last
+
+    rec = Recorder(str(tmp_path / "record.json"), str(Path(__file__).parent))
+    _tensor_channels_last(rec, torch)
+    try:
+        x = torch.randn(2, 3, 8, 8)
+        assert x.to(torch.float64).dtype == torch.float64 and "channels_last" not in rec.data["techniques"]
+        y = x.contiguous(memory_format=torch.channels_last)
+        assert y.is_contiguous(memory_format=torch.channels_last)
+        assert rec.data["techniques"]["channels_last"]["at"].startswith("test_pieces.py:")
+        assert "to" not in torch.Tensor.__dict__ and "contiguous" not in torch.Tensor.__dict__
+        again = Recorder(str(tmp_path / "again.json"), str(Path(__file__).parent))
+        _tensor_channels_last(again, torch)
+        x.to(memory_format=torch.channels_last)
+        assert "channels_last" in again.data["techniques"]
+    finally:
+        for name in ("to", "contiguous"):
+            if name in torch.Tensor.__dict__:
+                delattr(torch.Tensor, name)
