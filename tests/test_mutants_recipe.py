@@ -25,7 +25,7 @@ GROUPS = ("training", "data", "evaluation", "context")
 IDS = [it.id for it in SPEC.items if it.group in GROUPS]
 
 
-DATA_CACHES = ("data.train_geometry", "data.hflip", "data.colour", "techniques.augmentation")
+DATA_CACHES = ("data.train_geometry", "data.draws", "data.hflip", "data.colour", "techniques.augmentation")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,9 @@ The target's transforms (torchvision v1/v2, custom classes, numpy or albumentati
 - constant-colour images isolate the affine map after ToTensor (pixels off the image, padding or
   fill, left out; medians over the draws, so colour augmentations drop out);
 - PCA lighting is read on an eight-colour block image whose geometry is undone pixel by pixel
-  (`lighting`).
+  (`lighting`);
+- the colour, lighting, augmentation and flip probes share one seeded sweep (`draws`) of 300x256
+  images read on a grid of about 28x28 pixels per output: each image is transformed once per seed.
 The global RNG states are restored afterwards.
 
 Reported numbers are rounded to what these measurements support (see `alexnet_audit.numbers`):
@@ -46,7 +48,6 @@ from .imaging import (
     _rng_guard,
     _seeded,
     _window,
-    grid_step,
 )
 
 # Precision of what is reported (see the module docstring).
@@ -57,7 +58,7 @@ DRAW_DIGITS = 2  # statistics over COLOUR_SEEDS draws (standard error ~ 1/sqrt(2
 # Sample counts: enough for the measurement, small enough that the whole data audit of the
 # reference takes about a second (the 256-px transforms are the cost).
 GEOMETRY_SEEDS = 24
-COLOUR_SEEDS = 64
+COLOUR_SEEDS = draws.SEEDS  # 64, shared with the lighting and augmentation probes (draws.py)
 HFLIP_DRAWS = 400
 # The widely used ImageNet RGB PCA eigenvalues for [0, 1] pixels (fb.resnet.torch; paper notes §5.3,
 # docs/paper_notes.md).
@@ -232,17 +233,20 @@ def hflip(ctx: Any, item: Any) -> Observation:
     tf = _transform(ctx, "train_transform")
 
     def build() -> dict[str, Any]:
-        img = _coord_image(300, 256)
-        mirrored = vflips = 0
+        # The first draws are the shared sweep's (same image, same seeds); the rest are drawn here.
+        shared = [d["coord"] for d in draws.sweep(ctx)][:HFLIP_DRAWS]
+        imgs = {"coord": _coord_image(draws.SRC_W, draws.SRC_H)}
         with _rng_guard():
-            for s in range(HFLIP_DRAWS):
-                out = _chw(_seeded(tf, img, 5000 + s))
-                h, w = out.shape[-2:]
-                r, g = out[0], out[1]
-                if float(r[:, w // 2:].mean() - r[:, : w // 2].mean()) < 0:
-                    mirrored += 1
-                if float(g[h // 2:].mean() - g[: h // 2].mean()) < 0:
-                    vflips += 1
+            own = [draws.seeded_grids(tf, imgs, ("coord",), draws.SEED + s)["coord"]
+                   for s in range(len(shared), HFLIP_DRAWS)]
+        mirrored = vflips = 0
+        for out in shared + own:
+            h, w = out.shape[-2:]
+            r, g = out[0], out[1]
+            if float(r[:, w // 2:].mean() - r[:, : w // 2].mean()) < 0:
+                mirrored += 1
+            if float(g[h // 2:].mean() - g[: h // 2].mean()) < 0:
+                vflips += 1
         return {"mirrored": mirrored, "vflips": vflips}
 
     got = ctx.cached("data.hflip", build)

@@ -4,9 +4,10 @@ Present means: an additive RGB offset, constant over the pixels of an image what
 redrawn per presentation. It is measured on an eight-colour block image under the same seeds as a
 coordinate image (where each output pixel came from), a black and a white image: every output pixel's
 expected colour is known, so geometric steps (crops, padding, flips, rotations) drop out, and what
-is left of each pixel is the colour step. A per-image offset shared by all pixels and colours is PCA
-lighting; one that changes with the colour (ColorJitter, TrivialAugment, auto-contrast) or across
-pixels (noise) is not; normalisation is the part shared by every draw and is taken out first.
+is left of each pixel is the colour step (read on the output grids of the shared sweep, `draws`).
+A per-image offset shared by all pixels and colours is PCA lighting; one that changes with the
+colour (ColorJitter, TrivialAugment, auto-contrast) or across pixels (noise) is not; normalisation
+is the part shared by every draw and is taken out first.
 
 The offset's basis is the training set's when a constant-colour image (no colour variance of its
 own) gets the same offset under the same seed; it is the image's own (albumentations' FancyPCA)
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .imaging import FINE_PERIOD, _chw, _coord_image, _fine_image, _flat_image, _rng_guard, _seeded, _unwrap
+from .imaging import FINE_PERIOD, _coord_image, _fine_image, _flat_image, _rng_guard, _unwrap
 
 BLOCK = 40  # source px per palette block
 # Mid-range colours spanning RGB space (no clipping by an offset of a few percent).
@@ -52,14 +53,12 @@ def palette_covariance(width: int, height: int) -> Any:
     return d.T @ d / (len(d) - 1)
 
 
-def _draw(tf: Callable[[Any], Any], seed: int, imgs: dict[str, Any], colour: dict[str, Any],
-          size: tuple[int, int]) -> dict[str, Any]:
-    """One seeded draw: the palette image's per-pixel offset (in [0, 1] input units), its median and spread."""
+def _draw(out: dict[str, Any], colour: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
+    """One seeded draw, read on the grids of its outputs (`draws.grid`): the palette image's per-pixel
+    offset (in [0, 1] input units), its median and spread."""
     import torch
 
     width, height = size
-    step = int(colour["step"])
-    out = {k: _chw(_seeded(tf, img, seed)) for k, img in imgs.items()}
     black, white = out["black"], out["white"]
     slope = white - black
     med = slope.flatten(1).median(dim=1).values.view(-1, 1, 1)
@@ -70,14 +69,14 @@ def _draw(tf: Callable[[Any], Any], seed: int, imgs: dict[str, Any], colour: dic
     inside = (x > margin) & (x < width - 1 - margin) & (y > margin) & (y < height - 1 - margin)
     fx, fy = torch.remainder(x, BLOCK), torch.remainder(y, BLOCK)
     interior = (fx > margin) & (fx < BLOCK - margin) & (fy > margin) & (fy < BLOCK - margin)
-    valid = (ok & inside & interior)[::step, ::step]
-    xi = torch.nan_to_num(x).round().clamp(0, width - 1).long()[::step, ::step]
-    yi = torch.nan_to_num(y).round().clamp(0, height - 1).long()[::step, ::step]
+    valid = ok & inside & interior
+    xi = torch.nan_to_num(x).round().clamp(0, width - 1).long()
+    yi = torch.nan_to_num(y).round().clamp(0, height - 1).long()
     idx = torch.from_numpy(palette_index(width, height))[yi, xi]
     expect = (torch.tensor(PALETTE, dtype=torch.float64)[idx] / 255).permute(2, 0, 1)  # 3 x h x w
     a = colour["a"].view(3, 1, 1)
     fixed = colour["fixed"]  # the normalisation's offset per sampled pixel, [0, 1] units
-    got = out["palette"][:, ::step, ::step]
+    got = out["palette"]
     if got.shape != expect.shape or fixed.shape != expect.shape:
         raise ValueError(f"train_transform output shapes vary: {tuple(got.shape)} vs {tuple(expect.shape)}")
     delta = (got - a * expect) / a - fixed
@@ -95,10 +94,12 @@ def images(width: int, height: int) -> dict[str, Any]:
             "palette": palette_image(width, height)}
 
 
-def measure(tf: Callable[[Any], Any], colour: dict[str, Any], seeds: list[int], size: tuple[int, int]) -> list[dict]:
-    imgs = images(*size)
-    with _rng_guard():
-        return [_draw(tf, s, imgs, colour, size) for s in seeds]
+IMAGES = ("coord", "fine", "black", "white", "palette")
+
+
+def measure(sweep: list[dict[str, Any]], colour: dict[str, Any], size: tuple[int, int]) -> list[dict]:
+    """The draws of the shared sweep (`draws.sweep`: the output grids per seed), read for lighting."""
+    return [_draw(d, colour, size) for d in sweep]
 
 
 def epoch_hooks(tf: Any) -> list[tuple[str, Callable[..., Any]]]:
@@ -150,13 +151,15 @@ def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int])
         return [], "", f"; its epoch hook was not tried (copying the transform failed: {type(exc).__name__})"
     name, fn = epoch_hooks(mine)[0]
     run = mine if isinstance(mine, Adapted) else tf
+    from .draws import seeded_grids
+
     imgs = images(*size)
     out = []
     with _rng_guard():
         for e in range(1, EPOCHS + 1):
             call_hook(fn, e)
             try:
-                out.append(_draw(run, seed, imgs, colour, size))
+                out.append(_draw(seeded_grids(run, imgs, IMAGES, seed), colour, size))
             except ValueError:  # the hook changed the output's shape (progressive resizing): no lighting read
                 return [], "", f"; calling {name}() changes the output's shape, so no lighting was read across epochs"
     return out, name, ""

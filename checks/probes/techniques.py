@@ -3,8 +3,8 @@
 `extra_techniques` reads the target's `techniques` (what `alexnet-audit capture` saw the run do,
 or what a manifest declares) and measures label smoothing from the loss itself.
 
-`extra_augmentation` measures the train transform on synthetic images under fixed seeds, by what
-the outputs do, never by class names:
+`extra_augmentation` measures the train transform on synthetic images under fixed seeds (the output
+grids of the shared sweep, `draws`), by what the outputs do, never by class names:
 - two constant colours under the same seed: their per-channel difference is the same in every
   draw for any fixed affine colour map plus additive noise (mean subtraction, std division, §4.1's
   PCA lighting); a difference that changes from draw to draw is a random colour change
@@ -22,14 +22,12 @@ from typing import Any
 
 from ..findings import Observation, Skip
 from ..numbers import FLOAT32_FLOOR, magnitude, sig
-from . import probe
+from . import draws, probe
 from .data import _one_thread
 
 # Techniques of the paper's list (train.extra_techniques); the others captured are context only.
 EXTRA = ("amp", "grad_clip", "ema", "mixup", "cutmix", "label_smoothing")
-SEEDS = 48
-SRC_W, SRC_H = 320, 240
-COLOUR_A, COLOUR_B = (200, 120, 60), (90, 160, 210)
+SEEDS = draws.RAMP_SEEDS  # 48: the sweep's first draws, which include the grey ramps
 COLOUR_SPREAD = 0.02  # relative draw-to-draw change of the colour difference that is not rounding
 CROSS_RAMP = 2e-3  # ramp variation across the expected direction, as a fraction of its range
 MIN_DRAWS = 2  # a random change must show in at least this many of the SEEDS draws
@@ -79,18 +77,6 @@ def _loss_smoothing(ctx: Any, item: Any) -> str | None:
 
 # ------------------------------------------------------------------------------ augmentation ---
 
-def _ramp(axis: str) -> Any:
-    import numpy as np
-    from PIL import Image
-
-    a = np.zeros((SRC_H, SRC_W, 3), dtype=np.uint8)
-    if axis == "x":
-        a[...] = np.round(30 + 195 * (np.arange(SRC_W) + 0.5) / SRC_W)[None, :, None]
-    else:
-        a[...] = np.round(30 + 195 * (np.arange(SRC_H) + 0.5) / SRC_H)[:, None, None]
-    return Image.fromarray(a)
-
-
 def _cross(d: Any, valid: Any, along: int) -> float:
     """Median over lines (columns for along=0, rows for 1) of a ramp output's median |variation| along
     each line, as a fraction of the ramp's span: robust to odd pixels (padding strips, a patch)."""
@@ -131,37 +117,29 @@ def _patch(dead: Any) -> str | None:
 
 
 def _augmentation(ctx: Any) -> dict[str, Any]:
-    from .data import _chw, _flat_image, _rng_guard, _seeded, _transform
-
-    tf = _transform(ctx, "train_transform")
-
     def build() -> dict[str, Any]:
         import torch
 
-        xs, ys = _ramp("x"), _ramp("y")
-        black, white = _flat_image(SRC_W, SRC_H, (0, 0, 0)), _flat_image(SRC_W, SRC_H, (255, 255, 255))
-        ca, cb = _flat_image(SRC_W, SRC_H, COLOUR_A), _flat_image(SRC_W, SRC_H, COLOUR_B)
         diffs, counts = [], {"rotation_or_shear": 0, "vertical_flip": 0, "random_erasing": 0}
         worst = 0.0
-        with _rng_guard():
-            for s in range(SEEDS):
-                seed = 7000 + s
-                b = _chw(_seeded(tf, black, seed))
-                w = _chw(_seeded(tf, white, seed))
-                slope = (w - b).mean(dim=0)
-                live = slope.abs() > 1e-6 * float(slope.abs().max() or 1.0)
-                if _patch(~live) == "erased":
-                    counts["random_erasing"] += 1
-                dx = (_chw(_seeded(tf, xs, seed)) - b).mean(dim=0)
-                dy = (_chw(_seeded(tf, ys, seed)) - b).mean(dim=0)
-                cross = max(_cross(dx, live, 0), _cross(dy, live, 1))
-                worst = max(worst, cross)
-                if cross > CROSS_RAMP:
-                    counts["rotation_or_shear"] += 1
-                if _falls(dy, live, float(slope.mean())):
-                    counts["vertical_flip"] += 1
-                d = _chw(_seeded(tf, ca, seed)) - _chw(_seeded(tf, cb, seed))
-                diffs.append(d.flatten(1).median(dim=1).values)
+        # The shared sweep's output grids (draws.py): the ramps were drawn under the first SEEDS seeds,
+        # with the black, white and two constant-colour images of the same seeds.
+        for out in draws.sweep(ctx)[:SEEDS]:
+            b, w = out["black"], out["white"]
+            slope = (w - b).mean(dim=0)
+            live = slope.abs() > 1e-6 * float(slope.abs().max() or 1.0)
+            if _patch(~live) == "erased":
+                counts["random_erasing"] += 1
+            dx = (out["xramp"] - b).mean(dim=0)
+            dy = (out["yramp"] - b).mean(dim=0)
+            cross = max(_cross(dx, live, 0), _cross(dy, live, 1))
+            worst = max(worst, cross)
+            if cross > CROSS_RAMP:
+                counts["rotation_or_shear"] += 1
+            if _falls(dy, live, float(slope.mean())):
+                counts["vertical_flip"] += 1
+            d = out["c1"] - out["c2"]
+            diffs.append(d.flatten(1).median(dim=1).values)
         stack = torch.stack(diffs)  # SEEDS x C
         scale = float(stack.abs().mean()) or 1.0
         moved = ((stack - stack.median(dim=0).values).abs().amax(dim=1) / scale > COLOUR_SPREAD)

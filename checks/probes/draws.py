@@ -1,0 +1,85 @@
+"""One seeded sweep of the train transform, shared by the colour, lighting, augmentation and flip probes.
+
+mean_subtraction, pca_lighting, extra_augmentation and hflip read the same transform on synthetic
+images under the same seeds (SEED + 0 .. SEEDS - 1). The sweep calls the transform once per image
+and seed and keeps a grid of about 28x28 pixels of each output (`imaging.grid_step`), which is all
+any of them reads, so no image is transformed twice for two probes and nothing large is kept.
+
+The images are SRC_W x SRC_H = 300 x 256 (the flip probe's size): none of these readings depends on
+the geometry, and a short side of 256 (§2's S) makes a §2 pipeline's resize the identity, so a draw
+costs the crop and the tensor steps only (PIL's resize of the geometry's 600 x 300 source triples it).
+Pipelines that resize anyway (random-resized crops, warps) are read the same way.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+SRC_W, SRC_H = 300, 256
+SEED = 9000  # seeds SEED + 0 .. SEEDS - 1
+SEEDS = 64  # the colour and lighting draws (statistics to 2 digits: standard error ~ 1/sqrt(2 * 64) ~ 9%)
+RAMP_SEEDS = 48  # the first RAMP_SEEDS of them also draw the augmentation probe's grey ramps
+C1 = (40, 90, 200)  # two mid-range constant colours (no clipping by a colour step of a few percent)
+C2 = (200, 150, 60)
+COLOUR_IMAGES = ("c1", "c2")  # mean subtraction, and the colour test of extra_augmentation
+LIGHTING_IMAGES = ("coord", "fine", "black", "white", "palette")
+RAMP_IMAGES = ("xramp", "yramp")
+
+
+def ramp(axis: str, width: int = SRC_W, height: int = SRC_H) -> Any:
+    """A grey ramp from 30 to 225 along x or y: constant down every column (x) or along every row (y)."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.zeros((height, width, 3), dtype=np.uint8)
+    if axis == "x":
+        a[...] = np.round(30 + 195 * (np.arange(width) + 0.5) / width)[None, :, None]
+    else:
+        a[...] = np.round(30 + 195 * (np.arange(height) + 0.5) / height)[:, None, None]
+    return Image.fromarray(a)
+
+
+def images() -> dict[str, Any]:
+    from .imaging import _flat_image
+    from .lighting import images as lighting_images
+
+    return {"c1": _flat_image(SRC_W, SRC_H, C1), "c2": _flat_image(SRC_W, SRC_H, C2),
+            **lighting_images(SRC_W, SRC_H), "xramp": ramp("x"), "yramp": ramp("y")}
+
+
+def grid(out: Any) -> Any:
+    """Every k-th pixel (about 28 per side) of a transform's output, as a float64 CxHxW tensor.
+    A tensor output is sliced before it is converted (the same values, a tenth of the copying)."""
+    import torch
+
+    from .imaging import _chw, grid_step
+
+    if isinstance(out, torch.Tensor) and out.dim() == 3:
+        step = grid_step(out)
+        return _chw(out[:, ::step, ::step])
+    full = _chw(out)
+    step = grid_step(full)
+    return full[:, ::step, ::step].contiguous()
+
+
+def seeded_grids(tf: Any, imgs: dict[str, Any], names: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """The grids of the outputs of `names` under one seed (the same random draw for every image)."""
+    from .imaging import _seeded
+
+    return {k: grid(_seeded(tf, imgs[k], seed)) for k in names}
+
+
+def sweep(ctx: Any) -> list[dict[str, Any]]:
+    """Per seed (SEED + i), the output grid of each image; the ramps for the first RAMP_SEEDS seeds."""
+    from .data import _transform
+    from .imaging import _rng_guard
+
+    tf = _transform(ctx, "train_transform")
+
+    def build() -> list[dict[str, Any]]:
+        imgs = images()
+        every = COLOUR_IMAGES + LIGHTING_IMAGES
+        with _rng_guard():
+            return [seeded_grids(tf, imgs, every + RAMP_IMAGES if i < RAMP_SEEDS else every, SEED + i)
+                    for i in range(SEEDS)]
+
+    return ctx.cached("data.draws", build)
