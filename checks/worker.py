@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     import faulthandler
 
     faulthandler.enable()  # a segfault/abort leaves a Python stack on stderr
+    from . import offline
+
+    offline.install()  # a target that asks for pretrained weights or data gets one line, not a download
     if args.base and args.base not in sys.path:
         sys.path.append(args.base)
 

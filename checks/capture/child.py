@@ -38,6 +38,10 @@ def start() -> None:
     devices.install_distributed(rec)
     frameworks.install(st)
     _files(rec, env.get("ALEXNET_AUDIT_CAPTURE_CWD", ""))
+    from . import fs, pretrained
+
+    fs.install(rec, Path(env["ALEXNET_AUDIT_CAPTURE"]).parent)  # after _files: absolute writes stay in the scratch
+    pretrained.install(rec)  # nothing is downloaded
     _arguments(rec)
     _errors(rec)
     rec.save()
