@@ -43,10 +43,12 @@ def extra_techniques(ctx: Any, item: Any) -> Observation:
         raise TypeError(f"techniques must be a mapping, got {type(techniques).__name__}")
     used = {k for k in techniques if k in EXTRA}
     how = [f"{k} {_settings(techniques[k])}" for k in sorted(used)]
-    smoothing = _loss_smoothing(ctx, item)
+    smoothing, unmeasured = _loss_smoothing(ctx, item)
     if smoothing is not None:
         used.add("label_smoothing")
         how.append(f"the loss measures as {smoothing}")
+    if unmeasured:
+        how.append(f"the loss itself could not be measured ({unmeasured}): label smoothing in it is not seen")
     context = [k for k in sorted(techniques) if k not in EXTRA]
     source = "declared, not measured: " if "techniques" in ctx.target.declared else ""
     evidence = (f"{source}{'; '.join(how) if how else 'none of ' + ', '.join(EXTRA)}"
@@ -61,18 +63,22 @@ def _settings(value: Any) -> str:
     return f"({value})"
 
 
-def _loss_smoothing(ctx: Any, item: Any) -> str | None:
-    """The loss probe's reading when it finds label smoothing in the loss's values, else None."""
+def _loss_smoothing(ctx: Any, item: Any) -> tuple[str | None, str]:
+    """The loss probe's reading when it finds label smoothing in the loss's values (else None), and why the
+    loss could not be measured ('' when it could): train.loss reports that failure; the techniques stand."""
+    from ..errors import first_line
     from ..findings import Absent
     from .recipe import loss_probe
 
     if "loss" not in ctx.recipe:
-        return None
+        return None, ""
     try:
         value = ctx.cached("techniques.loss", lambda: loss_probe(ctx, item).value)
     except (Skip, Absent):
-        return None
-    return value if isinstance(value, str) and "label_smoothing" in value else None
+        return None, ""
+    except Exception as exc:  # a loss capture could not name (a hand-written MSE): train.loss says so
+        return None, first_line(exc)
+    return (value if isinstance(value, str) and "label_smoothing" in value else None), ""
 
 
 # ------------------------------------------------------------------------------ augmentation ---

@@ -279,3 +279,13 @@ def test_hand_written_ema_copy_used_for_evaluation(tmp_path: Path) -> None:
     assert got["data"]["techniques"]["ema"] == {"decay": 0.999, "eval": True}
     assert "measured: this copy of the model moved by e <- d*e + (1-d)*p" in got["manifest"]
     assert got["found"]["train.extra_techniques"]["observed"] == ["ema"]
+
+
+@pytest.mark.slow
+def test_hand_written_squared_error_is_reported_as_not_cross_entropy_without_a_guess(tmp_path: Path) -> None:
+    got = capture(tmp_path, "handwritten_mse")
+    assert got["data"]["loss"]["type"] == "alexnet_audit.capture.unreached:Unreached"
+    finding = got["found"]["train.loss"]
+    assert finding["status"] == "error" and "not that of softmax cross-entropy" in finding["message"]
+    assert got["status"]["train.extra_techniques"] == "pass"  # the techniques are judged all the same
+    assert "the loss itself could not be measured" in got["found"]["train.extra_techniques"]["evidence"]
