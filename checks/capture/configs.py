@@ -27,11 +27,34 @@ def hooks(st: State) -> dict[str, Callable[[Any], None]]:
     """Post-import hooks: Hydra's job runner (single runs and the basic multirun launcher)."""
     _STATE[:] = [st]
     return {"hydra._internal.hydra": lambda m: _run_job(st, m),
-            "hydra._internal.core_plugins.basic_launcher": lambda m: _run_job(st, m)}
+            "hydra._internal.core_plugins.basic_launcher": lambda m: _run_job(st, m),
+            "hydra.utils": lambda m: _instantiate(st, m)}
 
 
-def config_call(value: Any) -> dict[str, Any] | None:
-    """An OmegaConf config object as a `{call: ...}` value that rebuilds it (None for anything else)."""
+def _instantiate(st: State, module: Any) -> None:
+    """`hydra.utils.instantiate(cfg.optimizer, ...)`: which config node (and file) built which object."""
+    make = getattr(module, "instantiate", None)
+    if make is None or getattr(make, "_alexnet_capture", False):
+        return
+
+    @functools.wraps(make)
+    def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:
+        out = make(config, *args, **kwargs)
+        key = config._get_full_key(None) if hasattr(config, "_get_full_key") else ""
+        target = config.get("_target_") if hasattr(config, "get") else None
+        if key and target:
+            origin = _origin(key)
+            st.rec.note(f"{st.rec.where()}: {target} instantiated from the composed config's `{key}`"
+                        + (f" ({origin})" if origin else ""))
+        return out
+
+    instantiate._alexnet_capture = True  # type: ignore[attr-defined]
+    module.instantiate = instantiate
+
+
+def config_call(value: Any) -> Any:
+    """An OmegaConf config object as a value the manifest writes: a `{call: ...}` that rebuilds a DictConfig,
+    the plain list a ListConfig holds; None for anything else."""
     mod = sys.modules.get("omegaconf")
     if mod is None or not isinstance(value, mod.DictConfig | mod.ListConfig):
         return None
@@ -39,6 +62,8 @@ def config_call(value: Any) -> dict[str, Any] | None:
         data = mod.OmegaConf.to_container(value, resolve=True)
     except mod.errors.OmegaConfBaseException:
         return None
+    if isinstance(value, mod.ListConfig):  # behaves as the list it holds (Normalize(cfg.mean, cfg.std))
+        return data
     key = value._get_full_key(None) if hasattr(value, "_get_full_key") else ""
     if _STATE and key:
         origin = _origin(key)
@@ -142,18 +167,21 @@ def _origin(key: str) -> str:
     hc = _hydra()
     if hc is None:
         return ""
+    root = _config_dir()
     for override in hc.overrides.task:
         name = override.split("=", 1)[0].lstrip("+~")
+        choice = hc.runtime.choices.get(name)
+        if name == key and isinstance(choice, str) and root is not None:  # a config group chosen by the command
+            return f"{_rel(root / name / f'{choice}.yaml')}, chosen by the command-line override {override}"
         if name == key:
             return f"the command-line override {override}"
-    root = _config_dir()
     if root is None:
         return ""
     parts = key.split(".")
     primary = root / f"{hc.job.config_name}.yaml"
     if _has(primary, parts):  # the primary config is merged last (`_self_` at the end by default)
         return _rel(primary)
-    for n in range(len(parts) - 1, 0, -1):
+    for n in range(len(parts), 0, -1):  # the longest config group the key is in (a whole group's node too)
         group = "/".join(parts[:n])
         choice = hc.runtime.choices.get(group)
         if isinstance(choice, str) and _has(root / group / f"{choice}.yaml", parts[n:]):

@@ -152,6 +152,23 @@ def _callback(st: State, package: str) -> Any:
     base = importlib.import_module(f"{package}.callbacks").Callback
 
     class CaptureCallback(base):  # type: ignore[misc, valid-type]
+        """The first epoch ends after the captured steps as if its last batch had come: Lightning validates,
+        steps epoch-interval schedulers (a plateau one on its metric) and starts the next epoch, which
+        ends the run (`loaders.py`). Lightning's own `limit_train_batches` would do the same, but would
+        also change what the script reads back (`estimated_stepping_batches` sizes a OneCycleLR)."""
+
+        def batches(self, trainer: Any) -> int:
+            accumulate = getattr(trainer, "accumulate_grad_batches", 1)
+            return st.steps * (accumulate if isinstance(accumulate, int) and accumulate > 0 else 1)
+
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            trainer.val_check_batch = self.batches(trainer)
+            trainer.check_val_every_n_epoch = 1
+
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            if batch_idx + 1 >= self.batches(trainer):
+                trainer.fit_loop.epoch_loop.batch_progress.is_last_batch = True
+
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
             sched = st.rec.data.get("scheduler")
             for config in getattr(trainer, "lr_scheduler_configs", []):
@@ -165,8 +182,8 @@ def _callback(st: State, package: str) -> Any:
 
 
 def _adapt(st: State, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The Trainer's arguments recorded, then changed so that it runs here: one process on this machine,
-    the first epoch cut after the captured steps, full precision."""
+    """The Trainer's arguments recorded, then changed so that it runs here: one process on this machine, in
+    full precision."""
     import torch
 
     rec, kw = st.rec, dict(kwargs)
@@ -201,9 +218,6 @@ def _adapt(st: State, kwargs: dict[str, Any]) -> dict[str, Any]:
         rec.technique("amp", {"dtype": dtype, "grad_scaler": dtype == "float16", "at": at})
         rec.note(f"Trainer(precision={precision!r}) is recorded; the captured steps ran in full precision")
         kw["precision"] = "32-true"
-    accumulate = kw.get("accumulate_grad_batches", 1)
-    batches = st.steps * (accumulate if isinstance(accumulate, int) and accumulate > 0 else 1)
-    kw["limit_train_batches"] = batches  # Lightning then validates after them, as at an epoch's end
     root = kw.get("default_root_dir")
     if root is not None and Path(str(root)).is_absolute() and not Path(str(root)).resolve().is_relative_to(
             Path.cwd().resolve()):

@@ -281,6 +281,85 @@ def test_hand_written_ema_copy_used_for_evaluation(tmp_path: Path) -> None:
     assert got["found"]["train.extra_techniques"]["observed"] == ["ema"]
 
 
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if "__pycache__" not in p.parts)
+
+
+def _audits_the_same(got: dict[str, Any], fixture: str, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "audit", str(got["out"] / f"{fixture}.yaml"),
+                    "--out", str(again)], cwd=HERE / fixture, capture_output=True, timeout=600)
+    for ext in ("json", "md"):
+        assert (again / f"{fixture}.{ext}").read_bytes() == (got["out"] / f"{fixture}.{ext}").read_bytes()
+
+
+@pytest.mark.slow
+def test_lightning_trainer_on_two_gpus_runs_here_and_its_recipe_is_read_from_what_executes(tmp_path: Path) -> None:
+    before = _files(HERE / "lightning_trainer")
+    got = capture(tmp_path, "lightning_trainer")
+    data, s, manifest = got["data"], got["status"], got["manifest"]
+    # the network the LightningModule wraps (self.model), not the wrapper; built where the wrapper builds it
+    assert data["model"] == "alexnet:AlexNet" and data["kwargs"] == {"num_classes": 1000}
+    assert "built at lit_module.py:18" in manifest and data["input_size"] == [3, 224, 224]
+    assert data["optimizer"] == {"type": "SGD", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005}
+    assert data["scheduler"] == {"type": "ReduceLROnPlateau", "patience": 5}
+    assert data["techniques"]["scheduler_step"] == {"every": "epoch", "order": "after_optimizer", "metric": "val_loss"}
+    assert data["loss"] == {"function": "torch.nn.functional:cross_entropy"}  # F.cross_entropy in training_step
+    assert data["batch_size"] == 128 and "64 per process x 2 processes" in manifest  # devices=2
+    assert data["epochs"] == 90 and "Trainer(max_epochs=...) at train.py:21" in manifest
+    assert data["train_transform"][:2] == [{"type": "RandomResizedCrop", "size": 224}, {"type": "RandomHorizontalFlip"}]
+    assert data["eval_transform"][:2] == [{"type": "Resize", "size": 256}, {"type": "CenterCrop", "size": 224}]
+    assert data["techniques"]["amp"] == {"dtype": "float16", "grad_scaler": True}  # precision="16-mixed"
+    assert data["techniques"]["parallel"] == "ddp"
+    assert "no GPU here: Trainer(accelerator='gpu') ran on the CPU" in data["notes"]
+    assert "Trainer(devices=2, num_nodes=1, strategy='ddp') ran as one process" in data["notes"]
+    for fid in ("train.optimizer", "train.momentum", "train.lr", "train.lr_schedule", "train.batch_size",
+                "train.epochs", "train.loss", "data.hflip", "arch.layer_sequence"):
+        assert s[fid] == "pass", fid
+    assert s["train.extra_techniques"] == "variant" and got["found"]["train.extra_techniques"]["observed"] == ["amp"]
+    assert s["data.resize"] == s["eval.ten_crop"] == "deviation"
+    # validation ran after the captured steps; Lightning's progress bar and logs are in the log, not our output
+    assert "Validation DataLoader 0" in got["log"] and "GPU available: False" in got["log"]
+    assert "Validation" not in got["stdout"] and "GPU available" not in got["stdout"]
+    assert _files(HERE / "lightning_trainer") == before  # logs/, checkpoints/ went to the scratch directory
+    _audits_the_same(got, "lightning_trainer", tmp_path)
+
+
+@pytest.mark.slow
+def test_lightning_scheduler_dict_with_interval_step(tmp_path: Path) -> None:
+    got = capture(tmp_path, "lightning_trainer", "--lr_scheduler", "onecycle")
+    data = got["data"]
+    assert data["techniques"]["scheduler_step"] == {"every": "iteration", "per_epoch": 200, "order": "after_optimizer"}
+    # sized by trainer.estimated_stepping_batches as in the real run: 90 epochs x 12,800 images / 64
+    assert data["scheduler"] == {"type": "OneCycleLR", "max_lr": 0.01, "total_steps": 18000}
+    assert got["status"]["train.lr_schedule"] == "deviation"
+
+
+@pytest.mark.slow
+def test_hydra_composed_config_and_a_constructor_taking_the_config_object(tmp_path: Path) -> None:
+    before = _files(HERE / "hydra_config")
+    got = capture(tmp_path, "hydra_config", "optimizer=adam")
+    data, s, manifest = got["data"], got["status"], got["manifest"]
+    notes = " ".join(data["notes"])
+    assert data["model"] == "models:AlexNet"
+    cfg = data["kwargs"]["cfg"]  # AlexNet(cfg.model): rebuilt by the audit from the composed values
+    assert cfg["call"] == "omegaconf:OmegaConf.create" and cfg["args"][0]["channels"] == [96, 256, 384, 384, 256]
+    assert "the composed config's `model` (conf/model/alexnet.yaml)" in notes
+    assert data["optimizer"] == {"type": "Adam", "lr": 0.0003}  # the override chose conf/optimizer/adam.yaml
+    assert ("torch.optim.Adam instantiated from the composed config's `optimizer` (conf/optimizer/adam.yaml, chosen by "
+            "the command-line override optimizer=adam)") in notes
+    assert "optimizer=adam," in notes and "command-line overrides: optimizer=adam" in notes
+    assert data["epochs"] == 90 and "config key epochs at conf/config.yaml" in manifest
+    assert data["batch_size"] == 128 and data["train_transform"][-1]["mean"] == [0.485, 0.456, 0.406]
+    for fid in ("arch.layer_sequence", "arch.conv1.out_channels", "lrn.k", "train.epochs", "train.batch_size"):
+        assert s[fid] == "pass", fid
+    assert s["train.optimizer"] == s["train.lr_schedule"] == "deviation"
+    assert "epoch 0: val acc" in got["log"] and "val acc" not in got["stdout"]
+    assert _files(HERE / "hydra_config") == before  # Hydra's outputs/ went to the scratch directory
+    _audits_the_same(got, "hydra_config", tmp_path)
+
+
+
 @pytest.mark.slow
 def test_hand_written_squared_error_is_reported_as_not_cross_entropy_without_a_guess(tmp_path: Path) -> None:
     got = capture(tmp_path, "handwritten_mse")
