@@ -227,3 +227,23 @@ def test_channels_last_on_the_batches_is_recorded_and_the_wrappers_then_remove_t
         for name in ("to", "contiguous"):
             if name in torch.Tensor.__dict__:
                 delattr(torch.Tensor, name)
+
+
+def test_a_manifest_says_how_the_evaluation_loop_combines_crops_and_eval_ten_crop_judges_it(tmp_path: Path) -> None:
+    from alexnet_audit.manifest import load_manifest
+    from alexnet_audit.spec import load_spec
+    from alexnet_audit.verify import verify
+
+    found = {}
+    for combine in ("average", "separate"):
+        path = tmp_path / f"{combine}.yaml"
+        path.write_text(f"""model: torchvision.models:alexnet
+eval_transform: [{{type: Resize, size: 256}}, {{type: TenCrop, size: 224}}]
+techniques: {{eval_crops: {{views: 10, combine: {combine}}}}}
+""", encoding="utf-8")
+        found[combine] = verify(load_spec(), load_manifest(path), only=["eval.ten_crop"]).by_id()["eval.ten_crop"]
+    assert found["average"].status.value == "pass" and "averaged over the views" in found["average"].evidence
+    sep = found["separate"]
+    assert sep.status.value == "deviation" and sep.observed == {"crops": 10, "layout": "corners+center+mirrors",
+                                                                 "combine": "separate"}
+    assert "each view scored on its own" in sep.evidence and "declared" in sep.evidence
