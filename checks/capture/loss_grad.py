@@ -52,67 +52,76 @@ def measure(st: Any, loss: Any) -> None:
     from .hooks import _fed
 
     emitted = _fed(z)
-    got = target_of(z.detach().double(), g.detach().double(), emitted)
+    precision = float(torch.finfo(g.dtype).eps) if g.is_floating_point() else 0.0
+    got = target_of(z.detach().double(), g.detach().double(), emitted, precision)
     where = rec.where()
     rec.set("loss", {"kind": "measured", "emitted": emitted, **got, "at": where,
                      "line": rec.source_line(where)})
 
 
-def target_of(z: Any, g: Any, emitted: str) -> dict[str, Any]:
-    """{target: one_hot | label_smoothing | other, label_smoothing, reduction, evidence} from z and ∂L/∂z."""
+def target_of(z: Any, g: Any, emitted: str, precision: float = 0.0) -> dict[str, Any]:
+    """{target: one_hot | label_smoothing | other, label_smoothing, reduction, evidence} from z and ∂L/∂z;
+    `precision` is the gradient's float epsilon (autocast's bfloat16 rounds t to about 4·eps)."""
     import torch
 
     from ..numbers import sig
 
     b, k = z.shape
+    tol = max(TOL, 4 * precision)
     if emitted == "logits":
         s = torch.softmax(z, 1)
         y = g.argmin(1)  # the target class: the most negative gradient (t_y is t's largest entry)
         others = torch.ones_like(g, dtype=torch.bool)
         others[torch.arange(b), y] = False
         sv, gv = s[others], g[others]
-        cands = []
-        if float(sv.var()) > MIN_SPREAD:  # g = c·s − c·β on the non-target classes: slope c
+        # the batch mean first, then the sum (a near-uniform softmax leaves c and ε unidentifiable together,
+        # and a wrong one of these leaves negative targets), then the slope of g = c·s − c·β on the
+        # non-target classes (a scaled loss: GradScaler, gradient accumulation)
+        cands = [1.0 / b, 1.0]
+        if float(sv.var()) > MIN_SPREAD:
             sc = sv - sv.mean()
             cands.append(float((sc * (gv - gv.mean())).sum() / (sc * sc).sum()))
-        # near-uniform softmax leaves c and ε unidentifiable together: the batch mean is tried first, then the sum
-        cands += [1.0 / b, 1.0]
         best: dict[str, Any] | None = None
         for c in cands:
-            best = _fit(s - g / c, y, others, c, b) if c > 0 else None
+            best = _fit(s - g / c, y, others, c, b, tol) if c > 0 else None
             if best is not None:
                 break
     else:
-        best = _nonlogits(z, g, emitted)
+        best = _nonlogits(z, g, emitted, tol)
     if best is None:
         return {"target": "other", "evidence": f"the gradient of the loss with respect to the model's {emitted} is not "
                 "that of softmax cross-entropy towards one-hot or smoothed targets"}
     eps = best["eps"]
-    red = "mean" if abs(best["c"] * b - 1) < 1e-3 else "sum" if abs(best["c"] - 1) < 1e-3 else "scaled"
-    out: dict[str, Any] = {"target": "one_hot" if eps < TOL * k else "label_smoothing", "reduction": red,
+    rt = max(1e-3, tol)
+    red = "mean" if abs(best["c"] * b - 1) < rt else "sum" if abs(best["c"] - 1) < rt else "scaled"
+    digits = 3 if tol <= TOL else 2
+    out: dict[str, Any] = {"target": "one_hot" if eps == 0.0 else "label_smoothing", "reduction": red,
                            "scale": sig(best["c"] * b, 4)}
     if out["target"] == "label_smoothing":
-        out["label_smoothing"] = sig(eps, 3)
-    shown = "one-hot" if out["target"] == "one_hot" else f"(1 - {sig(eps, 3):g})·onehot + {sig(eps, 3):g}/{k}"
+        out["label_smoothing"] = sig(eps, digits)
+    shown = "one-hot" if eps == 0.0 else f"(1 - {sig(eps, digits):g})·onehot + {sig(eps, digits):g}/{k}"
     how = {"mean": "averaged over the batch", "sum": "summed over the batch"}.get(red, f"scaled by {out['scale']:g}/B")
     out["evidence"] = (f"the gradient with respect to the model's {emitted} ({b}x{k}) is that of softmax "
                        f"cross-entropy towards {shown} targets (largest misfit {best['error']:.1e}), {how}")
     return out
 
 
-def _fit(t: Any, y: Any, others: Any, c: float, b: int) -> dict[str, Any] | None:
-    """t = α·onehot(y) + β with t's rows a distribution, within TOL; ε = K·β."""
+def _fit(t: Any, y: Any, others: Any, c: float, b: int, tol: float) -> dict[str, Any] | None:
+    """t = α·onehot(y) + β with t's rows a distribution, within tol; ε = K·β, zero when β is within four
+    standard errors of its mean over the non-target entries (or under TOL)."""
     k = t.shape[1]
-    beta = float(t[others].mean())
+    rest = t[others]
+    beta = float(rest.mean())
     alpha = 1.0 - k * beta
     ideal = beta + alpha * (~others).double()
     err = float((t - ideal).abs().max())
-    if err > TOL * max(1.0, 1.0 / (c * b)) or beta < -TOL or alpha <= 0:
+    if err > tol * max(1.0, 1.0 / (c * b)) or beta < -tol or alpha <= 0:
         return None
-    return {"eps": max(0.0, k * beta), "c": c, "error": err}
+    se = float(rest.std()) / max(1.0, rest.numel() ** 0.5) if rest.numel() > 1 else 0.0
+    return {"eps": k * beta if beta > max(TOL, 4 * se) else 0.0, "c": c, "error": err}
 
 
-def _nonlogits(z: Any, g: Any, emitted: str) -> dict[str, Any] | None:
+def _nonlogits(z: Any, g: Any, emitted: str, tol: float) -> dict[str, Any] | None:
     """On log-probabilities ∂L/∂z = −c·t; on probabilities −c·t/p: t's rows sum to 1 give c."""
     import torch
 
@@ -120,13 +129,13 @@ def _nonlogits(z: Any, g: Any, emitted: str) -> dict[str, Any] | None:
     raw = -g if emitted == "log_probabilities" else -g * z
     c_rows = raw.sum(1)
     c = float(c_rows.mean())
-    if c <= 0 or float((c_rows - c).abs().max()) > TOL * abs(c):
+    if c <= 0 or float((c_rows - c).abs().max()) > tol * abs(c):
         return None
     t = raw / c
     y = t.argmax(1)
     others = torch.ones_like(t, dtype=torch.bool)
     others[torch.arange(b), y] = False
-    return _fit(t, y, others, c, b)
+    return _fit(t, y, others, c, b, tol)
 
 
 def cross_entropy_of(input: Any, target: Any, emitted: str = "logits", label_smoothing: float = 0.0,

@@ -138,6 +138,15 @@ def test_a_hand_written_loss_is_told_by_the_target_distribution_its_gradient_imp
     assert _grad_of(lambda z, t: -(z * t).sum(1).mean(), "log_probabilities")["target"] == "one_hot"
     on_p = _grad_of(lambda z, t: -(torch.log(z) * (0.9 * t + 0.1 / 8)).sum(1).mean(), "probabilities")
     assert on_p["label_smoothing"] == 0.1
+    # under autocast the gradient comes back in bfloat16: the fit allows its rounding and still tells smoothing
+    from alexnet_audit.capture.loss_grad import target_of
+
+    z = torch.randn(6, 10, generator=torch.Generator().manual_seed(5)).bfloat16().requires_grad_()
+    t = F.one_hot(torch.arange(6) % 10, 10).float()
+    for eps, target in ((0.0, "one_hot"), (0.1, "label_smoothing")):
+        (g,) = torch.autograd.grad(-(F.log_softmax(z.float(), 1) * ((1 - eps) * t + eps / 10)).sum(1).mean(), z)
+        got = target_of(z.detach().double(), g.double(), "logits", float(torch.finfo(g.dtype).eps))
+        assert (got["target"], got["reduction"], got.get("label_smoothing", 0.0)) == (target, "mean", eps)
 
 
 def test_a_measured_loss_is_written_as_a_loss_the_manifest_can_build(tmp_path: Path) -> None:
