@@ -368,3 +368,10 @@ def test_hand_written_squared_error_is_reported_as_not_cross_entropy_without_a_g
     assert finding["status"] == "error" and "not that of softmax cross-entropy" in finding["message"]
     assert got["status"]["train.extra_techniques"] == "pass"  # the techniques are judged all the same
     assert "the loss itself could not be measured" in got["found"]["train.extra_techniques"]["evidence"]
+
+
+@pytest.mark.slow
+def test_a_hydra_task_that_fails_is_reported_with_its_error_although_hydra_catches_it(tmp_path: Path) -> None:
+    got = capture(tmp_path, "hydra_config", "data.batch_size=abc")
+    assert "the script failed: ValueError: batch_size should be a positive integer value" in got["stdout"]
+    assert "(at train.py:30)" in got["stdout"]  # the script's line, not Hydra's exit
