@@ -138,10 +138,22 @@ def _trainer(st: State, module: Any) -> None:
 
     @functools.wraps(fit)
     def fit_(self: Any, *args: Any, **kwargs: Any) -> Any:
-        st.rec.note("Lightning's Trainer ran the loop (fit); its logs and checkpoints went to the scratch directory")
+        outside = _written_outside(self)
+        st.rec.note("Lightning's Trainer ran the loop (fit); " + (
+            f"it writes to {', '.join(outside)}, outside the scratch directory" if outside else
+            "its logs and checkpoints went to the scratch directory"))
         return fit(self, *args, **kwargs)
 
     cls.fit = fit_
+
+
+def _written_outside(trainer: Any) -> list[str]:
+    """The Trainer's root, its loggers' and its checkpoint callbacks' directories that are not in the scratch
+    directory (relative ones are: the run's working directory is the scratch directory)."""
+    here = Path.cwd().resolve()
+    dirs = [trainer.default_root_dir] + [getattr(lg, "save_dir", None) for lg in trainer.loggers] + [
+        getattr(cb, "dirpath", None) for cb in trainer.callbacks]
+    return sorted({str(d) for d in dirs if d and not Path(str(d)).resolve().is_relative_to(here)})
 
 
 def _callback(st: State, package: str) -> Any:
