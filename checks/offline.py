@@ -90,5 +90,5 @@ def install() -> None:
         checked(self, address)
         return connect_ex(self, address)
 
-    socket.socket.connect = sock_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = sock_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = sock_connect  # type: ignore[assignment, method-assign]
+    socket.socket.connect_ex = sock_connect_ex  # type: ignore[assignment, method-assign]

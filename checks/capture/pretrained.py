@@ -14,7 +14,7 @@ from typing import Any
 from .. import offline
 
 
-class NotDownloaded(dict):  # type: ignore[type-arg]
+class NotDownloaded(dict[str, object]):
     """Stands in for a state dict the script asked to download."""
 
     def __init__(self, url: str) -> None:
