@@ -221,7 +221,8 @@ def _composed(st: State, cfg: Any) -> None:
         rec.note(f"Hydra composed the config from {primary}" + (f" with {', '.join(chosen)}" if chosen else "")
                  + (f"; command-line overrides: {' '.join(overrides)}" if overrides else ""))
         out = Path(hc.runtime.output_dir)
-        if out.resolve().is_relative_to(Path(os.environ.get("TMPDIR") or Path.cwd()).resolve()):
+        moved = any(n.startswith("Hydra's hydra.") for n in rec.data["notes"])
+        if not moved and out.resolve().is_relative_to(Path(os.environ.get("TMPDIR") or Path.cwd()).resolve()):
             rec.note("Hydra's output directory (outputs/...) went to the scratch directory")
     data = OmegaConf.to_container(cfg, resolve=True)
     got = _find(data, EPOCH_KEYS)

@@ -338,7 +338,8 @@ def test_lightning_scheduler_dict_with_interval_step(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_hydra_composed_config_and_a_constructor_taking_the_config_object(tmp_path: Path) -> None:
     before = _files(HERE / "hydra_config")
-    got = capture(tmp_path, "hydra_config", "optimizer=adam")
+    absolute = tmp_path / "hydra_runs"
+    got = capture(tmp_path, "hydra_config", "optimizer=adam", f"hydra.run.dir={absolute}")
     data, s, manifest = got["data"], got["status"], got["manifest"]
     notes = " ".join(data["notes"])
     assert data["model"] == "models:AlexNet"
@@ -356,6 +357,7 @@ def test_hydra_composed_config_and_a_constructor_taking_the_config_object(tmp_pa
     assert s["train.optimizer"] == s["train.lr_schedule"] == "deviation"
     assert "epoch 0: val acc" in got["log"] and "val acc" not in got["stdout"]
     assert _files(HERE / "hydra_config") == before  # Hydra's outputs/ went to the scratch directory
+    assert not absolute.exists() and f"Hydra's hydra.run.dir ({absolute}) went to the scratch directory" in notes
     _audits_the_same(got, "hydra_config", tmp_path)
 
 
