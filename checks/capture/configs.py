@@ -83,7 +83,10 @@ def _run_job(st: State, module: Any) -> None:
         got = dict(zip(names, args, strict=False)) | {k: v for k, v in kwargs.items() if k in names}
         config = got.get("config")
         if config is not None:
-            _output_dir(st, config)
+            try:
+                _output_dir(st, config)
+            except Exception as exc:  # an interpolation that does not resolve yet: Hydra reports it itself
+                st.rec.note(f"could not read Hydra's output directory: {type(exc).__name__}: {exc}")
         task = got.get("task_function")
         if task is not None:
             wrapped = _task(st, task)
