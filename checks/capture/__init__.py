@@ -18,7 +18,7 @@ def capture(command: list[str], *, out: Path, steps: int = DEFAULT_STEPS, timeou
             data: Path | None = None, spec_path: Path | None = None, fail_on: str = "minor",
             name: str | None = None) -> int:
     """Capture, write DIR/<name>.yaml and .log, audit the manifest and write its reports; the gate's exit code."""
-    from ..compare import Outcome, audit_in_worker, error_report
+    from ..compare import Outcome, audit_in_worker, error_report, run_notes
     from ..errors import UsageError
     from ..files import check_out_dir, write_atomic
     from ..refs import report_stem, safe_name
@@ -70,6 +70,11 @@ def capture(command: list[str], *, out: Path, steps: int = DEFAULT_STEPS, timeou
     else:
         data_ = report_to_dict(error_report(outcome, spec, cwd), spec, None)
         summary = f"{name}: ERROR - {outcome.cause}"
+    notes = run_notes(outcome, stem)  # as `audit` of the manifest writes them: the same report bytes
+    if notes:
+        data_ = {**data_, "run_notes": notes}
+    if outcome.log:  # what the target printed while audited, after what the command printed
+        write_atomic(log_path, f"{log or ''}\n===== while the captured manifest was audited =====\n{outcome.log}")
     written = written + write_report_data(data_, spec, out, formats, stem)
     if error:
         print(f"{name}: the script failed: {error}")

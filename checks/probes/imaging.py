@@ -46,6 +46,42 @@ def _rng_guard() -> Iterator[None]:
         np.random.set_state(states[2])
 
 
+def _generators(tf: Any) -> list[Any]:
+    """Random generators a transform holds itself (albumentations 2 draws from a per-pipeline numpy
+    Generator and random.Random, seeded from the OS): reached through attributes, lists and dicts."""
+    import numpy as np
+    import torch
+
+    hit = _GENERATORS.get(id(tf))
+    if hit is not None and hit[0] is tf:
+        return hit[1]
+    found: dict[int, Any] = {}
+    seen: set[int] = set()
+    todo: list[tuple[Any, int]] = [(tf, 0)]
+    while todo and len(seen) < 2000:
+        obj, depth = todo.pop()
+        if id(obj) in seen or depth > 5:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.random.Generator | random.Random | torch.Generator):
+            found.setdefault(id(obj), obj)
+        elif isinstance(obj, list | tuple):
+            todo.extend((o, depth + 1) for o in obj)
+        elif isinstance(obj, dict):
+            todo.extend((o, depth + 1) for o in obj.values())
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type) and not callable(getattr(obj, "__wrapped__", 0)):
+            if type(obj).__module__.split(".")[0] not in ("torch", "numpy", "builtins"):
+                todo.extend((o, depth + 1) for o in vars(obj).values())
+    gens = list(found.values())
+    if len(_GENERATORS) > 64:
+        _GENERATORS.clear()
+    _GENERATORS[id(tf)] = (tf, gens)
+    return gens
+
+
+_GENERATORS: dict[int, tuple[Any, list[Any]]] = {}
+
+
 def _seeded(tf: Callable[[Any], Any], img: Any, seed: int) -> Any:
     import numpy as np
     import torch
@@ -53,6 +89,14 @@ def _seeded(tf: Callable[[Any], Any], img: Any, seed: int) -> Any:
     torch.default_generator.manual_seed(seed)  # CPU transforms; cheaper than torch.manual_seed
     random.seed(seed)
     np.random.seed(seed % (2**32))
+    for i, g in enumerate(_generators(tf)):  # a transform's own generators, each its own stream
+        stream = (seed * 1009 + i + 1) % (2**32)
+        if isinstance(g, np.random.Generator):
+            g.bit_generator.state = type(g.bit_generator)(stream).state
+        elif isinstance(g, random.Random):
+            g.seed(stream)
+        else:
+            g.manual_seed(stream)
     return tf(img)
 
 
