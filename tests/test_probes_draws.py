@@ -42,9 +42,10 @@ def test_the_data_probes_transform_each_image_once_per_seed() -> None:
     assert max(tf.calls.values()) == 1, "an image was transformed twice under one seed"
     by_size = Counter(size for size, _, _ in tf.calls.elements())
     # the geometry's 2:1 source (two slope calls, then coord, black, fine per seed); everything else is
-    # the sweep's 300x256 images (7 per seed, the ramps in the first RAMP_SEEDS) and the flip draws past it
+    # the sweep's 300x256 images (two colours, coord, palette per seed, the ramps in the first
+    # RAMP_SEEDS) and the flip draws past it
     assert by_size == {(data.SRC_W, data.SRC_H): 2 + 3 * data.GEOMETRY_SEEDS,
-                       (draws.SRC_W, draws.SRC_H): 7 * draws.SEEDS + 2 * draws.RAMP_SEEDS
+                       (draws.SRC_W, draws.SRC_H): 4 * draws.SEEDS + 2 * draws.RAMP_SEEDS
                        + data.HFLIP_DRAWS - draws.SEEDS}
     assert techniques.SEEDS == draws.RAMP_SEEDS <= draws.SEEDS == data.COLOUR_SEEDS
 
@@ -82,3 +83,19 @@ def test_the_ramps_are_constant_across_their_axis() -> None:
     assert x.shape == y.shape == (draws.SRC_H, draws.SRC_W, 3)
     assert (x == x[:1]).all() and (np.diff(x[0, :, 0].astype(int)) >= 0).all() and x[0, -1, 0] > x[0, 0, 0]
     assert (y == y[:, :1]).all() and (np.diff(y[:, 0, 0].astype(int)) >= 0).all() and y[-1, 0, 0] > y[0, 0, 0]
+
+
+def test_affine_reads_each_pixels_map_from_the_two_colours_without_clipping() -> None:
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+
+    def darker(img: Image.Image) -> Any:  # a PIL-level shift of -10 levels: a black image would clip at 0
+        arr = np.asarray(img).astype(np.int16) - 10
+        t = torch.from_numpy(arr.clip(0, 255).astype(np.uint8)).permute(2, 0, 1).double() / 255
+        return (t - mean.view(3, 1, 1).double()) / std.view(3, 1, 1).double()
+
+    imgs = draws.images()
+    slope, zero = draws.affine({k: draws.grid(darker(imgs[k])) for k in draws.COLOUR_IMAGES})
+    assert torch.allclose(slope, (1 / std).double().view(3, 1, 1).expand_as(slope))
+    assert torch.allclose(zero, ((-10 / 255 - mean) / std).double().view(3, 1, 1).expand_as(zero))
+    with pytest.raises(ValueError, match="1 channels, not 3"):
+        draws.affine({"c1": torch.zeros(1, 4, 4), "c2": torch.ones(1, 4, 4)})

@@ -20,8 +20,8 @@ SEEDS = 64  # the colour and lighting draws (statistics to 2 digits: standard er
 RAMP_SEEDS = 48  # the first RAMP_SEEDS of them also draw the augmentation probe's grey ramps
 C1 = (40, 90, 200)  # two mid-range constant colours (no clipping by a colour step of a few percent)
 C2 = (200, 150, 60)
-COLOUR_IMAGES = ("c1", "c2")  # mean subtraction, and the colour test of extra_augmentation
-LIGHTING_IMAGES = ("coord", "fine", "black", "white", "palette")
+COLOUR_IMAGES = ("c1", "c2")  # the affine map of every pixel (`affine`): every reader uses them
+LIGHTING_IMAGES = ("coord", "palette")
 RAMP_IMAGES = ("xramp", "yramp")
 
 
@@ -39,11 +39,24 @@ def ramp(axis: str, width: int = SRC_W, height: int = SRC_H) -> Any:
 
 
 def images() -> dict[str, Any]:
-    from .imaging import _flat_image
     from .lighting import images as lighting_images
 
-    return {"c1": _flat_image(SRC_W, SRC_H, C1), "c2": _flat_image(SRC_W, SRC_H, C2),
-            **lighting_images(SRC_W, SRC_H), "xramp": ramp("x"), "yramp": ramp("y")}
+    return {**lighting_images(SRC_W, SRC_H), "xramp": ramp("x"), "yramp": ramp("y")}
+
+
+def affine(out: dict[str, Any]) -> tuple[Any, Any]:
+    """Per pixel and channel of one draw's grids: the output's slope (per [0, 1] input unit) and its
+    value at a black input, from the two constant colours of that draw. Exact for any per-channel
+    affine step; unlike a black and a white image, neither colour is clipped by a step of a few percent."""
+    import torch
+
+    o1, o2 = out["c1"], out["c2"]
+    if o1.shape[0] != 3:
+        raise ValueError(f"train_transform gave {o1.shape[0]} channels, not 3")
+    c1 = torch.tensor(C1, dtype=torch.float64).view(3, 1, 1) / 255
+    c2 = torch.tensor(C2, dtype=torch.float64).view(3, 1, 1) / 255
+    slope = (o2 - o1) / (c2 - c1)
+    return slope, o1 - slope * c1
 
 
 def grid(out: Any) -> Any:

@@ -2,12 +2,12 @@
 
 Present means: an additive RGB offset, constant over the pixels of an image whatever their colour,
 redrawn per presentation. It is measured on an eight-colour block image under the same seeds as a
-coordinate image (where each output pixel came from), a black and a white image: every output pixel's
-expected colour is known, so geometric steps (crops, padding, flips, rotations) drop out, and what
-is left of each pixel is the colour step (read on the output grids of the shared sweep, `draws`).
-A per-image offset shared by all pixels and colours is PCA lighting; one that changes with the
-colour (ColorJitter, TrivialAugment, auto-contrast) or across pixels (noise) is not; normalisation
-is the part shared by every draw and is taken out first.
+coordinate image (where each output pixel came from) and two constant colours (each pixel's affine
+map): every output pixel's expected colour is known, so geometric steps (crops, padding, flips,
+rotations) drop out, and what is left of each pixel is the colour step (read on the output grids of
+the shared sweep, `draws`). A per-image offset shared by all pixels and colours is PCA lighting; one
+that changes with the colour (ColorJitter, TrivialAugment, auto-contrast) or across pixels (noise)
+is not; normalisation is the part shared by every draw and is taken out first.
 
 The offset's basis is the training set's when a constant-colour image (no colour variance of its
 own) gets the same offset under the same seed; it is the image's own (albumentations' FancyPCA)
@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .imaging import FINE_PERIOD, _coord_image, _fine_image, _flat_image, _rng_guard, _unwrap
+from .draws import C1, C2, affine
+from .imaging import _coord_image, _flat_image, _rng_guard
 
 BLOCK = 40  # source px per palette block
 # Mid-range colours spanning RGB space (no clipping by an offset of a few percent).
@@ -59,12 +60,13 @@ def _draw(out: dict[str, Any], colour: dict[str, Any], size: tuple[int, int]) ->
     import torch
 
     width, height = size
-    black, white = out["black"], out["white"]
-    slope = white - black
+    slope, zero = affine(out)  # per pixel, from the two constant colours of the same draw
     med = slope.flatten(1).median(dim=1).values.view(-1, 1, 1)
     ok = ((slope / med - 1).abs() < 0.1).all(dim=0)
-    x = _unwrap((out["coord"] - black)[0] / med[0] * width, (out["fine"] - black)[0] / med[0], FINE_PERIOD) - 0.5
-    y = _unwrap((out["coord"] - black)[1] / med[1] * height, (out["fine"] - black)[1] / med[1], FINE_PERIOD) - 0.5
+    # Source positions from the coordinate image: at 300x256 one 8-bit level is at most 1.2 px, well
+    # inside the margin below (the geometry probes, on a 600x300 source, refine it with a fine image).
+    u = (out["coord"] - zero) / med
+    x, y = u[0] * width - 0.5, u[1] * height - 0.5
     margin = 3.0
     inside = (x > margin) & (x < width - 1 - margin) & (y > margin) & (y < height - 1 - margin)
     fx, fy = torch.remainder(x, BLOCK), torch.remainder(y, BLOCK)
@@ -89,12 +91,11 @@ def _draw(out: dict[str, Any], colour: dict[str, Any], size: tuple[int, int]) ->
 
 
 def images(width: int, height: int) -> dict[str, Any]:
-    return {"coord": _coord_image(width, height), "fine": _fine_image(width, height),
-            "black": _flat_image(width, height, (0, 0, 0)), "white": _flat_image(width, height, (255, 255, 255)),
-            "palette": palette_image(width, height)}
+    return {"c1": _flat_image(width, height, C1), "c2": _flat_image(width, height, C2),
+            "coord": _coord_image(width, height), "palette": palette_image(width, height)}
 
 
-IMAGES = ("coord", "fine", "black", "white", "palette")
+IMAGES = ("c1", "c2", "coord", "palette")
 
 
 def measure(sweep: list[dict[str, Any]], colour: dict[str, Any], size: tuple[int, int]) -> list[dict]:

@@ -9,11 +9,12 @@ grids of the shared sweep, `draws`), by what the outputs do, never by class name
   draw for any fixed affine colour map plus additive noise (mean subtraction, std division, §4.1's
   PCA lighting); a difference that changes from draw to draw is a random colour change
   (ColorJitter, grayscale, posterize, solarize, ...);
-- grey ramps along x and along y, minus a black image under the same seed: crops, resizes and
-  flips keep the x ramp constant down every output column and the y ramp along every row; a ramp
-  that varies across is a rotation, shear or perspective; a y ramp that falls is a vertical flip;
-- white minus black under the same seed is zero where the output does not depend on the input:
-  an inner axis-aligned rectangle of such pixels is an erased patch (RandomErasing); fill at the
+- grey ramps along x and along y, minus the output of a black input under the same seed (from the
+  two constant colours, `draws.affine`): crops, resizes and flips keep the x ramp constant down
+  every output column and the y ramp along every row; a ramp that varies across is a rotation,
+  shear or perspective; a y ramp that falls is a vertical flip;
+- the two constant colours give the same output under the same seed where the output does not
+  depend on the input: an inner axis-aligned rectangle of such pixels is an erased patch (RandomErasing); fill at the
   corners (rotations) or strips along a whole edge (padding, translation) is not.
 """
 from __future__ import annotations
@@ -129,11 +130,12 @@ def _augmentation(ctx: Any) -> dict[str, Any]:
         diffs, counts = [], {"rotation_or_shear": 0, "vertical_flip": 0, "random_erasing": 0}
         worst = 0.0
         # The shared sweep's output grids (draws.py): the ramps were drawn under the first SEEDS seeds,
-        # with the black, white and two constant-colour images of the same seeds.
+        # with the two constant-colour images of the same seeds (each pixel's affine map).
         for out in draws.sweep(ctx)[:SEEDS]:
-            b, w = out["black"], out["white"]
-            slope = (w - b).mean(dim=0)
-            live = slope.abs() > 1e-6 * float(slope.abs().max() or 1.0)
+            s, b = draws.affine(out)  # slope, and the output of a black input
+            slope = s.mean(dim=0)
+            gap = (out["c2"] - out["c1"]).abs().amax(dim=0)  # 0 where the output ignores the input
+            live = gap > 1e-6 * float(gap.max() or 1.0)
             if _patch(~live) == "erased":
                 counts["random_erasing"] += 1
             dx = (out["xramp"] - b).mean(dim=0)
@@ -165,7 +167,7 @@ def extra_augmentation(ctx: Any, item: Any) -> Observation:
     shown = ", ".join(f"{k} in {n}" for k, n in sorted(counts.items()))
     decl = ("declared, not measured: the manifest gives train_transform as a literal list of steps; "
             if "train_transform" in ctx.target.declared else "")
-    evidence = (f"{decl}{SEEDS} seeded draws of grey x/y ramps, two constant colours, black and white: draws showing "
+    evidence = (f"{decl}{SEEDS} seeded draws of grey x/y ramps and two constant colours: draws showing "
                 f"{shown} (counted from {MIN_DRAWS}); largest ramp variation across its axis "
                 f"{magnitude(got['worst_cross'], 2, FLOAT32_FLOOR)} of its range "
                 f"(over {CROSS_RAMP:g}: rotated or sheared)")
