@@ -5,9 +5,10 @@ module hooks cannot be registered on it and no functional call reaches Python. E
 still goes through the dispatcher, so a `TorchDispatchMode` sees the same computation as aten ops;
 they are renamed to the functional calls the rest of the trace reads (aten.convolution as
 F.conv2d, aten._adaptive_avg_pool2d as adaptive_avg_pool2d, ...), and everything after recording
-(regions, fits, replays) is unchanged. A TorchScript part of an eager model is recorded the same way,
-inside the function-level recorder, which keeps the two from recording an op twice. Wrappers that only forward to an inner module
-(DataParallel, DistributedDataParallel, AveragedModel, torch.compile) are audited through it.
+(regions, fits, replays) is unchanged. A TorchScript part of an eager model is recorded the same
+way, inside the function-level recorder, which keeps the two from recording an op twice. Wrappers
+that only forward to an inner module (DataParallel, DistributedDataParallel, AveragedModel,
+torch.compile) are audited through it.
 """
 from __future__ import annotations
 
