@@ -17,15 +17,16 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-ADVICE = "build the model with weights=None / pretrained=False (the paper trains from scratch, §5)"
+WEIGHTS = "build the model with weights=None / pretrained=False (the paper trains from scratch, §5)"
+ELSEWHERE = "audits and captured runs use no network (set the library's offline switch, or ship the file)"
 
 
 class DownloadRefused(RuntimeError):
     """Target code asked for the network."""
 
 
-def refusal(what: str) -> str:
-    return f"alexnet-audit downloads nothing: the code asked for {what}; {ADVICE}"
+def refusal(what: str, weights: bool = True) -> str:
+    return f"alexnet-audit downloads nothing: the code asked for {what}; {WEIGHTS if weights else ELSEWHERE}"
 
 
 def _loopback(address: Any) -> bool:
@@ -56,7 +57,7 @@ def install() -> None:
         return load(repo_or_dir, model, *args, **kwargs)
 
     def urlopen(url: Any, *args: Any, **kwargs: Any) -> Any:
-        raise DownloadRefused(refusal(getattr(url, "full_url", url)))
+        raise DownloadRefused(refusal(getattr(url, "full_url", url), weights=False))
 
     def load_state_dict_from_url(url: str, model_dir: str | None = None, *args: Any, **kwargs: Any) -> Any:
         name = kwargs.get("file_name") or os.path.basename(urllib.parse.urlparse(url).path)
@@ -80,7 +81,7 @@ def install() -> None:
 
     def checked(sock: socket.socket, address: Any) -> None:
         if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
-            raise DownloadRefused(refusal(f"a connection to {address[0]}:{address[1]}"))
+            raise DownloadRefused(refusal(f"a connection to {address[0]}:{address[1]}", weights=False))
 
     def sock_connect(self: socket.socket, address: Any) -> None:
         checked(self, address)

@@ -44,7 +44,8 @@ def test_every_way_to_the_network_is_refused_at_once_and_loopback_still_works() 
     assert "asked for https://download.pytorch.org/models/alexnet-owt-" in lines[0]
     assert "torch.hub.load('pytorch/vision', 'alexnet')" in lines[1]
     assert "asked for http://example.com/data.tar" in lines[2] and "10.1.2.3:80" in lines[3]
-    assert all("build the model with weights=None" in line for line in lines[:4])
+    assert all("build the model with weights=None" in line for line in lines[:2])  # weights: how to do without
+    assert all("use no network" in line for line in lines[2:4])  # anything else: no weights advice
 
 
 def test_a_target_with_pretrained_weights_is_one_error_line_not_a_download(tmp_path: Path, monkeypatch,
