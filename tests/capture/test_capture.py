@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 HERE = Path(__file__).resolve().parent
+# The fixtures hard-coded for GPUs are asserted as they run here, redirected to the CPU.
+cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason="asserts how a GPU-only script runs without a GPU")
 
 
 def capture(tmp_path: Path, fixture: str, *args: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -71,6 +74,7 @@ def test_cifar_with_argparse(tmp_path: Path) -> None:
     assert data["model"].endswith("_defs.py:LeNet")  # the unguarded script is not imported by the audit
 
 
+@cpu_only
 @pytest.mark.slow
 def test_hard_coded_cuda_and_a_stream_prefetcher_run_on_the_cpu(tmp_path: Path) -> None:
     got = capture(tmp_path, "hardcoded_cuda")
@@ -178,6 +182,7 @@ def test_mixup_one_output_scored_against_two_targets(tmp_path: Path) -> None:
     assert got["found"]["train.extra_techniques"]["observed"] == ["mixup"]
 
 
+@cpu_only
 @pytest.mark.slow
 def test_mp_spawn_ddp_launcher_hard_coded_for_gpus_runs_as_one_process(tmp_path: Path) -> None:
     got = capture(tmp_path, "ddp_spawn")
@@ -293,6 +298,7 @@ def _audits_the_same(got: dict[str, Any], fixture: str, tmp_path: Path) -> None:
         assert (again / f"{fixture}.{ext}").read_bytes() == (got["out"] / f"{fixture}.{ext}").read_bytes()
 
 
+@cpu_only
 @pytest.mark.slow
 def test_lightning_trainer_on_two_gpus_runs_here_and_its_recipe_is_read_from_what_executes(tmp_path: Path) -> None:
     before = _files(HERE / "lightning_trainer")
