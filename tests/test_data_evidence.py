@@ -284,3 +284,20 @@ class ATenCrop:
 def test_ten_crop_reads_for_v2_and_albumentations_style(name: str, tf: Any) -> None:
     f = audit({"model": tiny_model, "eval_transform": tf}, ["eval.ten_crop"])["eval.ten_crop"]
     assert f.observed == {"crops": 10, "layout": "corners+center+mirrors"}, (name, f.evidence)
+
+
+# ---------------------------------------------------- crops larger than the sweep's images ---
+
+def test_a_crop_larger_than_256_px_with_no_resize_is_measured_on_larger_images_not_an_error():
+    """RandomCrop(280) on the raw image (no resize first) cannot run on the shared sweep's 300x256
+    images; the sweep is then drawn at 600x512, and every probe that reads it still measures."""
+    ids = ["data.hflip", "data.mean_subtraction", "data.pca_lighting", "data.extra_augmentation"]
+    plain = run(T.Compose([T.RandomCrop(280), T.RandomHorizontalFlip(), T.ToTensor()]), ids)
+    assert {i: f.status.value for i, f in plain.items()} == {
+        "data.hflip": "pass", "data.mean_subtraction": "deviation", "data.pca_lighting": "deviation",
+        "data.extra_augmentation": "pass"}
+    lit = run(T.Compose([T.RandomCrop(280), T.RandomHorizontalFlip(), T.ToTensor(), Lighting(0.1, EIGVAL, EIGVEC)]),
+              ids)
+    assert lit["data.pca_lighting"].status.value == "pass", lit["data.pca_lighting"].message
+    jitter = run(T.Compose([T.RandomCrop(280), T.ColorJitter(0.4, 0.4), T.ToTensor()]), ["data.extra_augmentation"])
+    assert jitter["data.extra_augmentation"].observed == ["colour_jitter"]

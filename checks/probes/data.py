@@ -235,7 +235,7 @@ def hflip(ctx: Any, item: Any) -> Observation:
     def build() -> dict[str, Any]:
         # The first draws are the shared sweep's (same image, same seeds); the rest are drawn here.
         shared = [d["coord"] for d in draws.sweep(ctx)][:HFLIP_DRAWS]
-        imgs = {"coord": _coord_image(draws.SRC_W, draws.SRC_H)}
+        imgs = {"coord": _coord_image(*draws.size(ctx))}
         with _rng_guard():
             own = [draws.seeded_grids(tf, imgs, ("coord",), draws.SEED + s)["coord"]
                    for s in range(len(shared), HFLIP_DRAWS)]
@@ -370,8 +370,8 @@ def pca_lighting(ctx: Any, item: Any) -> Observation:
     fixed = col["offset"].nanmedian(dim=0).values
     fixed = torch.where(torch.isnan(fixed), fixed.nanmean(dim=(1, 2), keepdim=True).expand_as(fixed), fixed)
     colour = {"a": col["a"], "fixed": torch.nan_to_num(fixed)}
-    size = (draws.SRC_W, draws.SRC_H)
-    got = ctx.cached("data.lighting", lambda: lighting.measure(draws.sweep(ctx), colour, size))
+    got = ctx.cached("data.lighting", lambda: lighting.measure(draws.sweep(ctx), colour, draws.size(ctx)))
+    size = draws.size(ctx)
     read = lighting.summarise(got)
     scope, hook, note = "per_image", "", ""
     if not read["varies"]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 SRC_W, SRC_H = 300, 256
+LARGE = (600, 512)  # for pipelines whose crop needs more than 256 px (one coordinate level <= 2.4 px)
 SEED = 9000  # seeds SEED + 0 .. SEEDS - 1
 SEEDS = 64  # the colour and lighting draws (statistics to 2 digits: standard error ~ 1/sqrt(2 * 64) ~ 9%)
 RAMP_SEEDS = 48  # the first RAMP_SEEDS of them also draw the augmentation probe's grey ramps
@@ -38,10 +39,10 @@ def ramp(axis: str, width: int = SRC_W, height: int = SRC_H) -> Any:
     return Image.fromarray(a)
 
 
-def images() -> dict[str, Any]:
+def images(width: int = SRC_W, height: int = SRC_H) -> dict[str, Any]:
     from .lighting import images as lighting_images
 
-    return {**lighting_images(SRC_W, SRC_H), "xramp": ramp("x"), "yramp": ramp("y")}
+    return {**lighting_images(width, height), "xramp": ramp("x", width, height), "yramp": ramp("y", width, height)}
 
 
 def affine(out: dict[str, Any]) -> tuple[Any, Any]:
@@ -83,16 +84,34 @@ def seeded_grids(tf: Any, imgs: dict[str, Any], names: tuple[str, ...], seed: in
 
 def sweep(ctx: Any) -> list[dict[str, Any]]:
     """Per seed (SEED + i), the output grid of each image; the ramps for the first RAMP_SEEDS seeds."""
+    return _swept(ctx)[1]
+
+
+def size(ctx: Any) -> tuple[int, int]:
+    """The (width, height) of the sweep's images: SRC_W x SRC_H, or LARGE for a pipeline that needs more."""
+    return _swept(ctx)[0]
+
+
+def _swept(ctx: Any) -> tuple[tuple[int, int], list[dict[str, Any]]]:
     from .data import _transform
     from .imaging import _rng_guard
 
     tf = _transform(ctx, "train_transform")
 
-    def build() -> list[dict[str, Any]]:
-        imgs = images()
+    def at(width: int, height: int) -> list[dict[str, Any]]:
+        imgs = images(width, height)
         every = COLOUR_IMAGES + LIGHTING_IMAGES
         with _rng_guard():
             return [seeded_grids(tf, imgs, every + RAMP_IMAGES if i < RAMP_SEEDS else every, SEED + i)
                     for i in range(SEEDS)]
+
+    def build() -> tuple[tuple[int, int], list[dict[str, Any]]]:
+        try:
+            return (SRC_W, SRC_H), at(SRC_W, SRC_H)
+        except Exception as small:  # a crop larger than 256 px and no resize (RandomCrop(280) alone)
+            try:
+                return LARGE, at(*LARGE)
+            except Exception:
+                raise small from None  # the transform's own error at the usual size, not a second one
 
     return ctx.cached("data.draws", build)
