@@ -51,7 +51,8 @@ def count_macs(model: Any, input_size: tuple[int, ...], seed: int = 0) -> dict[s
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    modes = {m: m.training for m in model.modules()}
+    from .trace import eval_mode
+
     gen = torch.Generator().manual_seed(seed)
     try:
         param = next(model.parameters())
@@ -60,13 +61,8 @@ def count_macs(model: Any, input_size: tuple[int, ...], seed: int = 0) -> dict[s
         device, dtype = torch.device("cpu"), torch.float32
     x = torch.randn((1, *input_size), generator=gen).to(device=device, dtype=dtype)
     counter = FlopCounterMode(display=False)
-    model.eval()
-    try:
-        with torch.no_grad(), counter:
-            model(x)
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
+    with eval_mode(model), torch.no_grad(), counter:
+        model(x)
     root = type(model).__name__
     out: dict[str, dict[str, int]] = {}
     for key, per_op in counter.get_flop_counts().items():

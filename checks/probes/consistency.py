@@ -77,21 +77,14 @@ def _batch_scores(ctx: Any, base: Any, other: Any, batch: int) -> float | None:
 
     from ..explain import EXPLAIN_SEED
     from ..explain.ops import rel_error
-    from ..trace import make_input, one_thread
+    from ..trace import eval_mode, make_input, one_thread
 
     x2 = make_input(ctx.model, tuple(ctx.target.input_size), seed=EXPLAIN_SEED, batch=2)
     xb = make_input(ctx.model, tuple(ctx.target.input_size), seed=EXPLAIN_SEED, batch=batch)
     y2, yb = base.output, other.output
     if not torch.equal(xb[:2], x2):
-        model = ctx.model
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
-        try:
-            with one_thread(), torch.no_grad():
-                out = model(torch.cat([x2, xb[2:]]))
-        finally:
-            for m, mode in modes.items():
-                m.training = mode
+        with eval_mode(ctx.model), one_thread(), torch.no_grad():
+            out = ctx.model(torch.cat([x2, xb[2:]]))
         yb = out[0] if isinstance(out, tuple | list) and out else out
     if not isinstance(y2, torch.Tensor) or not isinstance(yb, torch.Tensor) or yb.dim() < 1 or yb.shape[0] != batch:
         return None

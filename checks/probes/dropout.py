@@ -22,7 +22,8 @@ import torch
 from ..findings import Observation, Skip
 from ..numbers import quantise, sig
 from ..spec import Item
-from ..trace import ACTIVATIONS, Trace, get_trace, get_train_trace, make_input, one_thread, replay, unwrap
+from ..trace import ACTIVATIONS, Trace, eval_mode, get_trace, get_train_trace, make_input, one_thread, replay, unwrap
+from ..trace.kinds import RANDOMS
 from . import probe
 from .arch import is_identity
 
@@ -119,11 +120,6 @@ def dropout_placement(ctx, item: Item) -> Observation:
     return Observation(value, ev, ", ".join(dict.fromkeys(tr.where(i) for i in sites)))
 
 
-_RANDOM_DRAWS = frozenset({"rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "normal", "uniform",
-                           "bernoulli", "multinomial", "randperm", "exponential", "cauchy", "geometric",
-                           "log_normal", "poisson"})
-
-
 def _random_draws(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
     """The random-number functions one eval-mode forward pass calls (only asked when the output is random)."""
     from torch.overrides import TorchFunctionMode
@@ -133,18 +129,12 @@ def _random_draws(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
     class Spy(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             name = getattr(func, "__name__", "").rstrip("_")
-            if name in _RANDOM_DRAWS:
+            if name in RANDOMS:
                 seen.add(name)
             return func(*args, **(kwargs or {}))
 
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad(), Spy():
-            model(x)
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
+    with eval_mode(model), torch.no_grad(), Spy():
+        model(x)
     return sorted(seen)
 
 
@@ -154,16 +144,10 @@ def dropout_eval(ctx, item: Item) -> Observation:
     tr = get_trace(ctx)
     model = unwrap(ctx.model)  # as traced: a torch.compile wrapper would recompile and round differently
     x = make_input(model, tuple(ctx.target.input_size))
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with one_thread(), torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(12345)
-            with torch.no_grad():
-                y = model(x)
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
+    with eval_mode(model), one_thread(), torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(12345)
+        with torch.no_grad():
+            y = model(x)
     y = y if isinstance(y, torch.Tensor) else next(t for t in (y if isinstance(y, (list, tuple)) else y.values())
                                                     if isinstance(t, torch.Tensor))
     deterministic = bool(torch.equal(y, tr.output))

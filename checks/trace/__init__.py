@@ -32,7 +32,16 @@ Layers are named in execution order: conv1, conv2, ... and fc6, fc7, ... (extra 
 """
 from __future__ import annotations
 
-from .build import build_trace, get_trace, get_train_trace, make_input, nonfinite_reason, one_thread, output_problem
+from .build import (
+    build_trace,
+    eval_mode,
+    get_trace,
+    get_train_trace,
+    make_input,
+    nonfinite_reason,
+    one_thread,
+    output_problem,
+)
 from .dispatch import unwrap
 from .elementwise import classify_elementwise
 from .groups import measure_groups
@@ -43,5 +52,5 @@ from .replay import replay  # the function; it shadows the submodule of the same
 
 __all__ = ["Op", "Trace", "Detail", "get_trace", "get_train_trace", "build_trace", "classify_elementwise", "fit_lrn",
            "measure_groups", "make_input", "unwrap", "nonfinite_reason", "output_problem", "replay", "one_thread",
-           "ACTIVATIONS", "POOLS",
+           "eval_mode", "ACTIVATIONS", "POOLS",
            "DROPOUTS", "OpKind", "RawKind", "Activation", "LrnFit"]

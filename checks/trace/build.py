@@ -194,6 +194,19 @@ def build_trace(model: nn.Module, input_size: tuple[int, ...], *, train: bool = 
 # ------------------------------------------------------------------ audit entry points ---------
 
 @contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run the model in eval mode; every submodule's own mode is put back afterwards (probes that run
+    the target outside the trace must not leave it in another mode)."""
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+
+
+@contextlib.contextmanager
 def one_thread() -> Iterator[None]:
     """Run the measurements single-threaded: they are many small ops, for which the intra-op thread
     pool costs more than it gains (10x slower on a shared 2-core machine); restored afterwards."""

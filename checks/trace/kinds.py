@@ -51,7 +51,7 @@ _NORM_NAMES = frozenset({"layer_norm", "group_norm", "instance_norm"})
 # Calls that draw random numbers: their outputs are data (a mask drawn in forward is part of the computation).
 RANDOMS = frozenset({"bernoulli", "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm",
                      "multinomial", "normal", "uniform", "exponential", "geometric", "cauchy", "log_normal",
-                     "random", "native_dropout"})
+                     "random", "poisson", "native_dropout"})
 ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__"})
 MATMULS = frozenset({"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "einsum", "tensordot", "inner"})
 
