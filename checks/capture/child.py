@@ -1,14 +1,13 @@
 """The start of a captured run (child side), called by the bootstrap `sitecustomize` before the script.
 
 Besides the torch-level hooks (`hooks`, `loaders`, `devices`, `data`) it records the epochs the
-command's arguments or YAML config state, keeps checkpoints in the scratch directory, lets
+command's arguments or YAML config state, keeps checkpoints and other writes in the scratch directory (`fs`), lets
 relative reads find the user's files (the run's working directory is the scratch directory), and
 writes the script's uncaught error as one line.
 """
 from __future__ import annotations
 
 import atexit
-import builtins
 import os
 import sys
 from pathlib import Path
@@ -37,18 +36,19 @@ def start() -> None:
     devices.install(rec)
     devices.install_distributed(rec)
     frameworks.install(st)
-    _files(rec, env.get("ALEXNET_AUDIT_CAPTURE_CWD", ""))
+    _checkpoints(rec)
     from . import fs, pretrained
 
-    fs.install(rec, Path(env["ALEXNET_AUDIT_CAPTURE"]).parent)  # after _files: absolute writes stay in the scratch
+    # writes stay in the scratch directory; a relative read missing there is read from the user's cwd
+    fs.install(rec, Path(env["ALEXNET_AUDIT_CAPTURE"]).parent, env.get("ALEXNET_AUDIT_CAPTURE_CWD", ""))
     pretrained.install(rec)  # nothing is downloaded
     _arguments(rec)
     _errors(rec)
     rec.save()
 
 
-def _files(rec: Any, user_cwd: str) -> None:
-    """torch.save goes to the scratch directory; a relative read missing here is read from the user's cwd."""
+def _checkpoints(rec: Any) -> None:
+    """torch.save to a path goes to the scratch directory (torch's C++ writer opens the file itself)."""
     import torch
 
     scratch = Path.cwd()
@@ -68,16 +68,6 @@ def _files(rec: Any, user_cwd: str) -> None:
         return save(obj, f, *args, **kwargs)
 
     torch.save = saved
-    opener = builtins.open
-
-    def open_(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if user_cwd and isinstance(file, str | os.PathLike) and "r" in mode and "+" not in mode:
-            path = Path(file)
-            if not path.is_absolute() and not path.exists() and (Path(user_cwd) / path).exists():
-                file = Path(user_cwd) / path
-        return opener(file, mode, *args, **kwargs)
-
-    builtins.open = open_
 
 
 def _find_epochs(value: Any, depth: int = 0) -> tuple[str, int] | None:

@@ -4,7 +4,8 @@ The run's working directory is already the scratch directory, so relative writes
 scripts also write to absolute paths: `Path(__file__).parent / "runs"` (into the user's checkout),
 `/results/...`, `~/.cache/...`. Every write to a path outside the scratch directory is redirected
 to `<scratch>/outside/<the absolute path>`, and a later read of that path reads the redirected
-copy, so the script runs on as it would; the note names the places it wrote to. Directory
+copy, so the script runs on as it would; the note names the places it wrote to. A relative read
+of a file missing in the scratch directory reads it from the user's working directory. Directory
 creation there never fails because the directory exists (the script's own existence checks look
 at the original path, which stays absent). Only the Python-level calls are covered (open, os.open,
 mkdir/makedirs, rename/replace, remove, chmod/utime); torch.save is handled in `child`.
@@ -21,8 +22,9 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 class Redirect:
-    def __init__(self, rec: Any, scratch: Path) -> None:
+    def __init__(self, rec: Any, scratch: Path, user_cwd: str = "") -> None:
         self.rec = rec
+        self.user_cwd = user_cwd
         self.scratch = scratch.resolve()
         self.base = Path.cwd().resolve() / "outside"
         self.done: set[str] = set()
@@ -35,6 +37,10 @@ class Redirect:
         if isinstance(file, int) or not isinstance(file, str | bytes | os.PathLike):
             return file
         raw = os.fsdecode(file)
+        if not write and self.user_cwd and not os.path.isabs(raw) and not os.path.exists(raw):
+            there = os.path.join(self.user_cwd, raw)  # the run's cwd is the scratch: the user's files are there
+            if os.path.exists(there):
+                return there
         path = Path(os.path.abspath(os.path.expanduser(raw)))
         if self.inside(path):
             return file
@@ -50,8 +56,8 @@ class Redirect:
         return target if target.exists() else file
 
 
-def install(rec: Any, scratch: Path) -> None:
-    r = Redirect(rec, scratch)
+def install(rec: Any, scratch: Path, user_cwd: str = "") -> None:
+    r = Redirect(rec, scratch, user_cwd)
     opener = builtins.open
     os_open, mkdir, makedirs = os.open, os.mkdir, os.makedirs
     rename, replace, remove, chmod, utime = os.rename, os.replace, os.remove, os.chmod, os.utime
