@@ -15,6 +15,7 @@ import socket
 import sys
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 WEIGHTS = "build the model with weights=None / pretrained=False (the paper trains from scratch, §5)"
@@ -41,8 +42,9 @@ def _loopback(address: Any) -> bool:
         return False  # a host name: resolving and reaching it is the network
 
 
-def install() -> None:
-    """Refuse downloads in this process (idempotent)."""
+def install(missing_weights: Callable[[str], Any] | None = None) -> None:
+    """Refuse downloads in this process (idempotent). `missing_weights(url)`, when given, answers a
+    request for weights that are not on this machine instead of refusing it (capture goes on)."""
     import torch.hub
 
     if getattr(torch.hub.download_url_to_file, "_alexnet_offline", False):
@@ -63,6 +65,8 @@ def install() -> None:
         name = kwargs.get("file_name") or os.path.basename(urllib.parse.urlparse(url).path)
         cached = os.path.join(model_dir or os.path.join(torch.hub.get_dir(), "checkpoints"), name)
         if not os.path.exists(cached):  # refused before torch.hub prints "Downloading: ..."
+            if missing_weights is not None:
+                return missing_weights(url)
             raise DownloadRefused(refusal(url))
         return from_url(url, model_dir, *args, **kwargs)  # weights already on this machine: not a download
 

@@ -1,14 +1,14 @@
 """Pretrained weights in a captured run (child side): never downloaded, and the run goes on.
 
 A fine-tuning script asks for weights (`alexnet(weights="DEFAULT")`, `pretrained=True`,
-`load_state_dict_from_url(URL)`). The recipe it trains with can still be captured: the request
-returns an empty stand-in that `load_state_dict` leaves unapplied, so the model keeps its own
-initialisation, and a note names the URL (the paper trains from random initialisation, §5). Any
-other way to the network fails at once with one line (`offline`).
+`load_state_dict_from_url(URL)`). The recipe it trains with can still be captured: where `offline`
+would refuse weights that are not on this machine, it returns an empty stand-in that
+`load_state_dict` leaves unapplied, so the model keeps its own initialisation, and a note names the
+URL (the paper trains from random initialisation, §5). Any other way to the network fails at once
+with one line (`offline`).
 """
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from .. import offline
@@ -23,24 +23,14 @@ class NotDownloaded(dict[str, object]):
 
 
 def install(rec: Any) -> None:
-    offline.install()
-    import torch.hub
     import torch.nn as nn
-    import torch.utils.model_zoo
 
-    def load_state_dict_from_url(url: str, *args: Any, **kwargs: Any) -> NotDownloaded:
+    def not_downloaded(url: str) -> NotDownloaded:
         rec.note(f"the script asked for pretrained weights ({url}): not downloaded, the model kept its own "
                  "initialisation (the paper trains from scratch)")
         return NotDownloaded(url)
 
-    torch.hub.load_state_dict_from_url = load_state_dict_from_url
-    torch.utils.model_zoo.load_url = load_state_dict_from_url
-    import torchvision.models._api  # noqa: F401  (binds the name at import: rebind it there too)
-
-    for name in ("torchvision._internally_replaced_utils", "torchvision.models._api"):
-        module = sys.modules.get(name)
-        if module is not None and hasattr(module, "load_state_dict_from_url"):
-            module.load_state_dict_from_url = load_state_dict_from_url  # type: ignore[attr-defined]
+    offline.install(missing_weights=not_downloaded)
     load = nn.Module.load_state_dict
 
     def load_state_dict(self: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
