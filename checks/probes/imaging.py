@@ -69,7 +69,7 @@ def _generators(tf: Any) -> list[Any]:
             todo.extend((o, depth + 1) for o in obj)
         elif isinstance(obj, dict):
             todo.extend((o, depth + 1) for o in obj.values())
-        elif hasattr(obj, "__dict__") and not isinstance(obj, type) and not callable(getattr(obj, "__wrapped__", 0)):
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
             if type(obj).__module__.split(".")[0] not in ("torch", "numpy", "builtins"):
                 todo.extend((o, depth + 1) for o in vars(obj).values())
     gens = list(found.values())
