@@ -13,13 +13,13 @@ from collections import defaultdict
 
 import torch
 
-from alexnet_audit.context import Context
-from alexnet_audit.explain import explain
-from alexnet_audit.layers import layer_table
+from alexnet_audit.audit.verify import _one
 from alexnet_audit.probes import all_probes
-from alexnet_audit.resolve import load_target
-from alexnet_audit.spec import load_spec
-from alexnet_audit.verify import _one
+from alexnet_audit.probes.context import Context
+from alexnet_audit.probes.layers import layer_table
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.resolve import load_target
+from alexnet_audit.trace.rebuild import explain
 
 
 def bench(ref: str) -> float:

@@ -41,7 +41,7 @@ def _targets() -> dict[str, Any]:
     import torch.nn as nn
 
     import alexnet_ref
-    from alexnet_audit.target import from_object
+    from alexnet_audit.target.record import from_object
 
     def no_lrn() -> nn.Module:
         m = alexnet_ref.alexnet(num_classes=1000)
@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--markdown", type=Path, default=None, help="write the table here (reports/smoke-<device>.md)")
     args = p.parse_args(argv)
 
-    from alexnet_audit.errors import UsageError
+    from alexnet_audit.core.errors import UsageError
     from alexnet_audit.smoke import SmokeOptions, resolve_device, run_smoke, versions
-    from alexnet_audit.spec import load_spec
+    from alexnet_audit.spec.load import load_spec
 
     try:
         dev = resolve_device(args.device)

@@ -11,20 +11,33 @@ from typing import Any
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "Finding": ".findings",
-    "Report": ".findings",
-    "Severity": ".findings",
-    "Status": ".findings",
-    "Item": ".spec",
-    "Spec": ".spec",
-    "SpecError": ".spec",
-    "load_spec": ".spec",
-    "load_target": ".resolve",
+    # records every stage exchanges
+    "Finding": ".core.findings",
+    "Observation": ".core.findings",
+    "Report": ".core.findings",
+    "Severity": ".core.findings",
+    "Skip": ".core.findings",
+    "Status": ".core.findings",
+    # the paper as data, and waivers
+    "Item": ".spec.load",
+    "Spec": ".spec.load",
+    "SpecError": ".spec.load",
+    "load_spec": ".spec.load",
+    "Waiver": ".target.record",
+    # what is audited
+    "Target": ".target.record",
+    "TargetError": ".target.record",
+    "load_target": ".target.resolve",
+    # extending: a probe of your own
+    "probe": ".probes",
+    "Context": ".probes.context",
+    # the pipeline, the gate and reading reports back
+    "run_audit": ".audit.pipeline",
+    "GateResult": ".gate.evaluate",
     "load_reports": ".report",
-    "run_audit": ".audit",
 }
-# `verify` lives in `alexnet_audit.verify.verify`: a package attribute of that name would be rebound to
-# the submodule as soon as anything imports `alexnet_audit.verify`.
+# `verify` lives in `alexnet_audit.audit.verify.verify`: a package attribute of that name would be rebound to
+# the submodule as soon as anything imports `alexnet_audit.audit.verify`.
 
 __all__ = sorted(_EXPORTS)
 

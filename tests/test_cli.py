@@ -1,5 +1,5 @@
 """`alexnet-audit audit` exit codes: 0 the gate passes, 1 it fails, 2 a usage, spec or target error
-with one line on stderr and no traceback. In-process through `alexnet_audit.cli.main`, and once through
+with one line on stderr and no traceback. In-process through `alexnet_audit.cli.main.main`, and once through
 the installed console script."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alexnet_audit.cli import EXIT_GATE, EXIT_OK, EXIT_USAGE, main
-from alexnet_audit.spec import default_spec_path
+from alexnet_audit.cli.main import EXIT_GATE, EXIT_OK, EXIT_USAGE, main
+from alexnet_audit.spec.load import default_spec_path
 from tests.fixtures.mutant_sources import MUTANT_K1
 
 

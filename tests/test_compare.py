@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-import alexnet_audit.compare as cmp
-from alexnet_audit.compare import Outcome, _unique_names, compare, memory_limit
+from alexnet_audit.cli.compare import compare
+from alexnet_audit.isolate import client
+from alexnet_audit.isolate.client import Outcome, memory_limit
+from alexnet_audit.target.refs import report_names
 from tests.fixtures.repo import make_repo
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -149,17 +151,18 @@ def test_hang_is_stopped_and_the_other_target_completes(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- without subprocesses ---
 
-def _fake(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, Outcome]) -> None:
-    def audit_one(ref: str, name: str, *args: Any, **kw: Any) -> Outcome:
-        return outcomes[ref]
+def _fake(monkeypatch: pytest.MonkeyPatch, results: dict[str, dict[str, Any]]) -> None:
+    """The client with the worker's result dicts given: everything after the worker still runs."""
+    def run(req: client.Request, **kw: Any) -> Outcome:
+        return client.finish(Outcome(req.ref, req.name), results[req.ref], req)
 
-    monkeypatch.setattr(cmp, "_audit_one", audit_one)
+    monkeypatch.setattr(client, "run", run)
 
 
 def _ok_report(name: str) -> dict[str, Any]:
-    from alexnet_audit.findings import Report
+    from alexnet_audit.core.findings import Report
     from alexnet_audit.report import report_to_dict
-    from alexnet_audit.spec import load_spec
+    from alexnet_audit.spec.load import load_spec
 
     spec = load_spec(None)
     return report_to_dict(Report(target={"name": name, "source": name}, spec={"version": spec.version,
@@ -170,13 +173,13 @@ def _ok_report(name: str) -> dict[str, Any]:
                                                  (True, "major", 0)])
 def test_exit_code_follows_the_gate_when_nothing_errored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                          passed: bool, fail_on: str, rc: int) -> None:
-    _fake(monkeypatch, {"a": Outcome("a", "a", ok=True, passed=passed, summary="a: ok", report=_ok_report("a"))})
+    _fake(monkeypatch, {"a": {"ok": True, "passed": passed, "summary": "a: ok", "report": _ok_report("a")}})
     assert _run(["a"], out=tmp_path, fail_on=fail_on)[0] == rc
 
 
 def test_error_rows_are_written_by_the_parent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _fake(monkeypatch, {"a": Outcome("a", "a", ok=True, summary="a: ok", report=_ok_report("a")),
-                        "b": Outcome("b", "b", cause="the audit process died from SIGSEGV")})
+    _fake(monkeypatch, {"a": {"ok": True, "summary": "a: ok", "report": _ok_report("a")},
+                        "b": {"ok": False, "cause": "the audit process died from SIGSEGV"}})
     rc, stdout = _run(["a", "b"], out=tmp_path)
     assert rc == 1 and "b: ERROR - the audit process died from SIGSEGV" in stdout
     report = json.loads((tmp_path / "b.json").read_text())
@@ -185,7 +188,7 @@ def test_error_rows_are_written_by_the_parent(monkeypatch: pytest.MonkeyPatch, t
 
 
 def test_unique_names_and_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _unique_names(["seed-000", "seed-000", "x/m.py:Net", "y/m.py:Net"]) == [
+    assert report_names(["seed-000", "seed-000", "x/m.py:Net", "y/m.py:Net"]) == [
         "seed-000", "seed-000-2", "m.Net", "m.Net-2"]
     monkeypatch.setenv("ALEXNET_AUDIT_MEMORY_LIMIT", "1234")
     assert memory_limit() == 1234
@@ -195,7 +198,7 @@ def test_unique_names_and_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unparseable_memory_limit_is_a_usage_error_before_any_audit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from alexnet_audit.cli import EXIT_USAGE, main
+    from alexnet_audit.cli.main import EXIT_USAGE, main
 
     monkeypatch.setenv("ALEXNET_AUDIT_MEMORY_LIMIT", "lots")
     _fake(monkeypatch, {})  # no audit may start
@@ -205,7 +208,7 @@ def test_unparseable_memory_limit_is_a_usage_error_before_any_audit(
 
 
 def test_cli_compare_rejects_a_bad_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from alexnet_audit.cli import main
+    from alexnet_audit.cli.main import main
 
     bad = tmp_path / "spec.yaml"
     bad.write_text("items: 3\n")

@@ -6,14 +6,14 @@ import pytest
 import torch.nn as nn
 import torch.nn.functional as F
 
-from alexnet_audit.causes import link_causes
-from alexnet_audit.findings import Finding, Observation, Severity, Status
-from alexnet_audit.judge import judge
-from alexnet_audit.report.data import fidelity, report_to_dict
+from alexnet_audit.audit.verify import verify
+from alexnet_audit.core.findings import Finding, Observation, Severity, Status
+from alexnet_audit.judge.causes import link_causes
+from alexnet_audit.judge.verdict import judge
+from alexnet_audit.report.document import fidelity, report_to_dict
 from alexnet_audit.report.markdown import render
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_object
-from alexnet_audit.verify import verify
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_object
 
 SPEC = load_spec()
 PAPER = list(SPEC.item("arch.layer_sequence").expected)

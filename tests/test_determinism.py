@@ -1,7 +1,7 @@
 """Reports are the same bytes on any machine.
 
 No reported number may depend on float noise, BLAS, the thread count, the CPU or the global RNG
-state: probes round what they measure to what it supports (`alexnet_audit.numbers`), print float
+state: probes round what they measure to what it supports (`alexnet_audit.core.numbers`), print float
 noise as "< 1e-9" and seed every draw.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ EPS = 2.0 ** -52
 # ------------------------------------------------------------------------- the helpers ---
 
 def test_sig_rounds_to_significant_digits() -> None:
-    from alexnet_audit.numbers import sig
+    from alexnet_audit.core.numbers import sig
 
     assert sig(0.0123456, 3) == 0.0123
     assert sig(123456.0, 2) == 120000.0
@@ -34,14 +34,14 @@ def test_sig_rounds_to_significant_digits() -> None:
 @pytest.mark.parametrize(("x", "digits"), [(0.0125, 2), (0.00857375, 4), (2.45846, 5), (0.5005, 3), (1e-4, 4)])
 def test_sig_ignores_float64_noise_even_on_a_rounding_boundary(x: float, digits: int) -> None:
     """Values that differ by a few ulps (another summation order) round the same way."""
-    from alexnet_audit.numbers import sig
+    from alexnet_audit.core.numbers import sig
 
     got = {sig(x * (1 + k * EPS), digits) for k in range(-8, 9)}
     assert len(got) == 1, got
 
 
 def test_quantise_to_a_step() -> None:
-    from alexnet_audit.numbers import quantise
+    from alexnet_audit.core.numbers import quantise
 
     assert quantise(0.40498483, 0.005) == 0.405
     assert quantise(0.99947729, 0.005) == 1.0
@@ -54,7 +54,7 @@ def test_quantise_to_a_step() -> None:
 
 
 def test_magnitude_and_residual_bucket_float_noise() -> None:
-    from alexnet_audit.numbers import FLOAT32_FLOOR, NOISE_FLOOR, magnitude, residual
+    from alexnet_audit.core.numbers import FLOAT32_FLOOR, NOISE_FLOOR, magnitude, residual
 
     assert NOISE_FLOOR == 1e-9
     assert magnitude(1.2e-16) == magnitude(1.5e-16) == magnitude(0.0) == magnitude(-3e-12) == "< 1e-9"
@@ -73,10 +73,10 @@ def _audit_reference(threads: int, rng_seed: int) -> dict[str, Any]:
     import numpy as np
     import torch
 
+    from alexnet_audit.audit.verify import verify
     from alexnet_audit.report import report_to_dict
-    from alexnet_audit.resolve import load_target
-    from alexnet_audit.spec import load_spec
-    from alexnet_audit.verify import verify
+    from alexnet_audit.spec.load import load_spec
+    from alexnet_audit.target.resolve import load_target
 
     before = torch.get_num_threads()
     torch.manual_seed(rng_seed)

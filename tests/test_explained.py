@@ -10,14 +10,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from alexnet_audit.audit import run_audit
-from alexnet_audit.context import Context
-from alexnet_audit.explain import explain, show_error
-from alexnet_audit.gate import require_explained_on
+from alexnet_audit.audit.pipeline import run_audit
+from alexnet_audit.gate.evaluate import unexplained_message
+from alexnet_audit.probes.context import Context
 from alexnet_audit.report import report_to_dict, to_markdown
-from alexnet_audit.resolve import load_target
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_object
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_object
+from alexnet_audit.target.resolve import load_target
+from alexnet_audit.trace.rebuild import explain, show_error
 from tests.mutants.model import MUTANTS
 
 BUNDLED = ["reference", "torchvision", "seed-000", "seed-001", "seed-002", "seed-003", "seed-004"]
@@ -140,12 +140,10 @@ def test_a_measured_constant_is_reproduced_to_its_precision(spec):
     assert e.ok, e.to_dict()
 
 
-def test_require_explained_on_a_worker_report():
-    data = {"summary": {"explained": {"ok": False, "first_divergence": {"at": "lrn1", "reason": "k differs"},
-                                      "opaque": []}, "gate": {"passed": True}}}
-    msg = require_explained_on(data)
-    assert msg and "lrn1" in msg and data["summary"]["gate"] == {"passed": False, "require_explained": True}
-    assert require_explained_on({"summary": {"explained": {"ok": True}}}) is None
+def test_unexplained_message_names_the_first_divergence():
+    explained = {"ok": False, "first_divergence": {"at": "lrn1", "reason": "k differs"}, "opaque": []}
+    assert unexplained_message(explained) == "unexplained: the measurements stop reproducing the model at lrn1: " \
+        "k differs."
 
 
 def test_errors_are_shown_deterministically():
@@ -187,8 +185,8 @@ class Net(nn.Module):
 def test_cli_require_explained_fails_the_gate(tmp_path, capsys):
     import yaml
 
-    from alexnet_audit.cli import EXIT_GATE, EXIT_OK, main
-    from alexnet_audit.spec import default_spec_path
+    from alexnet_audit.cli.main import EXIT_GATE, EXIT_OK, main
+    from alexnet_audit.spec.load import default_spec_path
 
     data = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
     data["items"] = [it for it in data["items"] if it["id"].startswith("lrn.")]  # a cheap audit
@@ -233,7 +231,7 @@ def test_compare_require_explained_fails_the_run(tmp_path, monkeypatch):
     import contextlib
     import io
 
-    from alexnet_audit.compare import compare
+    from alexnet_audit.cli.compare import compare
 
     (tmp_path / "gated.py").write_text(
         "import torch\nimport alexnet_ref\n\n\nclass Gated(torch.nn.Module):\n    def __init__(self):\n"

@@ -1,4 +1,4 @@
-"""The gate (alexnet_audit.gate): thresholds, errors, info, waivers (waived, stale, expired, unknown id),
+"""The gate (alexnet_audit.gate.evaluate): thresholds, errors, info, waivers (waived, stale, expired, unknown id),
 strict mode, the waiver file format and the one-line summary. Pure: no torch, no probes."""
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit import gate as g
-from alexnet_audit.findings import Finding, Report, Status
-from alexnet_audit.gate import GateResult, WaiverError, evaluate_gate, load_waivers, parse_waivers
-from alexnet_audit.spec import SpecError, load_spec
-from alexnet_audit.target import Waiver
+from alexnet_audit.core.findings import Finding, Report, Status
+from alexnet_audit.gate import evaluate as g
+from alexnet_audit.gate.evaluate import GateResult, WaiverError, evaluate_gate, load_waivers, parse_waivers
+from alexnet_audit.spec.load import SpecError, load_spec
+from alexnet_audit.target.record import Waiver
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -204,5 +204,5 @@ def test_summary_line_pass_and_fail(spec):
 
 def test_gate_is_pure():
     src = Path(g.__file__).read_text(encoding="utf-8")
-    assert "import torch" not in src and "alexnet_audit.verify" not in src
+    assert "import torch" not in src and "alexnet_audit.audit.verify" not in src
     assert g.GateResult(passed=True, fail_on="minor").to_dict()["passed"] is True

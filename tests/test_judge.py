@@ -1,9 +1,9 @@
 """The judge: one pure comparison of observed with expected, tolerance and accepted variants."""
 from __future__ import annotations
 
-from alexnet_audit.findings import Observation, Severity, Status
-from alexnet_audit.judge import differences, judge
-from alexnet_audit.spec import Item, Variant
+from alexnet_audit.core.findings import Observation, Severity, Status
+from alexnet_audit.judge.verdict import differences, judge
+from alexnet_audit.spec.load import Item, Variant
 
 
 def _item(expected, tolerance=None, variants=()) -> Item:

@@ -1,4 +1,4 @@
-"""alexnet_audit.layers: per-layer parameters and multiply-accumulates against the paper's values."""
+"""alexnet_audit.probes.layers: per-layer parameters and multiply-accumulates against the paper's values."""
 from __future__ import annotations
 
 import sys
@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from alexnet_audit.layers import build_rows, count_macs, layer_table, paper_values
-from alexnet_audit.spec import load_spec
+from alexnet_audit.probes.layers import build_rows, count_macs, layer_table, paper_values
+from alexnet_audit.spec.load import load_spec
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +172,8 @@ def test_layer_table_uses_the_trace_and_caches(monkeypatch, spec):
 
 def test_layer_table_on_the_reference_with_the_real_trace():
     import alexnet_ref
-    from alexnet_audit.context import Context
-    from alexnet_audit.target import from_object
+    from alexnet_audit.probes.context import Context
+    from alexnet_audit.target.record import from_object
 
     ctx = Context(from_object("reference", alexnet_ref.alexnet, "alexnet_ref:alexnet"), load_spec())
     rows = layer_table(ctx)

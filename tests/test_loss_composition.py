@@ -8,10 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from alexnet_audit.findings import Status
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_mapping
-from alexnet_audit.verify import verify
+from alexnet_audit.audit.verify import verify
+from alexnet_audit.core.findings import Status
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_mapping
 
 
 class Net(nn.Module):

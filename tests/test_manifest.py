@@ -9,15 +9,15 @@ import pytest
 import torch
 import torchvision  # noqa: F401  (imported once, before the fixture snapshots sys.modules)
 
-from alexnet_audit.manifest import KEYS, StubModule, install_stubs, load_manifest, validate
-from alexnet_audit.target import TargetError
+from alexnet_audit.target.manifest.load import KEYS, StubModule, install_stubs, load_manifest, validate
+from alexnet_audit.target.record import TargetError
 from tests.fixtures.repo import make_repo
 
 
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run in tmp_path and undo what loading a manifest does to sys.modules / sys.path / the stub finder."""
-    from alexnet_audit import manifest
+    from alexnet_audit.target.manifest import load as manifest
 
     monkeypatch.chdir(tmp_path)
     modules, path, roots = set(sys.modules), list(sys.path), set(manifest._FINDER.roots)
@@ -173,9 +173,9 @@ def test_recipe_and_waiver_errors(isolated: Path, body: str, expected: str) -> N
 
 def test_waiver_ids_are_checked_against_the_run_spec(isolated: Path) -> None:
     """A manifest's waiver ids are validated against the spec the audit runs with, not the packaged one."""
-    from alexnet_audit.audit import merge_waivers
-    from alexnet_audit.gate import WaiverError
-    from alexnet_audit.spec import load_spec
+    from alexnet_audit.audit.pipeline import merge_waivers
+    from alexnet_audit.gate.evaluate import WaiverError
+    from alexnet_audit.spec.load import load_spec
 
     p = _manifest(isolated, "model: torch.nn:Identity\nwaivers: {lrn.kk: because}\n")
     target = load_manifest(p)
@@ -250,7 +250,7 @@ def test_the_readme_manifest_example_is_valid() -> None:
     assert blocks, "the README shows a manifest"
     data = yaml.safe_load(blocks[0])
     assert validate(data, "README") == []
-    from alexnet_audit.manifest import _literal_optimizer, _literal_scheduler, _literal_transform
+    from alexnet_audit.target.manifest.load import _literal_optimizer, _literal_scheduler, _literal_transform
 
     problems: list[str] = []
     opt = _literal_optimizer(data["optimizer"], "optimizer", problems)
@@ -311,8 +311,8 @@ def _repo(tmp: Path) -> Path:
 
 
 def test_none_marks_absent_parts_and_they_are_judged_not_skipped(isolated: Path) -> None:
-    from alexnet_audit.spec import load_spec
-    from alexnet_audit.verify import verify
+    from alexnet_audit.audit.verify import verify
+    from alexnet_audit.spec.load import load_spec
 
     _repo(isolated)
     path = _manifest(isolated, """
@@ -414,8 +414,8 @@ def test_every_new_problem_names_the_file_the_key_and_the_step(isolated: Path) -
 
 
 def test_declared_techniques_are_judged_by_the_new_items(isolated: Path) -> None:
-    from alexnet_audit.spec import load_spec
-    from alexnet_audit.verify import verify
+    from alexnet_audit.audit.verify import verify
+    from alexnet_audit.spec.load import load_spec
 
     _repo(isolated)
     ids = ["train.extra_techniques"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from alexnet_audit.probes import all_probes
-from alexnet_audit.spec import load_spec
+from alexnet_audit.spec.load import load_spec
 from tests.mutants import all_mutants
 
 # Probes whose items are paper context (hardware, results): they can only be `skip`, never deviate.

@@ -6,11 +6,11 @@ import pytest
 import torch.nn as nn
 import torch.nn.functional as F
 
-from alexnet_audit.findings import Status
-from alexnet_audit.resolve import load_target
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_object
-from alexnet_audit.verify import verify
+from alexnet_audit.audit.verify import verify
+from alexnet_audit.core.findings import Status
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_object
+from alexnet_audit.target.resolve import load_target
 from tests.wild.models import HandNet
 
 ID = "arch.mode_consistency"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from alexnet_audit.findings import Status
+from alexnet_audit.audit.verify import verify
+from alexnet_audit.core.findings import Status
 from alexnet_audit.probes import all_probes
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_object
-from alexnet_audit.verify import verify
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_object
 from tests.mutants.model import MUTANTS, make
 
 MODEL_GROUPS = ("architecture", "normalisation", "pooling", "dropout", "init")
@@ -25,7 +25,7 @@ def _no_layer_table():
     """The report's per-layer table (optional evidence, tested in test_layers) costs a forward pass per
     mutant and is not judged here."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("alexnet_audit.layers.layer_table", lambda ctx: [])
+        mp.setattr("alexnet_audit.probes.layers.layer_table", lambda ctx: [])
         yield
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import alexnet_ref
-from alexnet_audit.context import Context
-from alexnet_audit.findings import Status
-from alexnet_audit.target import from_object
-from alexnet_audit.verify import _one
+from alexnet_audit.audit.verify import _one
+from alexnet_audit.core.findings import Status
+from alexnet_audit.probes.context import Context
+from alexnet_audit.target.record import from_object
 from tests.mutants.recipe import MUTANTS
 from tests.test_probes_recipe import SPEC, probes
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit.audit import scrub_paths
-from alexnet_audit.compare import compare
-from alexnet_audit.findings import Finding, Report, Severity, Status
+from alexnet_audit.audit.pipeline import scrub_paths
+from alexnet_audit.cli.compare import compare
+from alexnet_audit.core.findings import Finding, Report, Severity, Status
 from tests.fixtures.mutant_sources import MUTANT_K1
 
 

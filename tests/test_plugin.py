@@ -39,7 +39,7 @@ TINY_ITEMS = [
 STUB_CONFTEST = '''\
 """Stand-in probe for the plugin tests: reads params['key'] out of the plain dict the target builds."""
 from alexnet_audit import probes as _probes
-from alexnet_audit.findings import Observation, Skip
+from alexnet_audit.core.findings import Observation, Skip
 
 
 def _stub(ctx, item):
@@ -100,10 +100,10 @@ def preloaded() -> None:
     Pytester drops the modules a run imported when it ends; torch, torchvision and the probe
     modules must not be imported twice in one process (native registrations, `@probe` names).
     """
-    import alexnet_audit.target
+    import alexnet_audit.target.record
 
-    alexnet_audit.target._is_module(None)  # torch.nn
-    mods = ["torchvision", "alexnet_ref", "alexnet_audit.resolve", "alexnet_audit.verify", "alexnet_audit.layers",
+    alexnet_audit.target.record._is_module(None)  # torch.nn
+    mods = ["torchvision", "alexnet_ref", "alexnet_audit.target.resolve", "alexnet_audit.audit.verify", "alexnet_audit.probes.layers",
             "alexnet_audit.trace", "alexnet_audit.report"]
     from alexnet_audit import probes
 
@@ -278,7 +278,7 @@ def test_without_paper_target_the_plugin_adds_nothing_and_imports_nothing_heavy(
         def test_light(pytestconfig):
             assert pytestconfig.pluginmanager.hasplugin("paper_audit")
             assert "alexnet_audit.plugin" in sys.modules
-            heavy = [m for m in ("torch", "alexnet_audit.verify", "alexnet_audit.probes", "alexnet_audit.resolve",
+            heavy = [m for m in ("torch", "alexnet_audit.audit.verify", "alexnet_audit.probes", "alexnet_audit.target.resolve",
                                  "alexnet_audit.report")
                      if m in sys.modules]
             assert heavy == []

@@ -206,7 +206,7 @@ def test_missing_transforms_skip() -> None:
 def test_declared_literal_transforms_say_declared(tmp_path: Any) -> None:
     import textwrap
 
-    from alexnet_audit.manifest import load_manifest
+    from alexnet_audit.target.manifest.load import load_manifest
 
     (tmp_path / "net.py").write_text("import torch.nn as nn\ndef net():\n    return nn.Linear(4, 2)\n")
     (tmp_path / "t.yaml").write_text(textwrap.dedent("""

@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 import alexnet_ref
-from alexnet_audit.context import Context
 from alexnet_audit.probes import data, draws, techniques
+from alexnet_audit.probes.context import Context
 from alexnet_audit.probes.imaging import Adapted, _chw, _rng_guard, _seeded
-from alexnet_audit.target import from_object
+from alexnet_audit.target.record import from_object
 from tests.test_probes_recipe import SPEC, audit, tiny_model
 
 DATA_IDS = ["data.resize", "data.random_crop", "data.mean_subtraction", "data.hflip", "data.pca_lighting",

@@ -9,14 +9,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from alexnet_audit.context import Context
-from alexnet_audit.findings import Skip, Status
+from alexnet_audit.audit.verify import verify
+from alexnet_audit.core.findings import Skip, Status
 from alexnet_audit.probes import all_probes
+from alexnet_audit.probes.context import Context
 from alexnet_audit.probes.init import moments, shape_of
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_object
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_object
 from alexnet_audit.trace import build_trace, classify_elementwise, fit_lrn, measure_groups
-from alexnet_audit.verify import verify
 from tests.mutants.model import make
 
 

@@ -12,11 +12,11 @@ import torch
 from torch import nn
 
 import alexnet_ref
-from alexnet_audit.context import Context
-from alexnet_audit.findings import Finding
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import Target, from_object
-from alexnet_audit.verify import _one
+from alexnet_audit.audit.verify import _one
+from alexnet_audit.core.findings import Finding
+from alexnet_audit.probes.context import Context
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import Target, from_object
 
 SPEC = load_spec()
 RECIPE_IDS = [it.id for it in SPEC.items if it.group in ("training", "data", "evaluation")]
@@ -298,7 +298,7 @@ def test_update_rule_with_momentum_zero_is_both_forms() -> None:
 # ---------------------------------------------------------------------- declared literals ---
 
 def test_declared_literal_optimizer_is_judged_and_says_declared(tmp_path: Any) -> None:
-    from alexnet_audit.manifest import load_manifest
+    from alexnet_audit.target.manifest.load import load_manifest
 
     (tmp_path / "net.py").write_text(textwrap.dedent("""
         import torch.nn as nn

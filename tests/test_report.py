@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit.findings import Observation, Report
-from alexnet_audit.judge import errored, judge, skipped
+from alexnet_audit.core.findings import Observation, Report
+from alexnet_audit.judge.verdict import errored, judge, skipped
 from alexnet_audit.report import (
     anchor,
     fidelity,
@@ -25,7 +25,7 @@ from alexnet_audit.report import (
     write_comparison,
     write_reports,
 )
-from alexnet_audit.spec import GROUPS, load_spec
+from alexnet_audit.spec.load import GROUPS, load_spec
 
 SPEC = load_spec()
 
@@ -50,7 +50,7 @@ LAYERS = [
 
 @dataclass
 class StandInGate:
-    """The duck type of alexnet_audit.gate.GateResult that the report reads."""
+    """The duck type of alexnet_audit.gate.evaluate.GateResult that the report reads."""
 
     passed: bool = False
     fail_on: str = "minor"
@@ -402,8 +402,8 @@ def _audit_twice(tmp_path):
     import torch
 
     import alexnet_ref
-    from alexnet_audit.target import from_object
-    from alexnet_audit.verify import verify
+    from alexnet_audit.audit.verify import verify
+    from alexnet_audit.target.record import from_object
 
     out = []
     for run in ("A", "B"):

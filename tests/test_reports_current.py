@@ -36,11 +36,11 @@ def _first_difference(name: str, old: bytes, new: bytes) -> str:
 def test_committed_reports_are_current(tmp_path, monkeypatch):
     committed = [REPORTS / f"{t}.json" for t in TARGETS]
     assert any(p.is_file() for p in committed), f"reports/ holds no committed report: run `{REFRESH}` and commit it"
-    import alexnet_audit.report.data as report_data
-    from alexnet_audit.audit import run_audit
+    import alexnet_audit.report.document as report_data
+    from alexnet_audit.audit.pipeline import run_audit
     from alexnet_audit.report import report_to_dict, write_comparison
-    from alexnet_audit.resolve import load_target
-    from alexnet_audit.spec import load_spec
+    from alexnet_audit.spec.load import load_spec
+    from alexnet_audit.target.resolve import load_target
 
     first = next(json.loads(p.read_text(encoding="utf-8")) for p in committed if p.is_file())
     env = first.get("environment")

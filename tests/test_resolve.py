@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from alexnet_audit.resolve import (
+from alexnet_audit.target.record import Target, TargetError
+from alexnet_audit.target.resolve import (
     BUILTIN_TARGETS,
     ENTRY_POINT_GROUP,
     absolutize,
@@ -20,7 +21,6 @@ from alexnet_audit.resolve import (
     safe_name,
     split_ref,
 )
-from alexnet_audit.target import Target, TargetError
 
 TINY = '''
 import torch.nn as nn

@@ -19,11 +19,11 @@ import pytest
 import torch
 
 from alexnet_audit import smoke
-from alexnet_audit.cli import main
-from alexnet_audit.errors import UsageError
+from alexnet_audit.cli.main import main
+from alexnet_audit.core.errors import UsageError
 from alexnet_audit.smoke import SmokeOptions
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_object
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_object
 
 SPEC = load_spec()
 
@@ -230,8 +230,8 @@ def test_options_round_trip_through_the_worker_flags():
 
 
 def test_cli_and_worker_share_the_option_definitions():
-    from alexnet_audit.cli import _parser
-    from alexnet_audit.ddp_worker import _parser as worker_parser
+    from alexnet_audit.cli.main import _parser
+    from alexnet_audit.smoke.ddp_worker import _parser as worker_parser
 
     cli_sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["smoke"]
     flags = {f.metadata["flag"] for f in dataclasses.fields(SmokeOptions)}
@@ -240,8 +240,8 @@ def test_cli_and_worker_share_the_option_definitions():
 
 
 def test_import_has_no_side_effects_and_no_cli():
-    code = ("import sys, alexnet_audit.smoke, alexnet_audit.ddp_worker; "
-            "print(sorted(m for m in ('torch', 'alexnet_audit.spec', 'alexnet_audit.cli') if m in sys.modules))")
+    code = ("import sys, alexnet_audit.smoke, alexnet_audit.smoke.ddp_worker; "
+            "print(sorted(m for m in ('torch', 'alexnet_audit.spec.load', 'alexnet_audit.cli.main') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     for path in Path(smoke.__file__).parent.glob("*.py"):
@@ -266,7 +266,7 @@ def test_ddp_on_cpu_with_gloo(tmp_path):
 
 @pytest.mark.cuda
 def test_reference_on_cuda_bf16_channels_last():
-    from alexnet_audit.resolve import load_target
+    from alexnet_audit.target.resolve import load_target
 
     opts = SmokeOptions(device="cuda", steps=12, batch_size=64, amp="bf16", channels_last=True, progress=False)
     r = smoke.run_smoke(load_target("reference"), opts, spec=SPEC)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alexnet_audit.findings import Severity
-from alexnet_audit.spec import SpecError, default_spec_path, load_spec
+from alexnet_audit.core.findings import Severity
+from alexnet_audit.spec.load import SpecError, default_spec_path, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from alexnet_audit.resolve import load_target
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import RECIPE_KEYS
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import RECIPE_KEYS
+from alexnet_audit.target.resolve import load_target
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 

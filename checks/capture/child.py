@@ -27,12 +27,12 @@ def start() -> None:
     rec.data["main_file"] = rec.rel(str(Path(sys.argv[0]).resolve())) if sys.argv and sys.argv[0] else ""
     import torch  # noqa: F401  (the hooks must be in place before the script's imports)
 
-    from . import data, devices, frameworks, hooks, loaders
+    from . import devices, fake_datasets, frameworks, hooks, loaders
 
     st = hooks.State(rec, int(env.get("ALEXNET_AUDIT_CAPTURE_STEPS", "4")))
     hooks.install(st)
     loaders.install(st)
-    data.install(rec)
+    fake_datasets.install(rec)
     devices.install(rec)
     devices.install_distributed(rec)
     frameworks.install(st)

@@ -68,7 +68,7 @@ def _snapshot(w: Watch) -> None:
 
 def _check(w: Watch, module: Any) -> None:
     """Whether `module` moved towards the model's weights as an EMA step since the last snapshot."""
-    from ..numbers import sig
+    from ..core.numbers import sig
 
     snap = w.snaps.get(id(module))
     if snap is None or snap[0]() is not module:

@@ -64,7 +64,7 @@ def target_of(z: Any, g: Any, emitted: str, precision: float = 0.0) -> dict[str,
     `precision` is the gradient's float epsilon (autocast's bfloat16 rounds t to about 4·eps)."""
     import torch
 
-    from ..numbers import sig
+    from ..core.numbers import sig
 
     b, k = z.shape
     tol = max(TOL, 4 * precision)

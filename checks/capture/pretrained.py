@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import offline
+from ..isolate import offline
 
 
 class NotDownloaded(dict[str, object]):

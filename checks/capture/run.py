@@ -45,8 +45,9 @@ def _command(command: list[str], cwd: Path) -> list[str]:
 
 def run_command(command: list[str], *, steps: int, timeout: float, cwd: Path) -> tuple[dict[str, Any], str, str]:
     """Run the command captured; returns (record, the script's error in one line or '', its output)."""
-    from .. import sandbox
-    from ..compare import _env, memory_limit
+    from ..isolate import sandbox
+    from ..isolate.client import memory_limit
+    from ..isolate.client import worker_env as _env
 
     scratch = Path(tempfile.mkdtemp(prefix="alexnet-capture-"))
     try:

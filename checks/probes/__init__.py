@@ -10,18 +10,18 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..findings import Observation
-from ..spec import Item
+from ..core.findings import Observation
+from ..spec.load import Item, Spec
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from .context import Context
 
 ProbeFn = Callable[["Context", Item], Observation]
 
 PROBES: dict[str, ProbeFn] = {}
 
 # Modules that register probes; imported on first use so that `import checks` stays light.
-_MODULES = ("arch", "lrn", "pool", "dropout", "init", "recipe", "loss", "data", "context", "techniques", "consistency")
+_MODULES = ("arch", "lrn", "pool", "dropout", "init", "recipe", "loss", "data", "paper_context", "techniques", "consistency")
 
 
 def _origin(fn: ProbeFn) -> str:
@@ -77,3 +77,19 @@ def static_probe_names() -> set[str]:
                             and isinstance(deco.args[0].value, str)):
                         names.add(deco.args[0].value)
     return names
+
+
+def check_probe_names(spec: Spec) -> None:
+    """Raise SpecError for the first item whose probe is not registered, with a did-you-mean.
+
+    Reads the registered names from the probe modules' source (no torch import), so the parent
+    of an audit can refuse a bad spec before any worker starts.
+    """
+    from ..core.inputs import did_you_mean, short_repr
+    from ..spec.load import SpecError
+
+    names = sorted(probe_names())
+    for it in spec.items:
+        if it.probe not in names:
+            raise SpecError(f"{spec.path}: item {it.id}: unknown probe {short_repr(it.probe)}"
+                            f"{did_you_mean(it.probe, names)} (alexnet-audit list probes).")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..findings import Observation
-from ..numbers import sig
-from ..spec import Item
+from ..core.findings import Observation
+from ..core.numbers import sig
+from ..spec.load import Item
 from ..trace import ACTIVATIONS, POOLS, Op, Trace, get_trace
 from . import probe
 

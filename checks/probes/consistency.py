@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from ..findings import Observation
+from ..core.findings import Observation
 from . import probe
 
 BATCH_RTOL = 1e-4  # the same image's scores, alone or in a bigger batch: float32 re-association only
@@ -75,9 +75,9 @@ def _batch_scores(ctx: Any, base: Any, other: Any, batch: int) -> float | None:
     images (then its traced output serves); otherwise the model runs once more on those two plus one."""
     import torch
 
-    from ..explain import EXPLAIN_SEED
-    from ..explain.ops import rel_error
     from ..trace import eval_mode, make_input, one_thread
+    from ..trace.rebuild import EXPLAIN_SEED
+    from ..trace.rebuild.ops import rel_error
 
     x2 = make_input(ctx.model, tuple(ctx.target.input_size), seed=EXPLAIN_SEED, batch=2)
     xb = make_input(ctx.model, tuple(ctx.target.input_size), seed=EXPLAIN_SEED, batch=batch)
@@ -99,8 +99,8 @@ def _clip(diffs: list[str]) -> str:
 def mode_consistency(ctx: Any, item: Any) -> Observation:
     """Whether the model computes the same in train mode (dropout aside) and at a second batch size as in
     the audited eval-mode batch-2 pass: op sequences of traces in each mode, and the same images' scores."""
-    from ..explain import plain_trace, show_error
     from ..trace import get_trace, get_train_trace
+    from ..trace.rebuild import plain_trace, show_error
 
     batch = int(item.params.get("batch", 3))
     base = plain_trace(ctx, train=False, batch=2)  # shared with the rebuild check

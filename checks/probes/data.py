@@ -19,7 +19,7 @@ The target's transforms (torchvision v1/v2, custom classes, numpy or albumentati
   images read on a grid of about 28x28 pixels per output: each image is transformed once per seed.
 The global RNG states are restored afterwards.
 
-Reported numbers are rounded to what these measurements support (see `alexnet_audit.numbers`):
+Reported numbers are rounded to what these measurements support (see `alexnet_audit.core.numbers`):
 sizes and positions to whole pixels, ratios of fitted pitches to a 0.005 grid (each pitch is good
 to about a quarter pixel over half the output; the extremes of random-resized draws to 2 digits),
 colour coefficients to 3 digits and means to 3 decimals, statistics of the 64 colour draws to 2
@@ -32,8 +32,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..findings import Observation
-from ..numbers import FLOAT32_FLOOR, magnitude, quantise, sig
+from ..core.findings import Observation
+from ..core.numbers import FLOAT32_FLOOR, magnitude, quantise, sig
 from . import draws, lighting, probe
 from .imaging import (
     FINE_PERIOD,

@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
-from ..findings import Observation, Skip
-from ..numbers import quantise, sig
-from ..spec import Item
+from ..core.findings import Observation, Skip
+from ..core.numbers import quantise, sig
+from ..spec.load import Item
 from ..trace import ACTIVATIONS, Trace, eval_mode, get_trace, get_train_trace, make_input, one_thread, replay, unwrap
 from ..trace.kinds import RANDOMS
 from . import probe

@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
-from ..findings import Observation
-from ..numbers import quantise, sig
-from ..spec import Item
+from ..core.findings import Observation
+from ..core.numbers import quantise, sig
+from ..spec.load import Item
 from ..trace import Trace, get_trace, one_thread
 from . import probe
 

@@ -199,7 +199,7 @@ def summarise(draws: list[dict[str, Any]]) -> dict[str, Any]:
 
     import torch
 
-    from ..numbers import FLOAT32_FLOOR, magnitude, sig
+    from ..core.numbers import FLOAT32_FLOOR, magnitude, sig
 
     good = [d for d in draws if "delta" in d]
     if len(good) < max(4, len(draws) // 4):
@@ -284,7 +284,7 @@ def basis(tf: Any, cov: Any, a: Any, imagenet: tuple[float, ...]) -> tuple[Any, 
     carries eigenvalues, else the usual ImageNet ones with eigenvectors from the offsets' covariance."""
     import torch
 
-    from ..numbers import sig
+    from ..core.numbers import sig
 
     found = find_eigval(tf)
     if found is not None:

@@ -11,9 +11,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any, cast
 
-from ..errors import first_line
-from ..findings import Observation
-from ..numbers import sig
+from ..core.errors import first_line
+from ..core.findings import Observation
+from ..core.numbers import sig
 from . import probe
 
 SHOW_DIGITS = 4  # numbers quoted in evidence

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..findings import Observation, Skip
-from ..numbers import FLOAT32_FLOOR, magnitude, sig
-from ..spec import Item
+from ..core.findings import Observation, Skip
+from ..core.numbers import FLOAT32_FLOOR, magnitude, sig
+from ..spec.load import Item
 from ..trace import ACTIVATIONS, POOLS, get_trace
 from . import probe
 from .arch import blocks

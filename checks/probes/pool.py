@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..findings import Observation, Skip
-from ..spec import Item
+from ..core.findings import Observation, Skip
+from ..spec.load import Item
 from ..trace import POOLS, Trace, get_trace
 from . import probe
 from .arch import is_identity, visible

@@ -20,8 +20,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..findings import Observation, Skip
-from ..numbers import magnitude, sig
+from ..core.findings import Observation, Skip
+from ..core.numbers import magnitude, sig
 from . import probe
 from .loss import loss_probe  # noqa: F401  (its old home: `from .recipe import loss_probe`)
 

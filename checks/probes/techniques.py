@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..findings import Observation, Skip
-from ..numbers import FLOAT32_FLOOR, magnitude, sig
+from ..core.findings import Observation, Skip
+from ..core.numbers import FLOAT32_FLOOR, magnitude, sig
 from . import draws, probe
 from .data import _one_thread
 
@@ -67,8 +67,8 @@ def _settings(value: Any) -> str:
 def _loss_smoothing(ctx: Any, item: Any) -> tuple[str | None, str]:
     """The loss probe's reading when it finds label smoothing in the loss's values (else None), and why the
     loss could not be measured ('' when it could): train.loss reports that failure; the techniques stand."""
-    from ..errors import first_line
-    from ..findings import Absent
+    from ..core.errors import first_line
+    from ..core.findings import Absent
     from .recipe import loss_probe
 
     if "loss" not in ctx.recipe:

@@ -18,13 +18,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..files import write_atomic
-from ..findings import Report
-from ..refs import report_stems, safe_name
-from ..spec import Spec
+from ..core.files import write_atomic
+from ..core.findings import Report
+from ..spec.load import Spec
+from ..target.refs import report_stems, safe_name
 from .claims import review_claims
 from .comparison import comparison_dict, write_comparison, write_heatmap
-from .data import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
+from .document import FORMAT, WEIGHTS, dumps, fidelity, report_to_dict, to_json
 from .frame import findings_frame, load_reports
 from .markdown import SYMBOLS, anchor
 from .markdown import render as _render_markdown

@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_path, write_atomic
-from ..refs import COMPARISON_STEM, report_stems
-from ..spec import GROUPS
-from ._values import cell, fmt_macs, normalise
-from .data import dumps, summarise
+from ..core.files import atomic_path, write_atomic
+from ..spec.load import GROUPS
+from ..target.refs import COMPARISON_STEM, report_stems
+from .document import dumps, summarise
 from .frame import write_csv
 from .markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
 from .tables import md_table
+from .values import cell, fmt_macs, normalise
 
 FORMAT = "alexnet-audit/comparison@1"
 COMPARISON_FILES = tuple(f"{COMPARISON_STEM}.{ext}" for ext in ("md", "json", "png", "csv"))

@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..spec import GROUPS, Item, Spec
-from ._values import cell, code, fmt_macs, show
+from ..spec.load import GROUPS, Item, Spec
 from .claims import review_claims
 from .tables import md_table
+from .values import cell, code, fmt_macs, show
 
 SYMBOLS = {"pass": "✅", "variant": "🟡", "deviation": "❌", "skip": "⏭", "error": "💥"}
 GROUP_TITLES = {

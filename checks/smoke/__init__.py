@@ -50,12 +50,12 @@ from .command import smoke_command
 from .ddp import run_ddp
 from .devices import PEAK_TFLOPS, CpuMemory, device_name, peak_basis, peak_tflops, resolve_device, versions
 from .failure import SmokeFailure
-from .judge import FALL_RATIO, INIT_LOSS_MARGIN, MAX_TAIL, judge, loss_falls, tail_mean
+from .fallback import CPU_DEFAULT_BATCH, PaperRecipe, RecipeInfo
 from .loop import run_smoke
 from .options import CommandOptions, SmokeOptions, add_arguments, add_command_arguments, default_warmup
 from .output import markdown, plot_curve, slug, summary_line, write_json, write_markdown
-from .recipe import CPU_DEFAULT_BATCH, PaperRecipe, RecipeInfo
 from .result import FIELDS, Measurement, build_result
+from .verdict import FALL_RATIO, INIT_LOSS_MARGIN, MAX_TAIL, judge, loss_falls, tail_mean
 
 __all__ = [
     "CPU_DEFAULT_BATCH",

@@ -14,7 +14,7 @@ from .output import summary_line, write_json, write_markdown
 
 def smoke_command(args: argparse.Namespace) -> int:
     """0 the target trains, 1 problems found or the run failed; usage, spec and target errors propagate (2)."""
-    from ..spec import load_spec
+    from ..spec.load import load_spec
 
     cmd = CommandOptions.from_args(args)
     load_spec(cmd.run.spec)  # before the (slow) run: a bad spec is a usage error
@@ -25,8 +25,8 @@ def smoke_command(args: argparse.Namespace) -> int:
         if cmd.ddp:
             result = run_ddp(cmd.target, run, nproc=cmd.nproc, timeout=cmd.timeout, log=log)
         else:  # the target trains in an isolated worker (smoke.isolated), never in this process
-            from ..compare import memory_limit
-            from ..refs import absolutize
+            from ..isolate.client import memory_limit
+            from ..target.refs import absolutize
             from .isolated import base_env, run_worker, single_command
 
             base = Path.cwd()
@@ -51,7 +51,7 @@ def smoke_command(args: argparse.Namespace) -> int:
 
 def _log_path(cmd: CommandOptions) -> Path | None:
     """Where the target's output of the run is kept: beside the markdown or the JSON result."""
-    from ..refs import default_name, report_stem
+    from ..target.refs import default_name, report_stem
 
     if cmd.out is not None:
         return cmd.out / f"{report_stem(default_name(cmd.target))}.smoke.log"

@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 from .options import SmokeOptions
-
-_TOP_PACKAGE = (__package__ or "alexnet_audit").rpartition(".")[0]
 
 
 def _project_root() -> Path:
@@ -24,7 +22,7 @@ def _project_root() -> Path:
 def worker_command(ref: str, options: SmokeOptions, nproc: int, base: Path) -> list[str]:
     """The torchrun command line that runs `nproc` ranks of the worker (`--result` is added by run_worker)."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", f"{_TOP_PACKAGE}.ddp_worker", ref, *options.to_argv(), "--base", str(base)]
+            "-m", f"{__package__}.ddp_worker", ref, *options.to_argv(), "--base", str(base)]
 
 
 def _worker_env(use_cuda: bool, nproc: int) -> dict[str, str]:
@@ -49,8 +47,8 @@ def run_ddp(ref: str, options: SmokeOptions | None = None, *, nproc: int = 2,
     if use_cuda and nproc > torch.cuda.device_count():
         raise UsageError(f"--nproc {nproc} exceeds the {torch.cuda.device_count()} visible CUDA device(s)")
     options = dataclasses.replace(options, device="cuda" if use_cuda else "cpu")  # each rank picks its GPU
-    from ..compare import memory_limit
-    from ..refs import absolutize
+    from ..isolate.client import memory_limit
+    from ..target.refs import absolutize
     from .isolated import DEFAULT_TIMEOUT, run_worker
 
     base = Path.cwd()

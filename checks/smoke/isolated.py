@@ -15,18 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import sandbox
-from ..errors import UsageError
-from ..target import TargetError
+from ..core.errors import UsageError
+from ..isolate import sandbox
+from ..target.record import TargetError
 from .failure import SmokeFailure
 
 DEFAULT_TIMEOUT = 3600.0
-_TOP_PACKAGE = (__package__ or "alexnet_audit").rpartition(".")[0]
 
 
 def single_command(ref: str, argv: Sequence[str], base: Path) -> list[str]:
     """The plain (one-process) smoke worker's command line; `--result` is added by `run_worker`."""
-    return [sys.executable, "-m", f"{_TOP_PACKAGE}.ddp_worker", ref, *argv, "--single", "--base", str(base)]
+    return [sys.executable, "-m", f"{__package__}.ddp_worker", ref, *argv, "--single", "--base", str(base)]
 
 
 def run_worker(cmd: Sequence[str], *, env: dict[str, str], timeout: float, memory: int,
@@ -42,7 +41,7 @@ def run_worker(cmd: Sequence[str], *, env: dict[str, str], timeout: float, memor
         n_out, n_err, text = sandbox.read_output(stdout, stderr)
         data = sandbox.read_result(result_path)
         if text.strip() and log is not None:
-            from ..files import write_atomic
+            from ..core.files import write_atomic
 
             log.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(log, text)

@@ -16,18 +16,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UsageError, first_line
-from ..target import Target, TargetError
+from ..core.errors import UsageError, first_line
+from ..target.record import Target, TargetError
 from .devices import CpuMemory, device_name, peak_basis, resolve_device
 from .failure import SmokeFailure
+from .fallback import PaperRecipe, Recipe, build_recipe, default_batch
 from .options import SmokeOptions
-from .recipe import PaperRecipe, Recipe, build_recipe, default_batch
 from .result import Measurement, build_result
 
 if TYPE_CHECKING:
     import torch
 
-    from ..spec import Spec
+    from ..spec.load import Spec
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 RECIPES = ("target", "paper")
 AMPS = ("off", "bf16")

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..files import write_atomic
-from .judge import FALL_RATIO, INIT_LOSS_MARGIN
+from ..core.files import write_atomic
+from .verdict import FALL_RATIO, INIT_LOSS_MARGIN
 
 
 def slug(text: str) -> str:

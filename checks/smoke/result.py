@@ -9,12 +9,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..numbers import sig
-from ..target import Target
+from ..core.numbers import sig
+from ..target.record import Target
 from .devices import peak_tflops, versions
-from .judge import judge, loss_falls
+from .fallback import RecipeInfo
 from .options import SmokeOptions
-from .recipe import RecipeInfo
+from .verdict import judge, loss_falls
 
 FIELDS = (
     "target",

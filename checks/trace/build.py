@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ..errors import first_line
+from ..core.errors import first_line
 from .describe import describe
 from .dispatch import DispatchRecorder, has_script, is_script, untraceable, unwrap
 from .graph import Unit, fold_bias, fold_pads, fold_unfold, main_path, math_regions, units_of

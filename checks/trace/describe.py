@@ -11,7 +11,7 @@ from typing import Any, Literal, NamedTuple, get_args
 
 import torch
 
-from ..errors import first_line
+from ..core.errors import first_line
 from .elementwise import Response, classify_elementwise
 from .graph import Unit, is_random
 from .groups import measure_groups

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from ..numbers import sig
+from ..core.numbers import sig
 from .kinds import Activation, ElementwiseKind
 
 

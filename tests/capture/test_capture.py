@@ -24,7 +24,7 @@ cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason="asserts how a G
 
 def capture(tmp_path: Path, fixture: str, *args: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "alexnet_audit.cli", "capture", "--out", str(out), "--steps", "2", *options,
+    cmd = [sys.executable, "-m", "alexnet_audit.cli.main", "capture", "--out", str(out), "--steps", "2", *options,
            "--", "python", "train.py", *args]
     proc = subprocess.run(cmd, cwd=HERE / fixture, capture_output=True, text=True, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
@@ -56,7 +56,7 @@ def test_plain_loop_over_imagefolder_is_captured_in_under_a_minute_and_audits_th
     assert "val acc" in got["log"] and "val acc" not in got["stdout"]  # the script's output is kept apart
     # The manifest is an ordinary one: audited again, the same report bytes.
     again = tmp_path / "again"
-    subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "audit", str(got["out"] / "plain_loop.yaml"),
+    subprocess.run([sys.executable, "-m", "alexnet_audit.cli.main", "audit", str(got["out"] / "plain_loop.yaml"),
                     "--out", str(again)], cwd=HERE / "plain_loop", capture_output=True, timeout=600)
     for ext in ("json", "md"):
         assert (again / f"plain_loop.{ext}").read_bytes() == (got["out"] / f"plain_loop.{ext}").read_bytes()
@@ -292,7 +292,7 @@ def _files(folder: Path) -> list[str]:
 
 def _audits_the_same(got: dict[str, Any], fixture: str, tmp_path: Path) -> None:
     again = tmp_path / "again"
-    subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "audit", str(got["out"] / f"{fixture}.yaml"),
+    subprocess.run([sys.executable, "-m", "alexnet_audit.cli.main", "audit", str(got["out"] / f"{fixture}.yaml"),
                     "--out", str(again)], cwd=HERE / fixture, capture_output=True, timeout=600)
     for ext in ("json", "md"):
         assert (again / f"{fixture}.{ext}").read_bytes() == (got["out"] / f"{fixture}.{ext}").read_bytes()

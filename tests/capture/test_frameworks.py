@@ -85,7 +85,7 @@ def test_a_post_import_hook_runs_after_the_module_body(tmp_path: Path, monkeypat
 def test_omegaconf_objects_as_manifest_values() -> None:
     from omegaconf import DictConfig, OmegaConf
 
-    from alexnet_audit.loading import load_object
+    from alexnet_audit.target.imports import load_object
 
     cfg = OmegaConf.create({"model": {"channels": [96, 256], "lrn": {"k": 2.0}}, "mean": [0.5, 0.5]})
     ok, value = plain(cfg.model)

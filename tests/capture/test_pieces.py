@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from alexnet_audit.capture.writer import extract_definitions, manifest_text
-from alexnet_audit.manifest import validate
+from alexnet_audit.target.manifest.load import validate
 
 RECORD = {
     "main_file": "train.py", "script_dir": ".", "opt_steps": 2, "epochs_started": 2, "finished": "after",
@@ -71,7 +71,7 @@ def test_definitions_are_copied_without_the_scripts_top_level_statements(tmp_pat
 
 
 def test_fake_data_writes_imagefolder_and_cifar_trees(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "fake-data", str(tmp_path / "d")],
+    out = subprocess.run([sys.executable, "-m", "alexnet_audit.cli.main", "fake-data", str(tmp_path / "d")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     train = tmp_path / "d" / "imagenet" / "train"
@@ -83,7 +83,7 @@ def test_fake_data_writes_imagefolder_and_cifar_trees(tmp_path: Path) -> None:
 
 
 def test_capture_without_a_command_is_a_one_line_usage_error(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "alexnet_audit.cli", "capture", "--out", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "alexnet_audit.cli.main", "capture", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
@@ -93,7 +93,7 @@ def test_capture_without_a_command_is_a_one_line_usage_error(tmp_path: Path) -> 
 def test_an_unreached_manifest_loads_and_its_parts_raise_the_scripts_error(tmp_path: Path) -> None:
     import pytest
 
-    from alexnet_audit.manifest import load_manifest
+    from alexnet_audit.target.manifest.load import load_manifest
 
     (tmp_path / "net.py").write_text("import torch.nn as nn\n\n\ndef Net():\n    return nn.Linear(2, 2)\n",
                                      encoding="utf-8")
@@ -239,9 +239,9 @@ def test_channels_last_on_the_batches_is_recorded_and_the_wrappers_then_remove_t
 
 
 def test_a_manifest_says_how_the_evaluation_loop_combines_crops_and_eval_ten_crop_judges_it(tmp_path: Path) -> None:
-    from alexnet_audit.manifest import load_manifest
-    from alexnet_audit.spec import load_spec
-    from alexnet_audit.verify import verify
+    from alexnet_audit.audit.verify import verify
+    from alexnet_audit.spec.load import load_spec
+    from alexnet_audit.target.manifest.load import load_manifest
 
     found = {}
     for combine in ("average", "separate"):

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alexnet_audit import cli
-from alexnet_audit.errors import UsageError
-from alexnet_audit.gate import WaiverError, load_waivers
-from alexnet_audit.inputs import MAX_YAML_BYTES, parse_memory_limit, read_yaml, short_repr
-from alexnet_audit.manifest import load_manifest
-from alexnet_audit.spec import SpecError, default_spec_path, load_spec
-from alexnet_audit.target import TargetError
+from alexnet_audit.cli import main as cli
+from alexnet_audit.core.errors import UsageError
+from alexnet_audit.core.inputs import MAX_YAML_BYTES, parse_memory_limit, read_yaml, short_repr
+from alexnet_audit.gate.evaluate import WaiverError, load_waivers
+from alexnet_audit.probes import check_probe_names
+from alexnet_audit.spec.load import SpecError, default_spec_path, load_spec
+from alexnet_audit.target.manifest.load import load_manifest
+from alexnet_audit.target.record import TargetError
 
 ITEM = {
     "id": "lrn.k", "group": "normalisation", "claim": "k = 2", "section": "§3.3", "severity": "minor",
@@ -220,7 +221,7 @@ def typo_probe_spec(tmp_path: Path) -> Path:
 
 def test_unknown_probe_is_a_spec_error(typo_probe_spec: Path) -> None:
     with pytest.raises(SpecError) as info:
-        load_spec(typo_probe_spec, check_probes=True)
+        check_probe_names(load_spec(typo_probe_spec))
     assert_one_short_line(str(info.value), str(typo_probe_spec),
                           "item lrn.k: unknown probe 'lrn_parms' (did you mean 'lrn_params'?)")
     assert load_spec(typo_probe_spec).item("lrn.k").probe == "lrn_parms"  # unchecked unless asked
@@ -236,7 +237,7 @@ def test_cli_unknown_probe_is_exit_2_before_the_audit(typo_probe_spec: Path, tmp
 
 
 def test_load_spec_stays_importable_without_torch() -> None:
-    code = ("import sys; from alexnet_audit.spec import load_spec; load_spec(); "
+    code = ("import sys; from alexnet_audit.spec.load import load_spec; load_spec(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
@@ -283,7 +284,7 @@ def test_naming_a_manifest_reads_it_bounded(tmp_path: Path) -> None:
     """compare names targets before any worker starts: an alias bomb must not swamp the parent there."""
     import time
 
-    from alexnet_audit.refs import default_name
+    from alexnet_audit.target.refs import default_name
 
     path = tmp_path / "bomb.yaml"
     path.write_text(f"name: x\nmodel: torch.nn:Identity\ninput_size: {bomb(levels=9)}\n", encoding="utf-8")
@@ -295,7 +296,7 @@ def test_naming_a_manifest_reads_it_bounded(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["spec", "manifest", "waivers"])
 def test_non_utf8_bytes_are_one_line_with_their_place(tmp_path: Path, kind: str) -> None:
     """A Latin-1 byte used to raise a two-part yaml.reader traceback with no line number."""
-    from alexnet_audit.inputs import read_yaml
+    from alexnet_audit.core.inputs import read_yaml
 
     path = tmp_path / f"{kind}.yaml"
     path.write_bytes(b"name: x\nnotes: \"caf\xe9\"\n")
@@ -305,7 +306,7 @@ def test_non_utf8_bytes_are_one_line_with_their_place(tmp_path: Path, kind: str)
 
 
 def test_cli_non_utf8_waivers_are_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from alexnet_audit.cli import EXIT_USAGE, main
+    from alexnet_audit.cli.main import EXIT_USAGE, main
 
     (tmp_path / "w.yaml").write_bytes(b"lrn.k: \"caf\xe9\"\n")
     assert main(["audit", "reference", "--waivers", str(tmp_path / "w.yaml"), "--out", str(tmp_path / "o")]) \

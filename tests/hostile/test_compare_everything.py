@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit.cli import main
-from alexnet_audit.compare import compare
+from alexnet_audit.cli.compare import compare
+from alexnet_audit.cli.main import main
 
 HOSTILE = '''\
 import os

@@ -1,4 +1,4 @@
-"""Nothing is downloaded while target code runs (`alexnet_audit.offline`).
+"""Nothing is downloaded while target code runs (`alexnet_audit.isolate.offline`).
 
 A target built with pretrained weights used to start a download from the audit worker: on a machine
 without network that was a long urllib traceback after a timeout, and with network the report would
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from alexnet_audit.cli import main
+from alexnet_audit.cli.main import main
 
 _PROBE = '''
 import socket, urllib.request, torch.hub

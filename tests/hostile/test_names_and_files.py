@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
-from alexnet_audit.compare import _unique_names, compare
-from alexnet_audit.errors import UsageError
-from alexnet_audit.findings import Report
-from alexnet_audit.judge import errored
+from alexnet_audit.cli.compare import compare
+from alexnet_audit.core.errors import UsageError
+from alexnet_audit.core.findings import Report
+from alexnet_audit.judge.verdict import errored
 from alexnet_audit.report import report_to_dict, write_comparison, write_reports
-from alexnet_audit.spec import load_spec
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.refs import report_names
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = f"{FIXTURES / 'broken_targets.py'}:Tiny"
@@ -66,7 +67,7 @@ def user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # ------------------------------------------------------------------ names ----------------------
 
 def test_report_stems_rules() -> None:
-    from alexnet_audit.refs import MAX_STEM_BYTES, MAX_STEM_CHARS, report_stem, report_stems
+    from alexnet_audit.target.refs import MAX_STEM_BYTES, MAX_STEM_CHARS, report_stem, report_stems
 
     assert report_stems(BUNDLED) == BUNDLED  # the committed reports keep their file names
     assert report_stem("comparison") == "comparison-target"
@@ -85,9 +86,9 @@ def test_report_stems_rules() -> None:
 
 
 def test_repeated_names_get_the_next_free_suffix() -> None:
-    assert _unique_names(["ghost-2", "ghost", "ghost"]) == ["ghost-2", "ghost", "ghost-3"]
-    assert _unique_names(["ghost", "ghost", "ghost-2"]) == ["ghost", "ghost-3", "ghost-2"]
-    assert _unique_names(["seed-000", "seed-000", "x/m.py:Net", "y/m.py:Net"]) == [
+    assert report_names(["ghost-2", "ghost", "ghost"]) == ["ghost-2", "ghost", "ghost-3"]
+    assert report_names(["ghost", "ghost", "ghost-2"]) == ["ghost", "ghost-3", "ghost-2"]
+    assert report_names(["seed-000", "seed-000", "x/m.py:Net", "y/m.py:Net"]) == [
         "seed-000", "seed-000-2", "m.Net", "m.Net-2"]
 
 
@@ -163,7 +164,7 @@ def test_unicode_names_keep_their_letters(user: Path) -> None:
 # ------------------------------------------------------------------ --out ----------------------
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from alexnet_audit.cli import main
+    from alexnet_audit.cli.main import main
 
     rc = main(args)
     captured = capsys.readouterr()
@@ -213,7 +214,7 @@ def test_out_holding_a_directory_where_a_report_goes(user: Path, blocker: str,
 
 
 def test_check_out_dir(tmp_path: Path) -> None:
-    from alexnet_audit.files import check_out_dir
+    from alexnet_audit.core.files import check_out_dir
 
     fresh = tmp_path / "a" / "b"
     assert check_out_dir(fresh, ["seed-000"]) == fresh and not (tmp_path / "a").exists()  # leaves nothing behind
@@ -231,10 +232,10 @@ def test_check_out_dir(tmp_path: Path) -> None:
 
 ATOMIC_SCRIPT = textwrap.dedent('''
     import json, resource, signal, sys
-    from alexnet_audit.findings import Report
-    from alexnet_audit.judge import errored
+    from alexnet_audit.core.findings import Report
+    from alexnet_audit.judge.verdict import errored
     from alexnet_audit.report import report_to_dict, write_comparison, write_reports
-    from alexnet_audit.spec import load_spec
+    from alexnet_audit.spec.load import load_spec
 
     spec = load_spec(None)
     report = Report(target={"name": "victim", "source": "x:y"}, spec={"version": spec.version, "sha256": spec.sha256},

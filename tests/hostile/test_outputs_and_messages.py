@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit.cli import EXIT_GATE, EXIT_USAGE, main
-from alexnet_audit.compare import compare
+from alexnet_audit.cli.compare import compare
+from alexnet_audit.cli.main import EXIT_GATE, EXIT_USAGE, main
 
 MODELS = '''\
 import torch

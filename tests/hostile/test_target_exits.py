@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit.cli import EXIT_GATE, main
+from alexnet_audit.cli.main import EXIT_GATE, main
 
 EXITING = '''\
 import os
@@ -63,7 +63,7 @@ def test_a_target_that_exits_is_an_error_report_and_fails_the_gate(
 
 def test_audit_checks_out_before_auditing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`audit --out FILE` is a one-line usage error before any measurement, not a traceback after it."""
-    from alexnet_audit.cli import EXIT_USAGE
+    from alexnet_audit.cli.main import EXIT_USAGE
 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x", encoding="utf-8")

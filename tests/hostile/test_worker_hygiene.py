@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit.cli import EXIT_GATE, EXIT_OK, main
-from alexnet_audit.sandbox import group_rss
+from alexnet_audit.cli.main import EXIT_GATE, EXIT_OK, main
+from alexnet_audit.isolate.sandbox import group_rss
 
 THREADS = '''\
 import threading

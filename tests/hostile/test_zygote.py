@@ -5,14 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_audit.compare import _audit_one, _env
-from alexnet_audit.zygote import Zygote
+from alexnet_audit.isolate import client
+from alexnet_audit.isolate.zygote import Zygote
+from alexnet_audit.spec.load import load_spec
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_zygote", [False, True])
 def test_workers_forked_or_after_the_zygote_died_say_the_same(tmp_path: Path, kill_zygote: bool) -> None:
-    env = _env(1)
+    env = client.worker_env(1)
     zygote = Zygote(env, tmp_path)
     try:
         assert zygote.ready.wait(120) and zygote.alive()
@@ -20,7 +21,9 @@ def test_workers_forked_or_after_the_zygote_died_say_the_same(tmp_path: Path, ki
             zygote.proc.kill()
             zygote.proc.wait()
         missing = tmp_path / "missing.yaml"
-        outcome = _audit_one("reference", "reference", missing, 120, "never", env, tmp_path, 0, forker=zygote)
+        req = client.Request("reference", "reference", spec=load_spec(None), spec_path=missing, fail_on="never",
+                             base=tmp_path)
+        outcome = client.run(req, env=env, limit=0, forker=zygote)
     finally:
         zygote.close()
     assert not outcome.ok and outcome.stage == "spec" and "missing.yaml" in outcome.cause

@@ -16,10 +16,10 @@ import torch.nn as nn
 
 import tests.wild.models as w
 import tests.wild.wrapped as wr
-from alexnet_audit.findings import Status
-from alexnet_audit.spec import load_spec
-from alexnet_audit.target import from_object
-from alexnet_audit.verify import verify
+from alexnet_audit.audit.verify import verify
+from alexnet_audit.core.findings import Status
+from alexnet_audit.spec.load import load_spec
+from alexnet_audit.target.record import from_object
 
 MODEL_GROUPS = ("architecture", "normalisation", "pooling", "dropout", "init")
 _PARAMS = ("arch.params_total", "arch.params_per_layer")
@@ -110,7 +110,7 @@ def spec():
 def _no_layer_table():
     """The report's per-layer table is not judged here (see tests/test_layers.py)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("alexnet_audit.layers.layer_table", lambda ctx: [])
+        mp.setattr("alexnet_audit.probes.layers.layer_table", lambda ctx: [])
         yield
 
 

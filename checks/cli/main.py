@@ -1,0 +1,201 @@
+"""The `alexnet-audit` command: audit, compare, smoke, list.
+
+Exit codes: 0 the gate passes, 1 it fails, 2 a usage, spec or target-load error (one line on
+stderr, never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import UsageError
+from ..core.inputs import checked_arg, short_repr, timeout_arg
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
+
+
+def _formats(text: str) -> list[str]:
+    out = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in out if f not in ("md", "json")]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"--format takes md, json or md,json (got {short_repr(text)})")
+    return out
+
+
+_timeout = timeout_arg
+_jobs = checked_arg(int, lambda v: v >= 1, "-j/--jobs takes an integer >= 1")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    p = argparse.ArgumentParser(prog="alexnet-audit",
+                                description="Audit an AlexNet implementation against the NIPS 2012 paper.")
+    p.add_argument("--version", action="version", version=f"alexnet-audit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("audit", help="audit one target and write its reports")
+    a.add_argument("target", help="registered name, module:attr, path/file.py:attr or manifest.yaml")
+    a.add_argument("--spec", type=Path, default=None, help="spec file (default: the packaged paper_spec.yaml)")
+    a.add_argument("--out", type=Path, default=Path("reports"), help="output directory (default: reports)")
+    a.add_argument("--format", type=_formats, default=["md", "json"], help="md, json or md,json")
+    a.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor",
+                   help="gate threshold (default: minor)")
+    a.add_argument("--waivers", type=Path, default=None, help="YAML mapping id: reason or id: {reason, until}")
+    a.add_argument("--require-explained", action="store_true",
+                   help="fail the gate unless the measurements rebuild the model (summary.explained.ok)")
+    a.add_argument("--timeout", type=_timeout, default=600.0,
+                   help="seconds the audit may take (default 600); the target runs in its own process")
+
+    c = sub.add_parser("compare", help="audit several targets in isolated subprocesses and write a comparison")
+    c.add_argument("targets", nargs="+")
+    c.add_argument("--out", type=Path, default=Path("reports"))
+    c.add_argument("--spec", type=Path, default=None)
+    c.add_argument("--timeout", type=_timeout, default=120.0, help="seconds per target (default 120)")
+    c.add_argument("-j", "--jobs", type=_jobs, default=1, help="targets audited in parallel (default 1)")
+    c.add_argument("--require-explained", action="store_true",
+                   help="a target whose measurements do not rebuild the model fails (exit 1, even with fail-on never)")
+    c.add_argument("--fail-on", choices=["major", "minor", "never"], default="never",
+                   help="gate threshold for the exit code (default: never; errors always fail)")
+
+    from ..smoke.options import add_command_arguments  # the one definition of the smoke options
+
+    s = sub.add_parser("smoke", help="a short training run on synthetic data")
+    add_command_arguments(s)
+
+    cap = sub.add_parser("capture", help="run a training command under instrumentation and audit what it does",
+                         usage="alexnet-audit capture [--out DIR] [--steps N] [--timeout S] [--data DIR] "
+                               "-- COMMAND ...")
+    cap.add_argument("--out", type=Path, default=Path("reports"), help="output directory (default: reports)")
+    cap.add_argument("--steps", type=_jobs, default=4, help="optimizer steps before the epoch ends (default 4)")
+    cap.add_argument("--timeout", type=_timeout, default=300.0, help="seconds for the command (default 300)")
+    cap.add_argument("--data", type=Path, default=None, help="write synthetic ImageFolder/CIFAR trees here first")
+    cap.add_argument("--name", default=None, help="report name (default: the script's folder or stem)")
+    cap.add_argument("--spec", type=Path, default=None)
+    cap.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor")
+    cap.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the training command")
+
+    fd = sub.add_parser("fake-data", help="write small synthetic ImageFolder and CIFAR trees")
+    fd.add_argument("dir", type=Path)
+
+    ls = sub.add_parser("list", help="list targets, spec items or probes")
+    ls.add_argument("what", choices=["targets", "items", "probes"])
+    ls.add_argument("--spec", type=Path, default=None)
+    return p
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "items":
+        from ..spec.load import load_spec
+
+        for it in load_spec(args.spec).items:
+            print(f"{it.id:32} {it.severity.value:6} {it.section:24} {it.claim}")
+    elif args.what == "probes":
+        from ..probes import all_probes
+        from ..spec.load import load_spec
+
+        users: dict[str, list[str]] = {}
+        for it in load_spec(args.spec).items:
+            users.setdefault(it.probe, []).append(it.id)
+        for name, fn in all_probes().items():
+            doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+            print(f"{name:20} {doc}  [{', '.join(users.get(name, [])) or 'unused'}]")
+    else:
+        from ..target.resolve import registered_targets
+
+        for name, where in registered_targets().items():
+            print(f"{name:16} {where}")
+    return EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    """Audit one target in an isolated worker, like compare: the target's code never runs here."""
+    from ..core.files import check_out_dir
+    from ..gate.evaluate import load_waivers
+    from ..isolate import client
+    from ..target.refs import default_name
+
+    spec = client.load_checked_spec(args.spec)
+    waivers = load_waivers(args.waivers, spec) if args.waivers is not None else None  # exit 2 before the target runs
+    req = client.Request(ref=args.target, name=default_name(args.target), spec=spec, spec_path=args.spec,
+                         fail_on=args.fail_on, require_explained=args.require_explained, waivers=waivers,
+                         timeout=args.timeout)
+    out = check_out_dir(args.out, [req.file_stem], args.format)  # before the audit, not after it
+    outcome = raise_usage_errors(client.run(req))
+    paths = outcome.write(out, args.format)
+    print(outcome.summary)
+    if outcome.unexplained:
+        print(outcome.unexplained)
+    for path in paths:
+        print(f"wrote {path}")
+    return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
+
+
+def raise_usage_errors(outcome: Any) -> Any:
+    """A spec or load problem the user must fix is exit 2 (one line), not a report."""
+    from ..spec.load import SpecError
+    from ..target.record import TargetError
+
+    if not outcome.ok and outcome.stage == "spec":
+        raise SpecError(outcome.detail)
+    if not outcome.ok and outcome.stage == "load":
+        raise TargetError(outcome.detail)
+    return outcome
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    return compare(args.targets, out=args.out, spec_path=args.spec, timeout=args.timeout, jobs=args.jobs,
+                   require_explained=args.require_explained,
+                   fail_on=args.fail_on)
+
+
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    from ..smoke import smoke_command
+
+    return smoke_command(args)
+
+
+def _cmd_capture(args: argparse.Namespace) -> int:
+    from ..capture import capture
+
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    return capture(command, out=args.out, steps=int(args.steps), timeout=args.timeout, data=args.data,
+                   spec_path=args.spec, fail_on=args.fail_on, name=args.name)
+
+
+def _cmd_fake_data(args: argparse.Namespace) -> int:
+    from ..capture import fake_data
+
+    return fake_data(args.dir)
+
+
+_COMMANDS = {"audit": _cmd_audit, "compare": _cmd_compare, "smoke": _cmd_smoke, "list": _cmd_list,
+             "capture": _cmd_capture, "fake-data": _cmd_fake_data}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..spec.load import SpecError
+    from ..target.record import TargetError
+
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (SpecError, TargetError, UsageError) as exc:
+        print(f"alexnet-audit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `alexnet-audit list items | head`
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("alexnet-audit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

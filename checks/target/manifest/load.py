@@ -1,0 +1,416 @@
+"""Target manifests: a YAML file that plugs in a model from another checkout (docs/ARCHITECTURE.md, "Target protocol").
+
+```yaml
+name: their-alexnet                 # report name (default: the file's stem)
+model: src/model.py:AlexNet         # or package.module:attr; file paths relative to this file
+kwargs: {num_classes: 10}           # passed to the model factory (class or function)
+sys_path: [., src]                  # added to sys.path (relative to this file) before importing
+stub_modules: [tensorboardX]        # optional imports replaced by empty modules
+input_size: [3, 227, 227]           # or 227
+num_classes: 10
+# recipe: references (module:attr / file.py:attr) ...
+loss: torch.nn:CrossEntropyLoss
+train_transform: src/data.py:train_transform
+# ... or literal values, built here and marked `declared` in the report
+batch_size: 128
+epochs: 90
+optimizer: {type: SGD, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
+scheduler: {type: StepLR, step_size: 30, gamma: 0.1}
+eval_transform: [{type: Resize, size: 256}, {type: CenterCrop, size: 224}, ToTensor]
+# `none` says the recipe has no such part (scheduler, loss, eval_transform): judged, not skipped.
+# Steps and types may reference the repository's code (`{type: src/aug.py:Lighting, alphastd: 0.1}`);
+# typed arguments, `{call: ...}` values, albumentations steps, param_groups and the `techniques:`
+# section are described in manifest_values.py and manifest_recipe.py.
+waivers:
+  lrn.k: "k=1 on purpose"
+  init.weights: {reason: "Kaiming init", until: 2026-12-31}
+notes: "free text shown in the report"
+```
+
+Every problem is one line naming the file and the key (with a did-you-mean for misspelt keys and
+type names); all problems are reported at once.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import inspect
+import sys
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ...core.inputs import did_you_mean, read_yaml, short_repr
+from ..record import Target, TargetError, from_mapping
+from . import recipe_parts as manifest_recipe
+from .values import Values, is_none
+
+# Modules a manifest may not replace with empty stubs: the audit itself runs on them.
+_UNSTUBBABLE = {
+    "torch": "the audit measures the model with torch itself",
+    "torchvision": "the audit's transform probes and reference use torchvision",
+    "alexnet_audit": "that is this auditing package",
+    "alexnet_ref": "that is the audit's reference model",
+}
+
+KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
+        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "techniques", "waivers", "notes")
+RECIPE_REFS = ("optimizer", "scheduler", "loss", "train_transform", "eval_transform")
+# Recipe parts a run may lack: `none` says so, and the items measuring them judge the absence.
+MAY_BE_NONE = ("scheduler", "loss", "eval_transform")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+# ----------------------------------------------------------------------------- stub modules ---
+
+class _Anything:
+    """What a stub module hands out: any attribute, any call, subclassable, iterable, falsy.
+
+    Called with a single function or class (a decorator), it returns it unchanged.
+    """
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_stub_name", name)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        return _Anything(f"{self._stub_name}.{attr}")
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
+            return args[0]
+        return _Anything(f"{self._stub_name}()")
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        return (object,)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<stub {self._stub_name}>"
+
+
+class StubModule(types.ModuleType):
+    """An empty stand-in for an optional dependency: every attribute is a permissive dummy."""
+
+    __path__: list[str] = []  # a package, so `import stub.sub` works too (served by _StubFinder)
+    __alexnet_audit_stub__ = True
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        sub = sys.modules.get(f"{self.__name__}.{attr}")
+        return sub if sub is not None else _Anything(f"{self.__name__}.{attr}")
+
+
+class _StubLoader(importlib.abc.Loader):
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return StubModule(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class _StubFinder(importlib.abc.MetaPathFinder):
+    """Serves the submodules of stubbed packages (`tensorboardX.writer` when `tensorboardX` is stubbed)."""
+
+    roots: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if any(fullname == r or fullname.startswith(r + ".") for r in self.roots):
+            return importlib.machinery.ModuleSpec(fullname, _StubLoader(), is_package=True)
+        return None
+
+
+_FINDER = _StubFinder()
+
+
+def install_stubs(names: list[str]) -> None:
+    """Put an empty StubModule in sys.modules for each name (and for missing parent packages)."""
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    for name in names:
+        parts = name.split(".")
+        stubbed_parent = False
+        for i in range(1, len(parts)):  # parents: keep real ones, stub missing ones
+            parent = ".".join(parts[:i])
+            if parent in sys.modules:
+                stubbed_parent = isinstance(sys.modules[parent], StubModule)
+                continue
+            found = None
+            if not stubbed_parent:
+                try:
+                    found = importlib.util.find_spec(parent)
+                except (ImportError, ValueError):
+                    found = None
+            if found is None:
+                sys.modules[parent] = StubModule(parent)
+                _FINDER.roots.add(parent)
+                stubbed_parent = True
+        stub = StubModule(name)
+        sys.modules[name] = stub
+        _FINDER.roots.add(name)
+        parent_mod = sys.modules.get(".".join(parts[:-1])) if len(parts) > 1 else None
+        if parent_mod is not None:
+            try:
+                setattr(parent_mod, parts[-1], stub)
+            except (AttributeError, TypeError):  # a read-only parent keeps its attribute; the import still works
+                pass
+
+
+# ------------------------------------------------------------------- literal recipe values ---
+# Built by manifest_values (transform steps, typed arguments) and manifest_recipe (optimizer,
+# scheduler, loss, techniques); these three keep their old names for callers and tests.
+
+def _literal_optimizer(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None,
+                       names: list[str] | None = None) -> Any:
+    return manifest_recipe.optimizer(value, at, Values(base, problems), names)
+
+
+def _literal_scheduler(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None,
+                       techniques: Mapping[str, Any] | None = None) -> Any:
+    return manifest_recipe.scheduler(value, at, Values(base, problems), techniques or {})
+
+
+def _literal_loss(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None) -> Any:
+    return manifest_recipe.loss(value, at, Values(base, problems))
+
+
+def _literal_transform(value: Any, at: str, problems: list[str], base: Path | None = None) -> Any:
+    """A list of steps (Compose), or one `{call: ...}` / `{use: ...}` / `{type: ...}` giving the whole transform."""
+    import torchvision.transforms as T
+
+    vals = Values(base, problems)
+    if isinstance(value, Mapping):
+        return vals.step(value, at)
+    return T.Compose(vals.steps(list(value), at))
+
+
+# ------------------------------------------------------------------------------- loading ---
+
+def _read(path: Path) -> dict[str, Any]:
+    data, _ = read_yaml(path, "the manifest", TargetError)
+    if not isinstance(data, Mapping):
+        raise TargetError(f"{path}: a manifest is a mapping with at least a 'model' key (got {type(data).__name__}).")
+    return dict(data)
+
+
+def _str_list(value: Any, at: str, problems: list[str]) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(f"{at}: must be a list of strings (got {short_repr(value)}).")
+        return []
+    return [v.strip() for v in value]
+
+
+def validate(data: Mapping[str, Any], where: str) -> list[str]:
+    """Structural problems of a manifest (no imports), one line each."""
+    problems: list[str] = []
+    for key in data:
+        if key not in KEYS:
+            problems.append(f"{where}: unknown key {short_repr(key)}{did_you_mean(str(key), KEYS)}; "
+                            f"allowed: {', '.join(KEYS)}.")
+    at = lambda k: f"{where}: {k}"  # noqa: E731
+    if "model" not in data:
+        problems.append(f"{where}: model: missing; give 'package.module:attr' or 'path/file.py:attr'.")
+    elif not isinstance(data["model"], str) or ":" not in data["model"]:
+        problems.append(f"{at('model')}: must be 'package.module:attr' or 'path/file.py:attr' "
+                        f"(got {short_repr(data['model'])}).")
+    if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
+        problems.append(f"{at('name')}: must be a non-empty string (got {short_repr(data['name'])}).")
+    if "kwargs" in data and data["kwargs"] is not None:
+        kw = data["kwargs"]
+        if not isinstance(kw, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in kw):
+            problems.append(f"{at('kwargs')}: must be a mapping of argument names to values (got {short_repr(kw)}).")
+    for key in ("sys_path", "stub_modules"):
+        if key in data and data[key] is not None:
+            _str_list(data[key], at(key), problems)
+    for stub in data.get("stub_modules") or [] if isinstance(data.get("stub_modules"), list) else []:
+        root = str(stub).split(".")[0]
+        if root in _UNSTUBBABLE:
+            problems.append(f"{at('stub_modules')}: '{stub}' cannot be stubbed: {_UNSTUBBABLE[root]}.")
+    if "input_size" in data:
+        v = data["input_size"]
+        ok = (_is_int(v) and v > 0) or (isinstance(v, list) and len(v) == 3 and all(_is_int(x) and x > 0 for x in v))
+        if not ok:
+            problems.append(f"{at('input_size')}: must be an integer (227) or [C, H, W] (got {short_repr(v)}).")
+    for key in ("num_classes", "batch_size", "epochs"):
+        if key in data and not (_is_int(data[key]) and data[key] > 0):
+            problems.append(f"{at(key)}: must be a positive integer (got {short_repr(data[key])}).")
+    for key in RECIPE_REFS:
+        if key not in data:
+            continue
+        v = data[key]
+        if key in MAY_BE_NONE and is_none(v):
+            continue
+        if key in ("optimizer", "scheduler", "loss"):
+            literal_ok = isinstance(v, Mapping)
+            form = "{type: Name, ...}" + (" or none" if key in MAY_BE_NONE else "")
+        else:
+            literal_ok = isinstance(v, list) or (isinstance(v, Mapping) and bool({"call", "use", "type"} & set(v)))
+            form = "a list of transform steps, {call: module:attr, ...}" + (" or none" if key in MAY_BE_NONE else "")
+        if not (isinstance(v, str) and ":" in v) and not literal_ok:
+            problems.append(f"{at(key)}: must be a 'module:attr' / 'file.py:attr' reference or {form} "
+                            f"(got {short_repr(v)}).")
+    if "notes" in data and not (isinstance(data["notes"], str) or (
+            isinstance(data["notes"], list) and all(isinstance(n, str) for n in data["notes"]))):
+        problems.append(f"{at('notes')}: must be a string or a list of strings.")
+    return problems
+
+
+def _waivers(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
+    from ...gate.evaluate import WaiverError, parse_waivers
+
+    try:  # ids are checked against the run's spec when the audit starts (audit.merge_waivers)
+        return parse_waivers(value, None, f"{where}: waivers")
+    except WaiverError as exc:
+        problems.append(str(exc))
+        return {}
+
+
+MAX_PROBLEMS = 20
+
+
+def _joined(problems: list[str]) -> str:
+    """The problems one per line, at most MAX_PROBLEMS of them (a file of junk keys stays readable)."""
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"... and {len(problems) - MAX_PROBLEMS} more problems.")
+    return "\n".join(shown)
+
+
+def load_manifest(path: Path | str, name: str | None = None) -> Target:
+    """Read, validate and load a manifest; TargetError lists every problem, one line each."""
+    path = Path(path)
+    where = str(path)
+    if path.is_dir():
+        raise TargetError(f"{where}: is a directory, not a manifest file (give the .yaml file inside it).")
+    if not path.is_file():
+        raise TargetError(f"{where}: no such manifest file.")
+    data = _read(path)
+    problems = validate(data, where)
+    if problems:
+        raise TargetError(_joined(problems))
+    base = path.resolve().parent
+
+    for entry in reversed(_str_list(data.get("sys_path") or [], "", [])):
+        full = str((base / entry).resolve())
+        if full not in sys.path:
+            sys.path.insert(0, full)
+    stubs = _str_list(data.get("stub_modules") or [], "", [])
+    if stubs:
+        install_stubs(stubs)
+
+    from ..imports import load_object
+
+    declared: set[str] = set()
+    absent: set[str] = set()
+    mapping: dict[str, Any] = {}
+    model_obj = load_object(data["model"], base=base, what=f"{where}: model ({data['model']})")
+    kwargs = Values(base, problems).args(dict(data.get("kwargs") or {}), f"{where}: kwargs")
+    if problems:
+        raise TargetError(_joined(problems))
+    mapping["model"], names = _model_factory(model_obj, kwargs, f"{where}: model")
+    for key in ("input_size", "num_classes"):
+        if key in data:
+            mapping[key] = data[key]
+    for key in ("batch_size", "epochs"):
+        if key in data:
+            mapping[key] = data[key]
+            declared.add(key)
+    techniques = manifest_recipe.techniques(data.get("techniques"), f"{where}: techniques", problems)
+    if "techniques" in data:
+        mapping["techniques"] = techniques
+        declared.add("techniques")
+    for key in RECIPE_REFS:
+        if key not in data:
+            continue
+        value, at = data[key], f"{where}: {key}"
+        if key in MAY_BE_NONE and is_none(value):
+            absent.add(key)
+            continue
+        if isinstance(value, str):
+            mapping[key] = load_object(value, base=base, what=f"{at} ({value})")
+            continue
+        if key == "optimizer":
+            built = _literal_optimizer(value, at, problems, base, names)
+        elif key == "scheduler":
+            built = _literal_scheduler(value, at, problems, base, techniques)
+        elif key == "loss":
+            built = _literal_loss(value, at, problems, base)
+        else:
+            built = _literal_transform(value, at, problems, base)
+        if built is not None:
+            mapping[key] = built
+            declared.add(key)
+    waivers = _waivers(data.get("waivers"), where, problems) if data.get("waivers") else {}
+    if problems:
+        raise TargetError(_joined(problems))
+    notes = data.get("notes") or []
+    notes = [notes] if isinstance(notes, str) else list(notes)
+    if stubs:
+        notes.append(f"Stubbed optional modules: {', '.join(stubs)}.")
+    from ..refs import safe_name
+
+    target_name = name or safe_name(data.get("name") or path.stem)
+    return from_mapping(target_name, mapping, where, declared=frozenset(declared), absent=frozenset(absent),
+                        waivers=waivers, notes=notes)
+
+
+def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> tuple[Any, list[str]]:
+    """A factory that returns a fresh nn.Module per call (built once now to fail early and clearly),
+    and the model's parameter names (param_groups select by them)."""
+    import functools
+
+    import torch.nn as nn
+
+    if isinstance(obj, nn.Module):
+        if kwargs:
+            raise TargetError(f"{at}: kwargs given, but the model is an nn.Module instance, not a factory.")
+        return obj, [n for n, _ in obj.named_parameters()]
+    if not callable(obj):
+        raise TargetError(f"{at}: {type(obj).__name__} is neither an nn.Module nor a callable returning one.")
+    factory = functools.partial(obj, **kwargs) if kwargs else obj
+    label = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    try:
+        built = factory()
+    except TypeError as exc:
+        raise TargetError(f"{at}: calling {label}(**kwargs) failed: TypeError: {exc} (check kwargs).") from None
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TargetError(f"{at}: calling {label} failed: {type(exc).__name__}{': ' + text if text else ''}") from None
+    if not isinstance(built, nn.Module):
+        raise TargetError(f"{at}: {label} returned {type(built).__name__}, not an nn.Module.")
+    first = [built]
+
+    def model() -> Any:
+        return first.pop() if first else factory()
+
+    return model, [n for n, _ in built.named_parameters()]
