@@ -23,7 +23,7 @@ _EXPORTS = {
     "Spec": ".spec.load",
     "SpecError": ".spec.load",
     "load_spec": ".spec.load",
-    "Waiver": ".target.record",
+    "Waiver": ".spec.waivers",
     # what is audited
     "Target": ".target.record",
     "TargetError": ".target.record",

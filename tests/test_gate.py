@@ -9,9 +9,9 @@ import pytest
 
 from alexnet_audit.core.findings import Finding, Report, Status
 from alexnet_audit.gate import evaluate as g
-from alexnet_audit.gate.evaluate import GateResult, WaiverError, evaluate_gate, load_waivers, parse_waivers
+from alexnet_audit.gate.evaluate import GateResult, evaluate_gate
 from alexnet_audit.spec.load import SpecError, load_spec
-from alexnet_audit.target.record import Waiver
+from alexnet_audit.spec.waivers import Waiver, WaiverError, load_waivers, parse_waivers
 
 TODAY = dt.date(2026, 6, 1)
 

@@ -173,9 +173,8 @@ def test_recipe_and_waiver_errors(isolated: Path, body: str, expected: str) -> N
 
 def test_waiver_ids_are_checked_against_the_run_spec(isolated: Path) -> None:
     """A manifest's waiver ids are validated against the spec the audit runs with, not the packaged one."""
-    from alexnet_audit.audit.pipeline import merge_waivers
-    from alexnet_audit.gate.evaluate import WaiverError
     from alexnet_audit.spec.load import load_spec
+    from alexnet_audit.spec.waivers import WaiverError, merge_waivers
 
     p = _manifest(isolated, "model: torch.nn:Identity\nwaivers: {lrn.kk: because}\n")
     target = load_manifest(p)

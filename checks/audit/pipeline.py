@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.findings import Report
-from ..gate.evaluate import GateResult, Waiver, check_waiver_ids, evaluate_gate
+from ..gate.evaluate import GateResult, evaluate_gate
 from ..spec.load import Spec
+from ..spec.waivers import Waiver, merge_waivers
 from ..target.record import Target
 
 
@@ -33,14 +34,6 @@ class AuditResult:
 
     def summary_line(self) -> str:
         return self.gate.summary_line(str(self.report.target.get("name") or "target"))
-
-
-def merge_waivers(target: Target, spec: Spec, extra: Mapping[str, Waiver] | None = None) -> dict[str, Waiver]:
-    """The target's waivers (ids checked against `spec`), then `extra` (a waivers file), which wins."""
-    waivers = dict(target.waivers)
-    check_waiver_ids(waivers, spec, f"{target.source}: waivers")
-    waivers.update(extra or {})
-    return waivers
 
 
 def scrub_paths(report: Report, base: Path | str | None) -> Report:

@@ -114,8 +114,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_audit(args: argparse.Namespace) -> int:
     """Audit one target in an isolated worker, like compare: the target's code never runs here."""
     from ..core.files import check_out_dir
-    from ..gate.evaluate import load_waivers
     from ..isolate import client
+    from ..spec.waivers import load_waivers
     from ..target.refs import default_name
 
     spec = client.load_checked_spec(args.spec)

@@ -30,24 +30,15 @@ import datetime as _dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from ..core.findings import Report, Severity, Status
-from ..core.inputs import did_you_mean, read_yaml, short_repr
-from ..spec.load import Spec, SpecError
-from ..target.record import Waiver
+from ..core.inputs import short_repr
+from ..spec.load import Spec
+from ..spec.waivers import Waiver, check_waiver_ids
 
 FAIL_ON = ("major", "minor", "never")
 _GATED = {"major": (Severity.MAJOR,), "minor": (Severity.MAJOR, Severity.MINOR), "never": ()}
-
-
-class WaiverError(SpecError):
-    """A waiver file or section that cannot be used (unknown id, bad shape); str() is one line.
-
-    A SpecError, so every caller that reports spec problems in one line (the CLI's exit 2, the
-    plugin's usage error) reports this one too.
-    """
 
 
 class GateVerdict(enum.StrEnum):
@@ -152,75 +143,6 @@ class GateResult:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _date(value: Any, where: str) -> _dt.date:
-    if isinstance(value, _dt.datetime):
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return _dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise WaiverError(f"{where}: 'until' must be a date YYYY-MM-DD (got {short_repr(value)}).")
-
-
-def parse_waivers(mapping: Any, spec: Spec | None, where: str) -> dict[str, Waiver]:
-    """Validate a waiver mapping (`id: reason` or `id: {reason: ..., until: YYYY-MM-DD}`).
-
-    `where` names the source in messages (a file path, or 'manifest.yaml: waivers'). With a spec,
-    unknown ids are an error with a did-you-mean; without one (a manifest read before the spec is
-    known) ids are checked later by `check_waiver_ids`. Raises WaiverError with one line.
-    """
-    if mapping is None:
-        return {}
-    if not isinstance(mapping, Mapping):
-        raise WaiverError(f"{where}: waivers must be a mapping of item id to reason (got {type(mapping).__name__}).")
-    out: dict[str, Waiver] = {}
-    for key, value in mapping.items():
-        if not isinstance(key, str) or not key.strip():
-            raise WaiverError(f"{where}: waiver key {short_repr(key)} is not an item id.")
-        at = f"{where}: waiver {short_repr(key)}"
-        if isinstance(value, str):
-            reason, until = value, None
-        elif isinstance(value, Mapping):
-            extra = [str(k) for k in value if k not in ("reason", "until")]
-            if extra:
-                hint = did_you_mean(extra[0], ["reason", "until"])
-                raise WaiverError(f"{at}: unknown key {short_repr(extra[0])}{hint}; "
-                                  "use {reason: ..., until: YYYY-MM-DD}.")
-            given = value.get("reason")
-            if not isinstance(given, str):
-                raise WaiverError(f"{at}: needs a 'reason' string (got {short_repr(given)}).")
-            reason = given
-            until = _date(value["until"], at) if value.get("until") is not None else None
-        else:
-            raise WaiverError(f"{at}: must be a reason string or {{reason: ..., until: YYYY-MM-DD}} "
-                              f"(got {type(value).__name__}).")
-        if not reason.strip():
-            raise WaiverError(f"{at}: the reason is empty; say why the deviation is accepted.")
-        out[key] = Waiver(reason=" ".join(reason.split()), until=until)
-    if spec is not None:
-        check_waiver_ids(out, spec, where)
-    return out
-
-
-def check_waiver_ids(waivers: Mapping[str, Waiver], spec: Spec, where: str = "waivers") -> None:
-    """Raise WaiverError for the first waiver id that is not in the spec."""
-    ids = spec.ids
-    for key in waivers:
-        if key not in ids:
-            raise WaiverError(f"{where}: unknown item id {short_repr(key)}{did_you_mean(key, ids)} "
-                              "(alexnet-audit list items).")
-
-
-def load_waivers(path: str | Path, spec: Spec) -> dict[str, Waiver]:
-    """Read a waivers YAML file; raises WaiverError with one line naming the file (and key)."""
-    p = Path(path)
-    raw, _ = read_yaml(p, "waivers", WaiverError)
-    return parse_waivers(raw, spec, str(p))
 
 
 def unexplained_message(explained: Any) -> str:

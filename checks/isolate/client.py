@@ -30,7 +30,7 @@ from . import sandbox
 if TYPE_CHECKING:
     from ..gate.evaluate import GateResult
     from ..spec.load import Spec
-    from ..target.record import Waiver
+    from ..spec.waivers import Waiver
 
 WORKER = f"{__package__}.worker"
 

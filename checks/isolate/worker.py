@@ -65,9 +65,9 @@ def preflight(target: Any) -> str | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The subprocess side: read the spec and waivers named on the command line, then audit."""
-    from ..gate.evaluate import load_waivers
     from ..probes import check_probe_names
     from ..spec.load import SpecError, load_spec
+    from ..spec.waivers import load_waivers
 
     try:
         spec = load_spec(args.spec)

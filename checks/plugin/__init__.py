@@ -91,8 +91,8 @@ class _Audit:
     """The one audit of a pytest session: configuration, then (lazily) target, report and gate."""
 
     def __init__(self, config: pytest.Config, ref: str | None = None, spec: Any = None, waivers: Any = None) -> None:
-        from ..gate.evaluate import load_waivers
         from ..spec.load import SpecError, load_spec
+        from ..spec.waivers import load_waivers
 
         opt = config.getoption
         self.ref: str = ref if ref is not None else opt("paper_target")
@@ -441,7 +441,7 @@ def paper_spec(pytestconfig: pytest.Config) -> Any:
 @pytest.fixture(scope="session")
 def paper_waivers(pytestconfig: pytest.Config, paper_spec: Any) -> Any:
     """Waivers from --paper-waivers (id -> Waiver). Override to return `{id: reason}` instead."""
-    from ..gate.evaluate import WaiverError, load_waivers
+    from ..spec.waivers import WaiverError, load_waivers
 
     path = pytestconfig.getoption("paper_waivers")
     try:
@@ -457,8 +457,8 @@ def paper_audit(pytestconfig: pytest.Config, paper_target: Any, paper_spec: Any,
     A target given as a string is audited in an isolated worker, like `--paper-target`; an object
     (a module, a factory, a dict) already lives in this process and is audited here.
     """
-    from ..gate.evaluate import Waiver, parse_waivers
     from ..spec.load import SpecError
+    from ..spec.waivers import Waiver, parse_waivers
     from ..target.record import TargetError
 
     a = _audit(pytestconfig)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from ..core.inputs import did_you_mean
+from ..spec.waivers import Waiver
 
 RECIPE_KEYS = ("optimizer", "scheduler", "loss", "batch_size", "epochs", "train_transform", "eval_transform",
                "techniques")
@@ -21,14 +21,6 @@ TARGET_KEYS = ("model", "input_size", "num_classes", *RECIPE_KEYS)
 
 class TargetError(ValueError):
     """A target that cannot be loaded or built; str() is the one-line message."""
-
-
-@dataclass(frozen=True)
-class Waiver:
-    """An accepted deviation: the reason, and optionally the date after which it no longer holds."""
-
-    reason: str
-    until: date | None = None
 
 
 @dataclass

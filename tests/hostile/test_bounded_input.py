@@ -18,9 +18,9 @@ import yaml
 from alexnet_audit.cli import main as cli
 from alexnet_audit.core.errors import UsageError
 from alexnet_audit.core.inputs import MAX_YAML_BYTES, parse_memory_limit, read_yaml, short_repr
-from alexnet_audit.gate.evaluate import WaiverError, load_waivers
 from alexnet_audit.probes import check_probe_names
 from alexnet_audit.spec.load import SpecError, default_spec_path, load_spec
+from alexnet_audit.spec.waivers import WaiverError, load_waivers
 from alexnet_audit.target.manifest.load import load_manifest
 from alexnet_audit.target.record import TargetError
 

@@ -286,7 +286,7 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
 
 
 def _waivers(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
-    from ...gate.evaluate import WaiverError, parse_waivers
+    from ...spec.waivers import WaiverError, parse_waivers
 
     try:  # ids are checked against the run's spec when the audit starts (audit.merge_waivers)
         return parse_waivers(value, None, f"{where}: waivers")
