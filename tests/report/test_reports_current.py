@@ -1,0 +1,68 @@
+"""The committed reports in reports/ are current: regenerating them gives the same bytes.
+
+Regenerates, in-process and into a temporary directory, what `make report` writes (`alexnet-audit
+compare reference torchvision seed-000 ... seed-004 --out reports`): each target's md and json
+through the same `run_audit` the compare worker calls, and the comparison. The report's environment
+block (torch / torchvision / Python versions) is taken from the committed reports, so a checkout on
+another Python minor compares everything else; nothing else is tolerated. On a mismatch the test fails with the
+command that refreshes the reports.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTS = REPO / "reports"
+TARGETS = ("reference", "torchvision", "seed-000", "seed-001", "seed-002", "seed-003", "seed-004")
+COMPARISON = ("comparison.md", "comparison.json", "comparison.csv", "comparison.png")
+REFRESH = "make report"
+
+
+def _first_difference(name: str, old: bytes, new: bytes) -> str:
+    if name.endswith(".png"):
+        return f"{name}: the image differs ({len(old)} bytes committed, {len(new)} regenerated)"
+    diff = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(),
+                                new.decode("utf-8", "replace").splitlines(),
+                                f"reports/{name} (committed)", f"{name} (regenerated)", n=0, lineterm="")
+    lines = list(diff)[:12]
+    return "\n".join(lines) if lines else f"{name}: differs in whitespace or line endings"
+
+
+@pytest.mark.slow
+def test_committed_reports_are_current(tmp_path, monkeypatch):
+    committed = [REPORTS / f"{t}.json" for t in TARGETS]
+    assert any(p.is_file() for p in committed), f"reports/ holds no committed report: run `{REFRESH}` and commit it"
+    import alexnet_audit.report.document as report_data
+    from alexnet_audit.audit.pipeline import run_audit
+    from alexnet_audit.report import report_to_dict, write_comparison
+    from alexnet_audit.spec.load import load_spec
+    from alexnet_audit.target.resolve import load_target
+
+    first = next(json.loads(p.read_text(encoding="utf-8")) for p in committed if p.is_file())
+    env = first.get("environment")
+    if env:
+        monkeypatch.setattr(report_data, "environment", lambda: dict(env))
+
+    spec = load_spec()
+    out = tmp_path / "reports"
+    results = []
+    for name in TARGETS:  # what `make report` runs: compare, whose workers call run_audit with --fail-on never
+        result = run_audit(spec, load_target(name), fail_on="never", out=out, base=REPO)
+        results.append(report_to_dict(result.report, spec, result.gate))
+    write_comparison(results, out)
+
+    problems = []
+    for name in [f"{t}.{ext}" for t in TARGETS for ext in ("md", "json")] + list(COMPARISON):
+        old, new = REPORTS / name, out / name
+        if not old.is_file():
+            problems.append(f"{name}: missing from reports/")
+        elif old.read_bytes() != new.read_bytes():
+            problems.append(_first_difference(name, old.read_bytes(), new.read_bytes()))
+    assert not problems, (
+        f"{len(problems)} committed report(s) in reports/ are stale. Refresh them with:\n\n    {REFRESH}\n\n"
+        "and commit reports/. Differences:\n\n" + "\n\n".join(problems)
+    )
