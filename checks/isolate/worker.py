@@ -180,8 +180,13 @@ def _leftover_threads() -> list[str]:
                   if t is not main_thread and t.is_alive())
 
 
-if __name__ == "__main__":
-    code = main()
+def exit_now(code: int) -> None:
+    """End a worker process at once, output flushed: no interpreter shutdown, so threads the target
+    left running can neither keep it alive nor abort it."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)  # no interpreter shutdown: leftover target threads cannot hang or abort it
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())

@@ -85,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # threads the target left running can neither hang nor abort the worker
+    from ..isolate.worker import exit_now
+
+    exit_now(main())

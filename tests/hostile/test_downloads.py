@@ -16,7 +16,7 @@ from alexnet_audit.cli.main import main
 
 _PROBE = '''
 import socket, urllib.request, torch.hub
-from alexnet_audit import offline
+from alexnet_audit.isolate import offline
 offline.install()
 import torchvision
 for ask in (lambda: torchvision.models.alexnet(weights="DEFAULT"),
