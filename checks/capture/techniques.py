@@ -11,9 +11,31 @@ from .record import Recorder
 # --------------------------------------------------------------------------- techniques ---
 
 def install(st: Any, torch: Any, nn: Any) -> None:
+    """Wrap what each technique calls so that the run records it (where, and with which settings)."""
+    rec = st.rec
+    _clipping(rec)
+    _amp(rec, torch)
+    _averaging(rec)
+    for cls, kind in ((nn.DataParallel, "data_parallel"), (nn.parallel.DistributedDataParallel, "ddp")):
+        _parallel(rec, cls, kind)
+    _module_channels_last(rec, torch, nn)
+    _tensor_channels_last(rec, torch)
+    import torchvision.transforms.functional as TF
+
+    for name in ("ten_crop", "five_crop"):
+        TF.__dict__[name] = _loop_crop(rec, TF.__dict__[name], name)
+    from . import ema as ema_watch
+    from . import evalcrops, loss_grad
+
+    evalcrops.install(st, nn)
+    loss_grad.install(st, nn)
+    ema_watch.install(st, torch, nn)
+
+
+def _clipping(rec: Recorder) -> None:
+    """clip_grad_norm_ / clip_grad_value_, under both names torch exports them by."""
     import torch.nn.utils as U
 
-    rec = st.rec
     norm = U.clip_grad_norm_
 
     def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0, *a: Any, **k: Any) -> Any:
@@ -30,6 +52,9 @@ def install(st: Any, torch: Any, nn: Any) -> None:
         for attr, fn in (("clip_grad_norm_", clip_grad_norm_), ("clip_grad_value_", clip_grad_value_)):
             setattr(owner, attr, fn)
 
+
+def _amp(rec: Recorder, torch: Any) -> None:
+    """autocast (its dtype, from the first one entered) and GradScaler."""
     from torch.amp.autocast_mode import autocast
 
     auto_init = autocast.__init__
@@ -56,6 +81,10 @@ def install(st: Any, torch: Any, nn: Any) -> None:
         scaler_init(self, *args, **kwargs)
 
     torch.amp.GradScaler.__init__ = grad_scaler_init
+
+
+def _averaging(rec: Recorder) -> None:
+    """swa_utils' EMA averaging functions (their decay) and AveragedModel (where it is built)."""
     from torch.optim import swa_utils
 
     ema_fns = (swa_utils.get_ema_multi_avg_fn, getattr(swa_utils, "get_ema_avg_fn", None))
@@ -70,8 +99,10 @@ def install(st: Any, torch: Any, nn: Any) -> None:
         avg_init(self, *args, **kwargs)
 
     _set(swa_utils.AveragedModel, "__init__", averaged_init)
-    for cls, kind in ((nn.DataParallel, "data_parallel"), (nn.parallel.DistributedDataParallel, "ddp")):
-        _parallel(rec, cls, kind)
+
+
+def _module_channels_last(rec: Recorder, torch: Any, nn: Any) -> None:
+    """`model.to(memory_format=torch.channels_last)`."""
     to = nn.Module.to
 
     def module_to(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -80,17 +111,6 @@ def install(st: Any, torch: Any, nn: Any) -> None:
         return to(self, *args, **kwargs)
 
     nn.Module.to = module_to
-    _tensor_channels_last(rec, torch)
-    import torchvision.transforms.functional as TF
-
-    for name in ("ten_crop", "five_crop"):
-        TF.__dict__[name] = _loop_crop(rec, TF.__dict__[name], name)
-    from . import ema as ema_watch
-    from . import evalcrops, loss_grad
-
-    evalcrops.install(st, nn)
-    loss_grad.install(st, nn)
-    ema_watch.install(st, torch, nn)
 
 
 def _tensor_channels_last(rec: Recorder, torch: Any) -> None:

@@ -202,11 +202,33 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
         lines.append(f"sys_path: [{_flow(refs.path(rec.get('script_dir') or '.'))}]")
     reached = error == "" or rec.get("opt_steps", 0) > 0
     unreached = {"type": UNREACHED, "error": f"not reached: the script failed before it: {error}"}
+    lines += _model_lines(rec, refs)
+    lines += _size_lines(rec)
+    recipe, stepping = _recipe_lines(rec, refs, reached, unreached)
+    lines += recipe
+    lines += _transform_lines(rec, refs, error, reached, unreached)
+    techniques = _techniques(rec, stepping)
+    if techniques:
+        lines.append("techniques:")
+        lines.extend(techniques)
+    elif reached:
+        lines.append("techniques: {}  # none of clipping, autocast, GradScaler, AveragedModel, mixup was seen")
+    notes = list(rec.get("notes") or [])
+    if error:
+        notes.insert(0, f"The script failed: {error}")
+    if notes:
+        lines.append("notes:")
+        lines.extend(f"  - {_flow(n)}" for n in notes)
+    defs = _definitions(rec, refs, cwd)  # after every line: writing them decides whether the script's are needed
+    return "\n".join(lines) + "\n", defs
+
+
+def _model_lines(rec: dict[str, Any], refs: _Refs) -> list[str]:
+    """model: and kwargs:; an inline container is rebuilt by a factory in the definitions file."""
     model = rec["model"]
-    code = None
+    lines = []
     if "code" in model:  # an inline nn.Sequential (or container): rebuilt by a captured factory
-        code = model["code"]
-        if code is None:
+        if model["code"] is None:
             lines.append("# the model is a torch.nn container of layers capture cannot write out: point model: at "
                          "a factory that builds it")
         lines.append(f"model: {_flow(refs.extracted + ':captured_model')}  # built at {model['at']}")
@@ -217,6 +239,12 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
         lines.append(f"kwargs: {_flow(refs.value(model['kwargs']))}")
     if model.get("lost"):
         lines.append(f"# could not write the model's {', '.join(model['lost'])}: edit them into kwargs")
+    return lines
+
+
+def _size_lines(rec: dict[str, Any]) -> list[str]:
+    """input_size:, batch_size: (over all processes) and epochs:, where the run showed them."""
+    lines = []
     if rec.get("input_size"):
         lines.append(f"input_size: {_flow(rec['input_size'])}  # the first training batch fed to the model")
     train = rec.get("train")
@@ -230,9 +258,16 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
         lines.append(f"epochs: {e['value']}  # {e['from']} at {e['at']}")
     elif rec.get("finished") == "the script ended" and rec.get("epochs_run") and not rec.get("error"):
         lines.append(f"epochs: {rec['epochs_run']}  # the training loader was iterated this many times")
+    return lines
+
+
+def _recipe_lines(rec: dict[str, Any], refs: _Refs, reached: bool,
+                  unreached: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """optimizer:, scheduler: and loss: (`none` where the run had none, `unreached` where it failed first),
+    and how the scheduler was stepped (for `techniques: scheduler_step`)."""
     value, notes = _optimizer(rec, refs) if rec.get("optimizer") else (unreached, [])
-    lines.append(f"optimizer: {_flow(value)}  # {rec['optimizer']['at'] if rec.get('optimizer') else 'not reached'}"
-                 + (f"; {', '.join(notes)}" if notes else ""))
+    lines = [f"optimizer: {_flow(value)}  # {rec['optimizer']['at'] if rec.get('optimizer') else 'not reached'}"
+             + (f"; {', '.join(notes)}" if notes else "")]
     stepping: dict[str, Any] = {}
     if rec.get("scheduler"):
         sched, stepping, how = _scheduler(rec, refs)
@@ -247,6 +282,14 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
                      "was seen")
     else:
         lines.append(f"loss: {_flow(unreached)}")
+    return lines, stepping
+
+
+def _transform_lines(rec: dict[str, Any], refs: _Refs, error: str, reached: bool,
+                     unreached: dict[str, Any]) -> list[str]:
+    """train_transform: and eval_transform:, each the steps of its data set's `transform` (the eval one
+    ending in the crops the evaluation loop makes)."""
+    lines: list[str] = []
     for role, key in (("train", "train_transform"), ("eval", "eval_transform")):
         part = rec.get(role)
         if part and part.get("transform") is not None:
@@ -264,18 +307,12 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
             lines.append("eval_transform: none  # the run evaluated nothing")
         elif not reached:
             lines.append(f"{key}: [{_flow(unreached)}]")
-    techniques = _techniques(rec, stepping)
-    if techniques:
-        lines.append("techniques:")
-        lines.extend(techniques)
-    elif reached:
-        lines.append("techniques: {}  # none of clipping, autocast, GradScaler, AveragedModel, mixup was seen")
-    notes = list(rec.get("notes") or [])
-    if error:
-        notes.insert(0, f"The script failed: {error}")
-    if notes:
-        lines.append("notes:")
-        lines.extend(f"  - {_flow(n)}" for n in notes)
+    return lines
+
+
+def _definitions(rec: dict[str, Any], refs: _Refs, cwd: Path) -> str | None:
+    """The text of `<stem>_defs.py`: the script's definitions the manifest names, and the factory of an
+    inline model; None when the manifest needs neither."""
     defs = None
     if refs.needs_extract and rec.get("main_file") and (cwd / rec["main_file"]).is_file():
         defs = extract_definitions(cwd / rec["main_file"])
@@ -284,7 +321,7 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
                    "def captured_model():\n    raise RuntimeError('capture could not write this model out')\n")
         defs = (defs or '"""The model built by the script, written out by alexnet-audit capture."""\n') + \
             "import torch.nn as nn\n\n\n" + factory
-    return "\n".join(lines) + "\n", defs
+    return defs
 
 
 def _techniques(rec: dict[str, Any], stepping: dict[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ Semantics (README, "Gate your model in CI"):
   threshold); elsewhere they are listed in `messages` and the item passes with a note.
 - `strict=True` treats accepted variants as deviations (they fail, or can be waived).
 - `require_explained=True` fails the gate when the audit could not rebuild the model from its
-  measurements (`summary.explained.ok` is false: `checks/explain.py`); the summary line says
+  measurements (`summary.explained.ok` is false: `alexnet_audit.trace.rebuild`); the summary line says
   `unexplained` whenever that is so, required or not.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..core.findings import Report, Severity, Status
+from ..core.findings import Finding, Report, Severity, Status
 from ..core.inputs import short_repr
 from ..spec.load import Spec
 from ..spec.waivers import Waiver, check_waiver_ids
@@ -181,60 +181,12 @@ def evaluate_gate(
     explained = report.extras.get("explained")
     if isinstance(explained, Mapping) and "ok" in explained:
         result.explained = bool(explained["ok"])
-    counts = {s.value: 0 for s in Status} | {s.value: 0 for s in Severity}
-
     for f in report.findings:
-        counts[f.status.value] += 1
-        if f.status is Status.DEVIATION:
-            counts[f.severity.value] += 1
-        w = waivers.get(f.id)
         gates = f.severity in gated  # info and fail_on=never: nothing fails
         deviates = f.status is Status.DEVIATION or (strict and f.status is Status.VARIANT)
-        label = "variant" if f.status is Status.VARIANT else f"{f.severity.value} deviation"
-
-        if w is not None and w.until is not None and w.until < today:
-            v = Verdict(f.id, EXPIRED if gates else TOLERATED,
-                        f"the waiver for {f.id} expired on {w.until.isoformat()} ({w.reason}); "
-                        f"renew or remove it. The item is now {f.status.value}.")
-            result.expired.append(f.id)
-        elif w is not None and deviates:
-            v = Verdict(f.id, WAIVED, f"waived {label}: {w.reason}"
-                        + (f" (until {w.until.isoformat()})" if w.until else ""))
-            result.waived[f.id] = w.reason
-            f.waived = w.reason
-        elif w is not None and f.status in (Status.PASS, Status.VARIANT):
-            v = Verdict(f.id, STALE if gates else TOLERATED,
-                        f"stale waiver: {f.id} is now {f.status.value}"
-                        f"{' (' + f.variant + ')' if f.variant else ''}, not a deviation; remove its waiver "
-                        f"({w.reason}).")
-            result.stale.append(f.id)
-        elif deviates:
-            if gates:
-                v = Verdict(f.id, VARIANT_FAIL if f.status is Status.VARIANT else DEVIATION,
-                            f"{label}{' (strict)' if f.status is Status.VARIANT else ''}: {f.message}")
-            else:
-                why = "info items never fail" if f.severity is Severity.INFO else f"below fail-on={fail_on}"
-                v = Verdict(f.id, TOLERATED, f"{label} tolerated ({why}): {f.message}")
-        elif f.status is Status.ERROR:
-            if fail_on != "never" and f.severity is not Severity.INFO:
-                v = Verdict(f.id, ERROR, f"error: {f.message}")
-            else:
-                why = "info items never fail" if f.severity is Severity.INFO else "fail-on=never"
-                v = Verdict(f.id, ERROR_TOLERATED, f"error tolerated ({why}): {f.message}")
-        elif f.status is Status.SKIP:
-            v = Verdict(f.id, SKIP, f.message)
-        elif f.status is Status.VARIANT:
-            v = Verdict(f.id, VARIANT, f"accepted variant '{f.variant}': {f.message}")
-        else:
-            v = Verdict(f.id, PASS, f.message)
-
-        result.verdicts[f.id] = v
-        if v.fails:
-            result.failing.append(f.id)
-            result.messages.append(v.note)
-        elif f.id in result.stale or f.id in result.expired:
-            result.messages.append(v.note)  # not gated here, but a waiver problem is still worth a line
-
+        w = waivers.get(f.id)
+        v = _waiver_verdict(f, w, gates, deviates, today, result) if w is not None else None
+        _record(result, f, v or _plain_verdict(f, gates, deviates, fail_on))
     audited = {f.id for f in report.findings}
     for key in waivers:
         if key not in audited:
@@ -242,5 +194,71 @@ def evaluate_gate(
     if result.unexplained_fails:
         result.messages.append(unexplained_message(explained))
     result.passed = not result.failing and not result.unexplained_fails
-    result.counts = counts
+    result.counts = _counts(report)
     return result
+
+
+def _label(f: Finding) -> str:
+    return "variant" if f.status is Status.VARIANT else f"{f.severity.value} deviation"
+
+
+def _waiver_verdict(f: Finding, w: Waiver, gates: bool, deviates: bool, today: _dt.date,
+                    result: GateResult) -> Verdict | None:
+    """The verdict a waiver decides (expired, waived or stale), noted in `result` and on a waived `f`;
+    None when the waiver has no say (the item was skipped or errored)."""
+    if w.until is not None and w.until < today:
+        result.expired.append(f.id)
+        return Verdict(f.id, EXPIRED if gates else TOLERATED,
+                       f"the waiver for {f.id} expired on {w.until.isoformat()} ({w.reason}); "
+                       f"renew or remove it. The item is now {f.status.value}.")
+    if deviates:
+        result.waived[f.id] = w.reason
+        f.waived = w.reason
+        return Verdict(f.id, WAIVED, f"waived {_label(f)}: {w.reason}"
+                       + (f" (until {w.until.isoformat()})" if w.until else ""))
+    if f.status in (Status.PASS, Status.VARIANT):
+        result.stale.append(f.id)
+        return Verdict(f.id, STALE if gates else TOLERATED,
+                       f"stale waiver: {f.id} is now {f.status.value}"
+                       f"{' (' + f.variant + ')' if f.variant else ''}, not a deviation; remove its waiver "
+                       f"({w.reason}).")
+    return None
+
+
+def _plain_verdict(f: Finding, gates: bool, deviates: bool, fail_on: str) -> Verdict:
+    """The verdict of an item no waiver decides."""
+    if deviates:
+        if gates:
+            return Verdict(f.id, VARIANT_FAIL if f.status is Status.VARIANT else DEVIATION,
+                           f"{_label(f)}{' (strict)' if f.status is Status.VARIANT else ''}: {f.message}")
+        why = "info items never fail" if f.severity is Severity.INFO else f"below fail-on={fail_on}"
+        return Verdict(f.id, TOLERATED, f"{_label(f)} tolerated ({why}): {f.message}")
+    if f.status is Status.ERROR:
+        if fail_on != "never" and f.severity is not Severity.INFO:
+            return Verdict(f.id, ERROR, f"error: {f.message}")
+        why = "info items never fail" if f.severity is Severity.INFO else "fail-on=never"
+        return Verdict(f.id, ERROR_TOLERATED, f"error tolerated ({why}): {f.message}")
+    if f.status is Status.SKIP:
+        return Verdict(f.id, SKIP, f.message)
+    if f.status is Status.VARIANT:
+        return Verdict(f.id, VARIANT, f"accepted variant '{f.variant}': {f.message}")
+    return Verdict(f.id, PASS, f.message)
+
+
+def _record(result: GateResult, f: Finding, v: Verdict) -> None:
+    result.verdicts[f.id] = v
+    if v.fails:
+        result.failing.append(f.id)
+        result.messages.append(v.note)
+    elif f.id in result.stale or f.id in result.expired:
+        result.messages.append(v.note)  # not gated here, but a waiver problem is still worth a line
+
+
+def _counts(report: Report) -> dict[str, int]:
+    """How many findings have each status, and how many deviations each severity."""
+    counts = {s.value: 0 for s in Status} | {s.value: 0 for s in Severity}
+    for f in report.findings:
+        counts[f.status.value] += 1
+        if f.status is Status.DEVIATION:
+            counts[f.severity.value] += 1
+    return counts

@@ -2,7 +2,7 @@
 
 `Target` is the one in-memory form; `from_object` turns any accepted Python object (a module, a
 factory, a plain-dict target or a factory of one) into it. Name, path and manifest resolution
-live in `checks.target.resolve`.
+live in `alexnet_audit.target.resolve`.
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def from_mapping(name: str, mapping: Mapping[str, Any], source: str, **extra: An
     if "model" not in mapping:
         raise TargetError(f"{source}: the target mapping has no 'model' key.")
     model = mapping["model"]
-    if not callable(model) and not _is_module(model):
+    if not callable(model) and not is_module(model):
         raise TargetError(f"{source}: 'model' must be an nn.Module or a callable returning one "
                           f"(got {type(model).__name__}).")
     num_classes = mapping.get("num_classes")
@@ -95,7 +95,8 @@ def from_mapping(name: str, mapping: Mapping[str, Any], source: str, **extra: An
     )
 
 
-def _is_module(obj: Any) -> bool:
+def is_module(obj: Any) -> bool:
+    """Whether `obj` is an nn.Module, without importing torch for a caller that never has one."""
     try:
         import torch.nn as nn
     except ImportError:  # pragma: no cover
@@ -103,9 +104,23 @@ def _is_module(obj: Any) -> bool:
     return isinstance(obj, nn.Module)
 
 
+_is_module = is_module  # the old private name, still used by tests/plugin/test_plugin.py
+
+
+def reuse_first(built: Any, make: Callable[[], Any]) -> Callable[[], Any]:
+    """A factory that hands out `built` (made once already, to fail early and see what it is) on its
+    first call, and a fresh `make()` on every later one."""
+    first = [built]
+
+    def again() -> Any:
+        return first.pop() if first else make()
+
+    return again
+
+
 def _factory(model: Any) -> Callable[[], Any]:
     """Every call must give an independent, freshly initialised model (init probes need one)."""
-    if _is_module(model):
+    if is_module(model):
         return lambda: copy.deepcopy(model)
     return model
 
@@ -114,7 +129,7 @@ def from_object(name: str, obj: Any, source: str, **extra: Any) -> Target:
     """Accept an nn.Module, a callable returning one, a mapping, or a callable returning a mapping."""
     if isinstance(obj, Mapping):
         return from_mapping(name, obj, source, **extra)
-    if _is_module(obj):
+    if is_module(obj):
         return from_mapping(name, {"model": obj}, source, **extra)
     if callable(obj):
         try:
@@ -123,13 +138,8 @@ def from_object(name: str, obj: Any, source: str, **extra: Any) -> Target:
             raise TargetError(f"{source}: calling the target factory failed: {type(exc).__name__}: {exc}") from None
         if isinstance(built, Mapping):
             return from_mapping(name, built, source, **extra)
-        if _is_module(built):
-            first = [built]
-
-            def model() -> Any:  # reuse the instance already built once, then build afresh
-                return first.pop() if first else obj()
-
-            return from_mapping(name, {"model": model}, source, **extra)
+        if is_module(built):
+            return from_mapping(name, {"model": reuse_first(built, obj)}, source, **extra)
         raise TargetError(f"{source}: the factory returned {type(built).__name__}, "
                           "not an nn.Module or a target mapping.")
     raise TargetError(f"{source}: {type(obj).__name__} is not an nn.Module, a mapping or a callable.")

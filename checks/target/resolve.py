@@ -18,7 +18,7 @@ from typing import Any
 from ..core.errors import call_target
 from ..core.inputs import did_you_mean
 from .imports import get_attr, import_file, import_module, load_object
-from .record import Target, TargetError, from_object
+from .record import Target, TargetError, from_object, is_module, reuse_first
 from .refs import MANIFEST_SUFFIXES, absolutize, default_name, is_manifest_ref, safe_name, split_ref
 
 # Re-exported: callers name references and import objects through the resolver.
@@ -59,24 +59,17 @@ def registered_targets() -> dict[str, str]:
 # ------------------------------------------------------------------------------ building ---
 
 def build_target(name: str, obj: Any, source: str, **extra: Any) -> Target:
-    """Like `checks.target.record.from_object`, and a (factory of a) ready `Target` is accepted as is.
+    """Like `alexnet_audit.target.record.from_object`, and a (factory of a) ready `Target` is accepted as is.
 
     `extra` (waivers, notes, declared...) is merged into the result.
     """
-    from .record import _is_module
-
     if isinstance(obj, Target):
         return _merged(obj, name, source, extra)
-    if callable(obj) and not isinstance(obj, Mapping) and not _is_module(obj):
+    if callable(obj) and not isinstance(obj, Mapping) and not is_module(obj):
         built = call_target(obj, f"{source}: calling the target factory", TargetError)
         if isinstance(built, Target):
             return _merged(built, name, source, extra)
-        first = [built]
-
-        def again() -> Any:  # hand the value already built to from_object, then build afresh
-            return first.pop() if first else obj()
-
-        return from_object(name, again, source, **extra)
+        return from_object(name, reuse_first(built, obj), source, **extra)  # from_object sees `built` first
     return from_object(name, obj, source, **extra)
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torchvision  # noqa: F401  (imported once, before the fixture snapshots sys.modules)
 
-from alexnet_audit.target.manifest.load import KEYS, StubModule, install_stubs, load_manifest, validate
+from alexnet_audit.target.manifest.load import KEYS, load_manifest, validate
+from alexnet_audit.target.manifest.stubs import StubModule, install_stubs
 from alexnet_audit.target.record import TargetError
 from tests.fixtures.repo import make_repo
 
@@ -17,18 +18,18 @@ from tests.fixtures.repo import make_repo
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run in tmp_path and undo what loading a manifest does to sys.modules / sys.path / the stub finder."""
-    from alexnet_audit.target.manifest import load as manifest
+    from alexnet_audit.target.manifest import stubs
 
     monkeypatch.chdir(tmp_path)
-    modules, path, roots = set(sys.modules), list(sys.path), set(manifest._FINDER.roots)
+    modules, path, roots = set(sys.modules), list(sys.path), set(stubs._FINDER.roots)
     yield tmp_path
     for name in set(sys.modules) - modules:  # only what the test loaded (never torch's own modules)
         mod = sys.modules[name]
         if isinstance(mod, StubModule) or str(getattr(mod, "__file__", "") or "").startswith(str(tmp_path)):
             del sys.modules[name]
     sys.path[:] = path
-    manifest._FINDER.roots.clear()
-    manifest._FINDER.roots.update(roots)
+    stubs._FINDER.roots.clear()
+    stubs._FINDER.roots.update(roots)
 
 
 def _manifest(tmp_path: Path, text: str, name: str = "target.yaml") -> Path:

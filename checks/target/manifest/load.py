@@ -20,7 +20,7 @@ eval_transform: [{type: Resize, size: 256}, {type: CenterCrop, size: 224}, ToTen
 # `none` says the recipe has no such part (scheduler, loss, eval_transform): judged, not skipped.
 # Steps and types may reference the repository's code (`{type: src/aug.py:Lighting, alphastd: 0.1}`);
 # typed arguments, `{call: ...}` values, albumentations steps, param_groups and the `techniques:`
-# section are described in manifest_values.py and manifest_recipe.py.
+# section are described in values.py and recipe_parts.py (beside this file).
 waivers:
   lrn.k: "k=1 on purpose"
   init.weights: {reason: "Kaiming init", until: 2026-12-31}
@@ -32,28 +32,16 @@ type names); all problems are reported at once.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import inspect
 import sys
-import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ...core.inputs import did_you_mean, read_yaml, short_repr
-from ..record import Target, TargetError, from_mapping
-from . import recipe_parts as manifest_recipe
+from ..record import Target, TargetError, from_mapping, reuse_first
+from . import recipe_parts
+from .stubs import UNSTUBBABLE, install_stubs
 from .values import Values, is_none
-
-# Modules a manifest may not replace with empty stubs: the audit itself runs on them.
-_UNSTUBBABLE = {
-    "torch": "the audit measures the model with torch itself",
-    "torchvision": "the audit's transform probes and reference use torchvision",
-    "alexnet_audit": "that is this auditing package",
-    "alexnet_ref": "that is the audit's reference model",
-}
 
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
         "loss", "batch_size", "epochs", "train_transform", "eval_transform", "techniques", "waivers", "notes")
@@ -66,140 +54,22 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-# ----------------------------------------------------------------------------- stub modules ---
-
-class _Anything:
-    """What a stub module hands out: any attribute, any call, subclassable, iterable, falsy.
-
-    Called with a single function or class (a decorator), it returns it unchanged.
-    """
-
-    def __init__(self, name: str) -> None:
-        object.__setattr__(self, "_stub_name", name)
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__") and attr.endswith("__"):
-            raise AttributeError(attr)
-        return _Anything(f"{self._stub_name}.{attr}")
-
-    def __setattr__(self, attr: str, value: Any) -> None:
-        pass
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
-            return args[0]
-        return _Anything(f"{self._stub_name}()")
-
-    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
-        return (object,)
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def __repr__(self) -> str:
-        return f"<stub {self._stub_name}>"
-
-
-class StubModule(types.ModuleType):
-    """An empty stand-in for an optional dependency: every attribute is a permissive dummy."""
-
-    __path__: list[str] = []  # a package, so `import stub.sub` works too (served by _StubFinder)
-    __alexnet_audit_stub__ = True
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__") and attr.endswith("__"):
-            raise AttributeError(attr)
-        sub = sys.modules.get(f"{self.__name__}.{attr}")
-        return sub if sub is not None else _Anything(f"{self.__name__}.{attr}")
-
-
-class _StubLoader(importlib.abc.Loader):
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        return StubModule(spec.name)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        return None
-
-
-class _StubFinder(importlib.abc.MetaPathFinder):
-    """Serves the submodules of stubbed packages (`tensorboardX.writer` when `tensorboardX` is stubbed)."""
-
-    roots: set[str] = set()
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if any(fullname == r or fullname.startswith(r + ".") for r in self.roots):
-            return importlib.machinery.ModuleSpec(fullname, _StubLoader(), is_package=True)
-        return None
-
-
-_FINDER = _StubFinder()
-
-
-def install_stubs(names: list[str]) -> None:
-    """Put an empty StubModule in sys.modules for each name (and for missing parent packages)."""
-    if _FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _FINDER)
-    for name in names:
-        parts = name.split(".")
-        stubbed_parent = False
-        for i in range(1, len(parts)):  # parents: keep real ones, stub missing ones
-            parent = ".".join(parts[:i])
-            if parent in sys.modules:
-                stubbed_parent = isinstance(sys.modules[parent], StubModule)
-                continue
-            found = None
-            if not stubbed_parent:
-                try:
-                    found = importlib.util.find_spec(parent)
-                except (ImportError, ValueError):
-                    found = None
-            if found is None:
-                sys.modules[parent] = StubModule(parent)
-                _FINDER.roots.add(parent)
-                stubbed_parent = True
-        stub = StubModule(name)
-        sys.modules[name] = stub
-        _FINDER.roots.add(name)
-        parent_mod = sys.modules.get(".".join(parts[:-1])) if len(parts) > 1 else None
-        if parent_mod is not None:
-            try:
-                setattr(parent_mod, parts[-1], stub)
-            except (AttributeError, TypeError):  # a read-only parent keeps its attribute; the import still works
-                pass
-
-
 # ------------------------------------------------------------------- literal recipe values ---
-# Built by manifest_values (transform steps, typed arguments) and manifest_recipe (optimizer,
-# scheduler, loss, techniques); these three keep their old names for callers and tests.
+# Built by `values` (transform steps, typed arguments) and `recipe_parts` (optimizer, scheduler,
+# loss, techniques); these take the problem list and base directory of one manifest.
 
 def _literal_optimizer(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None,
                        names: list[str] | None = None) -> Any:
-    return manifest_recipe.optimizer(value, at, Values(base, problems), names)
+    return recipe_parts.optimizer(value, at, Values(base, problems), names)
 
 
 def _literal_scheduler(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None,
                        techniques: Mapping[str, Any] | None = None) -> Any:
-    return manifest_recipe.scheduler(value, at, Values(base, problems), techniques or {})
+    return recipe_parts.scheduler(value, at, Values(base, problems), techniques or {})
 
 
 def _literal_loss(value: Mapping[str, Any], at: str, problems: list[str], base: Path | None = None) -> Any:
-    return manifest_recipe.loss(value, at, Values(base, problems))
+    return recipe_parts.loss(value, at, Values(base, problems))
 
 
 def _literal_transform(value: Any, at: str, problems: list[str], base: Path | None = None) -> Any:
@@ -254,8 +124,8 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
             _str_list(data[key], at(key), problems)
     for stub in data.get("stub_modules") or [] if isinstance(data.get("stub_modules"), list) else []:
         root = str(stub).split(".")[0]
-        if root in _UNSTUBBABLE:
-            problems.append(f"{at('stub_modules')}: '{stub}' cannot be stubbed: {_UNSTUBBABLE[root]}.")
+        if root in UNSTUBBABLE:
+            problems.append(f"{at('stub_modules')}: '{stub}' cannot be stubbed: {UNSTUBBABLE[root]}.")
     if "input_size" in data:
         v = data["input_size"]
         ok = (_is_int(v) and v > 0) or (isinstance(v, list) and len(v) == 3 and all(_is_int(x) and x > 0 for x in v))
@@ -288,7 +158,7 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
 def _waivers(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
     from ...spec.waivers import WaiverError, parse_waivers
 
-    try:  # ids are checked against the run's spec when the audit starts (audit.merge_waivers)
+    try:  # ids are checked against the run's spec when the audit starts (spec.waivers.merge_waivers)
         return parse_waivers(value, None, f"{where}: waivers")
     except WaiverError as exc:
         problems.append(str(exc))
@@ -345,7 +215,7 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
         if key in data:
             mapping[key] = data[key]
             declared.add(key)
-    techniques = manifest_recipe.techniques(data.get("techniques"), f"{where}: techniques", problems)
+    techniques = recipe_parts.techniques(data.get("techniques"), f"{where}: techniques", problems)
     if "techniques" in data:
         mapping["techniques"] = techniques
         declared.add("techniques")
@@ -408,9 +278,4 @@ def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> tuple[Any, list
         raise TargetError(f"{at}: calling {label} failed: {type(exc).__name__}{': ' + text if text else ''}") from None
     if not isinstance(built, nn.Module):
         raise TargetError(f"{at}: {label} returned {type(built).__name__}, not an nn.Module.")
-    first = [built]
-
-    def model() -> Any:
-        return first.pop() if first else factory()
-
-    return model, [n for n, _ in built.named_parameters()]
+    return reuse_first(built, factory), [n for n, _ in built.named_parameters()]

@@ -39,19 +39,18 @@ def optimizer(value: Mapping[str, Any], at: str, vals: Values, names: list[str] 
     if "type" not in value:
         vals.problems.append(f"{at}: a literal optimizer needs 'type' (e.g. SGD).")
         return None
-    tname = value.pop("type")
     groups = value.pop("param_groups", None)
-    cls = vals.resolve_type(tname, optimizer_classes(), at, "optimizer")
-    if cls is None:
+
+    def numbers(label: str, kwargs: dict[str, Any]) -> list[str]:
+        bad = optimizer_number_problems(kwargs, at)
+        if "lr" not in kwargs and label == "SGD" and not groups:
+            bad.append(f"{at}: SGD needs 'lr'.")
+        return bad
+
+    typed = vals.typed(value, optimizer_classes(), at, "optimizer", 1, numbers)
+    if typed is None:
         return None
-    label = getattr(cls, "__name__", str(tname))
-    kwargs = vals.args(value, at)
-    bad = optimizer_number_problems(kwargs, at)
-    if "lr" not in kwargs and label == "SGD" and not groups:
-        bad.append(f"{at}: SGD needs 'lr'.")
-    vals.problems.extend(bad)
-    if bad or vals.construct(cls, kwargs, 1, at, label) is None:
-        return None
+    cls, kwargs, label = typed
     specs = _groups(groups, at, vals, names) if groups is not None else []
     if specs is None:
         return None
@@ -141,14 +140,10 @@ def scheduler(value: Mapping[str, Any], at: str, vals: Values, techniques: Mappi
     if "type" not in value:
         vals.problems.append(f"{at}: a literal scheduler needs 'type' (e.g. StepLR), or write `scheduler: none`.")
         return None
-    tname = value.pop("type")
-    cls = vals.resolve_type(tname, scheduler_classes(), at, "scheduler")
-    if cls is None:
+    typed = vals.typed(value, scheduler_classes(), at, "scheduler", 1)
+    if typed is None:
         return None
-    label = getattr(cls, "__name__", str(tname))
-    kwargs = vals.args(value, at)
-    if vals.construct(cls, kwargs, 1, at, label) is None:
-        return None
+    cls, kwargs, label = typed
     stepping = techniques.get("scheduler_step") or {}
     per = int(stepping.get("per_epoch") or 1) if stepping.get("every") == "iteration" else 1
 
@@ -196,14 +191,10 @@ def loss(value: Mapping[str, Any], at: str, vals: Values) -> Any:
     if "type" not in value:
         vals.problems.append(f"{at}: a literal loss needs 'type' (e.g. CrossEntropyLoss) or 'function'.")
         return None
-    tname = value.pop("type")
-    cls = vals.resolve_type(tname, loss_classes(), at, "loss")
-    if cls is None:
+    typed = vals.typed(value, loss_classes(), at, "loss", 0)
+    if typed is None:
         return None
-    label = getattr(cls, "__name__", str(tname))
-    kwargs = vals.args(value, at)
-    if vals.construct(cls, kwargs, 0, at, label) is None:
-        return None
+    cls, kwargs, label = typed
     built = vals.new(cls, kwargs, at, label)
     if built is None or feed == "logits":
         return built

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...core.errors import first_line
 from ...core.inputs import did_you_mean, short_repr
@@ -32,6 +32,14 @@ def is_ref(value: Any) -> bool:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+class Typed(NamedTuple):
+    """A literal `{type: ...}` value checked but not yet built: `cls(*positionals, **kwargs)` builds it."""
+
+    cls: Any
+    kwargs: dict[str, Any]
+    label: str  # the class's name, as problems and evidence show it
 
 
 class Values:
@@ -131,6 +139,23 @@ class Values:
         return out
 
     # -------------------------------------------------------------------------- construct ---
+    def typed(self, value: dict[str, Any], classes: dict[str, Any], at: str, kind: str, skip: int,
+              check: Callable[[str, dict[str, Any]], list[str]] | None = None) -> Typed | None:
+        """`{type: Name|ref, ...arguments}` (`value`, its `type` popped here): the class, its typed keyword
+        arguments checked against its signature (after `skip` positionals) and its label; None after a
+        problem. `check(label, kwargs)` adds the caller's own problems, which stop it before the signature."""
+        tname = value.pop("type")
+        cls = self.resolve_type(tname, classes, at, kind)
+        if cls is None:
+            return None
+        label = getattr(cls, "__name__", str(tname))
+        kwargs = self.args(value, at)
+        bad = check(label, kwargs) if check is not None else []
+        self.problems.extend(bad)
+        if bad or self.construct(cls, kwargs, skip, at, label) is None:
+            return None
+        return Typed(cls, kwargs, label)
+
     def construct(self, cls: Any, kwargs: dict[str, Any], skip: int, at: str, label: str) -> Any | None:
         """Check the keyword names against the signature, then build `cls(**kwargs)`."""
         bad = kw_problems(cls, kwargs, skip, at, label)
