@@ -81,7 +81,7 @@ def run_audit(
     """Audit `target` against `spec`, evaluate the gate and, with `out`, write the reports there.
 
     `require_explained` fails the gate when the measurements do not rebuild the model
-    (`summary.explained.ok` false; `checks/explain.py`).
+    (`summary.explained.ok` false; `trace/rebuild`).
     """
     from .verify import verify
 

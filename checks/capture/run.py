@@ -45,7 +45,7 @@ def _command(command: list[str], cwd: Path) -> list[str]:
 
 def run_command(command: list[str], *, steps: int, timeout: float, cwd: Path) -> tuple[dict[str, Any], str, str]:
     """Run the command captured; returns (record, the script's error in one line or '', its output)."""
-    from ..isolate import sandbox
+    from ..isolate import jail, sandbox
     from ..isolate.client import memory_limit
     from ..isolate.client import worker_env as _env
 
@@ -57,13 +57,14 @@ def run_command(command: list[str], *, steps: int, timeout: float, cwd: Path) ->
         work = scratch / "run"
         work.mkdir()
         record = scratch / ".capture.json"
-        env = _env(1)
+        env, _ = jail.prepare_env(_env(1), scratch, capture=True, keep=[cwd])  # the user's own command
         env["PYTHONPATH"] = os.pathsep.join([str(boot), *filter(None, [env.get("PYTHONPATH")])])
         env.update(ALEXNET_AUDIT_CAPTURE=str(record), ALEXNET_AUDIT_CAPTURE_CWD=str(cwd),
                    ALEXNET_AUDIT_CAPTURE_STEPS=str(steps), TMPDIR=str(work))
         stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
         ended = sandbox.run_limited(_command(command, cwd), cwd=work, env=env, stdout=stdout, stderr=stderr,
-                                    timeout=timeout, memory=memory_limit(), what="the training command")
+                                    timeout=timeout, memory=memory_limit(), what="the training command",
+                                    confine=jail.confinement([scratch], [cwd], env))
         _, _, log = sandbox.read_output(stdout, stderr)
         rec: dict[str, Any] = {}
         if record.is_file():

@@ -23,6 +23,7 @@ target errored, else the gate per `fail_on` (default never: 0).
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,9 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
                                stem=stem)
                 for ref, name, stem in zip(targets, names, stems, strict=True)]
     outcomes = run_many(requests, jobs)
+    from .main import print_withheld
+
+    print_withheld(outcomes[0].withheld)
     try:
         for outcome in outcomes:
             outcome.write(out, FORMATS)
@@ -90,13 +94,17 @@ def run_many(requests: list[client.Request], jobs: int) -> list[client.Outcome]:
     lock = threading.Lock()
     done = [0]
     forker = None
-    if n > 1:  # one warm process imports torch once; each target's worker is forked from it
+    root = Path(tempfile.mkdtemp(prefix="alexnet-audit-run-"))  # every worker's scratch directory is in here
+    if n > 1:  # one warm process imports torch once; each target's worker is forked from it, in its sandbox
+        from ..isolate import jail
         from ..isolate.zygote import Zygote
 
-        forker = Zygote(env, Path(tempfile.gettempdir()))
+        keep = [k for req in requests for k in client.keep_paths(req)]
+        zygote_env, _ = jail.prepare_env(env, root, keep=keep)
+        forker = Zygote(zygote_env, root, jail.confinement([root], keep))
 
     def one(req: client.Request) -> client.Outcome:
-        outcome = client.run(req, jobs=jobs, env=env, limit=limit, forker=forker)
+        outcome = client.run(req, jobs=jobs, env=env, limit=limit, forker=forker, scratch_root=root)
         with lock:
             done[0] += 1
             print(f"[{done[0]}/{n}] {outcome.summary} ({outcome.seconds:.1f} s)", flush=True)
@@ -113,5 +121,6 @@ def run_many(requests: list[client.Request], jobs: int) -> list[client.Outcome]:
     finally:
         if forker is not None:
             forker.close()
+        shutil.rmtree(root, ignore_errors=True)
     pool.shutdown()
     return outcomes

@@ -81,10 +81,47 @@ def _parser() -> argparse.ArgumentParser:
     fd = sub.add_parser("fake-data", help="write small synthetic ImageFolder and CIFAR trees")
     fd.add_argument("dir", type=Path)
 
+    for runs_target_code in (a, c, s, cap):
+        _sandbox_arguments(runs_target_code)
+
     ls = sub.add_parser("list", help="list targets, spec items or probes")
     ls.add_argument("what", choices=["targets", "items", "probes"])
     ls.add_argument("--spec", type=Path, default=None)
     return p
+
+
+def _sandbox_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sandbox (README, \"Isolation\")")
+    g.add_argument("--sandbox", choices=["auto", "required", "off"], default=None,
+                   help="the OS sandbox for target code: auto (default: where the system allows it), required "
+                        "(refuse to run without it; also ALEXNET_AUDIT_SANDBOX=required) or off")
+    g.add_argument("--pass-env", metavar="NAME", action="append", default=[],
+                   help="let environment variable NAME through to the target (repeatable)")
+
+
+def _apply_sandbox_arguments(args: argparse.Namespace) -> None:
+    """--sandbox and --pass-env travel as environment variables, to every worker of the run."""
+    import os
+
+    from ..isolate import jail
+
+    if getattr(args, "sandbox", None):
+        os.environ["ALEXNET_AUDIT_SANDBOX"] = args.sandbox
+    if getattr(args, "pass_env", None):
+        os.environ["ALEXNET_AUDIT_PASS_ENV"] = ",".join(args.pass_env)
+    if hasattr(args, "sandbox"):
+        jail.require()
+        if not jail.available() and jail.requested() == "auto":
+            print(f"alexnet-audit: no OS sandbox here ({jail.mechanism().split(': ', 1)[-1]}); target code runs "
+                  "with time and memory limits only", file=sys.stderr)
+
+
+def print_withheld(names: Sequence[str]) -> None:
+    """One line on stderr naming (never showing) what the target did not get from the environment."""
+    if names:
+        shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+        print(f"alexnet-audit: withheld from the target's environment: {shown} (--pass-env NAME lets one through)",
+              file=sys.stderr)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -126,6 +163,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out, [req.file_stem], args.format)  # before the audit, not after it
     outcome = raise_usage_errors(client.run(req))
     paths = outcome.write(out, args.format)
+    print_withheld(outcome.withheld)
     print(outcome.summary)
     if outcome.unexplained:
         print(outcome.unexplained)
@@ -186,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
+        _apply_sandbox_arguments(args)
         return _COMMANDS[args.command](args)
     except (SpecError, TargetError, UsageError) as exc:
         print(f"alexnet-audit: error: {exc}", file=sys.stderr)

@@ -80,6 +80,8 @@ class Outcome:
     log: str = ""  # that output, for <stem>.log
     threads: list[str] = field(default_factory=list)  # threads the target left running
     notes: list[str] = field(default_factory=list)  # run notes, already in data["run_notes"]
+    contained: list[str] = field(default_factory=list)  # what the target tried that the sandbox stopped
+    withheld: list[str] = field(default_factory=list)  # environment variables kept from the target (names)
     paths: list[str] = field(default_factory=list)
 
     @property
@@ -164,21 +166,37 @@ def worker_args(req: Request, scratch: Path, result: Path, limit: int) -> list[s
     return cmd
 
 
+def keep_paths(req: Request) -> list[str]:
+    """What a sandboxed worker must still read in a hidden home: where the user ran us, the target's
+    file or manifest, the spec."""
+    keep = [str(req.base)]
+    for part in (req.ref.rpartition(":")[0] or req.ref, str(req.spec_path or "")):
+        if part and ("/" in part or part.endswith((".py", ".yaml", ".yml", ".ipynb"))):
+            path = (req.base / part).resolve()
+            keep.append(str(path.parent if path.is_file() or not path.exists() else path))
+    return keep
+
+
 def run(req: Request, *, jobs: int = 1, env: dict[str, str] | None = None, limit: int | None = None,
-        forker: Any = None) -> Outcome:
-    """Audit `req.ref` in a worker process; whatever happens, a finished Outcome (never an exception
-    but the user's Ctrl-C)."""
+        forker: Any = None, scratch_root: Path | None = None) -> Outcome:
+    """Audit `req.ref` in a worker process, inside the OS sandbox where there is one; whatever
+    happens, a finished Outcome (never an exception but the user's Ctrl-C)."""
+    from . import jail
+
     outcome = Outcome(ref=req.ref, name=req.name)
     limit = memory_limit(jobs) if limit is None else limit
     env = worker_env(jobs) if env is None else env
-    scratch = Path(tempfile.mkdtemp(prefix="alexnet-audit-"))
+    scratch = Path(tempfile.mkdtemp(prefix="alexnet-audit-", dir=scratch_root))
+    keep = keep_paths(req)
+    env, outcome.withheld = jail.prepare_env(env, scratch, keep=keep)
+    confine = None if forker is not None else jail.confinement([scratch], keep)
     result = scratch / ".alexnet-audit-result.json"
     stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
     start = time.monotonic()
     try:
         cmd = worker_args(req, scratch, result, limit)
-        ended = sandbox.run_limited(cmd, cwd=scratch, env={**env, "TMPDIR": str(scratch)}, stdout=stdout,
-                                    stderr=stderr, timeout=req.timeout, memory=limit, forker=forker)
+        ended = sandbox.run_limited(cmd, cwd=scratch, env=env, stdout=stdout, stderr=stderr, timeout=req.timeout,
+                                    memory=limit, forker=forker, confine=confine)
         n_out, n_err, outcome.log = sandbox.read_output(stdout, stderr)
         outcome.output_lines = (n_out, n_err)
         data = sandbox.read_result(result)  # a finished result stands, whatever the process did afterwards
@@ -214,6 +232,7 @@ def finish(outcome: Outcome, data: Mapping[str, Any], req: Request, *, seconds: 
     outcome.seconds = seconds
     outcome.spec, outcome.stem = req.spec, req.file_stem
     outcome.threads = [str(t) for t in data.get("threads") or []]
+    outcome.contained = [str(t) for t in data.get("contained") or []]
     if data.get("ok"):
         outcome.ok = True
         outcome.passed = bool(data.get("passed", True))
@@ -250,6 +269,7 @@ def run_notes(outcome: Outcome, stem: str) -> list[str]:
     if outcome.threads:
         notes.append(f"The target left {len(outcome.threads)} thread(s) running after the audit "
                      f"({', '.join(outcome.threads[:5])}); the worker ended without waiting for them.")
+    notes += outcome.contained
     return notes
 
 

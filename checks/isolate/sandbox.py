@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 POLL_S = 0.1  # how often the memory of a running worker is read
+MAX_PROCESSES = 512  # processes in a worker's group before it is stopped (a fork bomb)
 
 _LIVE_LOCK = threading.Lock()
 STOP = threading.Event()  # set by stop_all: no new worker starts
@@ -48,12 +49,18 @@ def default_memory_limit(jobs: int = 1) -> int:
 
 def group_rss(pgid: int) -> int:
     """Bytes resident in every process of process group `pgid` (0 where /proc is not available)."""
+    return group_stats(pgid)[0]
+
+
+def group_stats(pgid: int) -> tuple[int, int]:
+    """Bytes resident in, and the number of, the processes of process group `pgid` ((0, 0) where
+    /proc is not available)."""
     page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-    total = 0
+    total = count = 0
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        return 0
+        return 0, 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -63,7 +70,8 @@ def group_rss(pgid: int) -> int:
         fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) "
         if len(fields) > 21 and int(fields[2]) == pgid:  # field 5 is the process group, 24 the rss in pages
             total += int(fields[21]) * page
-    return total
+            count += 1
+    return total, count
 
 
 def signal_name(num: int) -> str:
@@ -137,11 +145,13 @@ def stop_all() -> None:
 
 
 def run_limited(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], stdout: Path, stderr: Path,
-                timeout: float, memory: int, what: str = "the audit", forker: Any = None) -> Finished:
+                timeout: float, memory: int, what: str = "the audit", forker: Any = None,
+                confine: Any = None) -> Finished:
     """Run `cmd` to its end or to a limit; never raises but for the user's KeyboardInterrupt.
 
     With a `forker` (a `zygote.Zygote`), `cmd` must be a worker command and runs in a process forked
-    from it (torch already imported) instead of a fresh interpreter.
+    from it (torch already imported, inside the zygote's sandbox) instead of a fresh interpreter.
+    With `confine` (a `jail.Confinement`), a fresh interpreter runs inside the OS sandbox.
     """
     if STOP.is_set():
         return Finished(cause="stopped before it started (interrupted)")
@@ -149,11 +159,12 @@ def run_limited(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], stdout: P
         handle = forker.start(list(cmd), cwd=cwd, env=env, stdout=stdout, stderr=stderr)
         if handle is None:  # the forker is gone: a fresh interpreter after all
             return run_limited(cmd, cwd=cwd, env=env, stdout=stdout, stderr=stderr, timeout=timeout, memory=memory,
-                               what=what)
+                               what=what, confine=confine)
         return _supervise(handle, timeout, memory, what)
     with open(stdout, "wb") as so, open(stderr, "wb") as se:
         try:
-            proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=so, stderr=se,
+            argv = confine.wrap(cmd) if confine is not None else list(cmd)
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=so, stderr=se,
                                     start_new_session=True)
         except OSError as exc:  # e.g. a reference longer than the system allows on a command line
             return Finished(cause=f"{what} process could not be started: {exc.strerror or exc}")
@@ -180,8 +191,13 @@ def _watch(handle: Handle, timeout: float, memory: int, what: str) -> Finished:
         rc = handle.wait_for(POLL_S)
         if rc is not None:
             return Finished(rc=rc, peak_rss=peak)
+        rss, procs = group_stats(handle.pid)
+        if procs > MAX_PROCESSES:
+            handle.kill()
+            return Finished(cause=f"the target started more than {MAX_PROCESSES} processes and was stopped",
+                            peak_rss=peak)
         if memory > 0:
-            peak = max(peak, group_rss(handle.pid))
+            peak = max(peak, rss)
             if peak > memory:
                 handle.kill()
                 return Finished(cause=f"the target used more memory than allowed ({gib(peak)} resident, limit "

@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import offline
 
     offline.install()  # a target that asks for pretrained weights or data gets one line, not a download
+    from . import attempts
+
+    tried = attempts.install(os.getcwd())  # the scratch directory
     if args.base and args.base not in sys.path:
         sys.path.append(args.base)
 
@@ -158,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         where = cause.split(":", 1)[0] if ":" in cause else "the audit"
         detail = f"{where}: tried to allocate {int(asked.group(1)) / 2**30:.1f} GiB" if asked else cause
         result["cause"] = f"{_out_of_memory(args.memory_limit)}; {detail}"
+    tried.active = False
+    contained = tried.notes(os.environ.get("ALEXNET_AUDIT_SANDBOX_USED", "none"))
+    if contained:
+        result["contained"] = contained
     left = _leftover_threads()
     if left:
         result["threads"] = left

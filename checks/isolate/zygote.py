@@ -22,7 +22,8 @@ from typing import IO, Any
 
 _TOP = (__package__ or "alexnet_audit").rpartition(".")[0]
 _PRELOAD = ("torch", "torchvision", "alexnet_ref")
-_OWN = ("isolate.worker", "audit.pipeline", "target.resolve", "audit.verify", "trace", "report", "probes.layers", "probes")
+_OWN = ("isolate.worker", "audit.pipeline", "target.resolve", "audit.verify", "trace", "report", "probes.layers",
+        "probes")
 
 
 # ------------------------------------------------------------------------------- the zygote ---
@@ -75,7 +76,9 @@ def serve(inp: IO[str], out: IO[str]) -> None:
                 return
             if pid == 0:
                 return
-            say({"id": children.pop(pid), "pid": pid, "status": os.waitstatus_to_exitcode(status)})
+            rid = children.pop(pid, None)  # PID 1 of a sandbox also reaps orphans that are not ours
+            if rid is not None:
+                say({"id": rid, "pid": pid, "status": os.waitstatus_to_exitcode(status)})
 
     open_ = True
     while open_ or children:
@@ -142,8 +145,10 @@ class _Forked:
 class Zygote:
     """The parent's side: start the zygote, ask it for workers, route its replies to them."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", f"{__package__}.zygote"], env=env, cwd=cwd,
+    def __init__(self, env: dict[str, str], cwd: Path, confine: Any = None) -> None:
+        cmd = [sys.executable, "-m", f"{__package__}.zygote"]
+        self.confined = confine is not None  # in its own PID namespace: its pids are not ours
+        self.proc = subprocess.Popen(confine.wrap(cmd) if confine is not None else cmd, env=env, cwd=cwd,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True, start_new_session=True)
         self.lock = threading.Lock()
@@ -175,7 +180,7 @@ class Zygote:
                         worker.done.set()
                 else:  # registered here, before its status can arrive (both come through this thread)
                     event, box = self.pending.pop(int(msg["id"]))
-                    worker = _Forked(self, int(msg["pid"]), threading.Event())
+                    worker = _Forked(self, self.host_pid(int(msg["pid"])), threading.Event())
                     self.workers[int(msg["id"])] = worker
                     box.append(worker)
                     event.set()
@@ -185,6 +190,24 @@ class Zygote:
                 event.set()
             for worker in self.workers.values():
                 worker.done.set()
+
+    def host_pid(self, pid: int) -> int:
+        """The pid a worker forked in the sandbox has here (the one to measure and kill)."""
+        if not self.confined:
+            return pid
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children", encoding="ascii") as fh:
+                zygote = int(fh.read().split()[0])  # unshare's one child: the zygote, PID 1 inside
+            with open(f"/proc/{zygote}/task/{zygote}/children", encoding="ascii") as fh:
+                forked = [int(c) for c in fh.read().split()]
+            for host in forked:
+                with open(f"/proc/{host}/status", encoding="ascii") as fh:
+                    ns = next(line.split()[1:] for line in fh if line.startswith("NSpid:"))
+                if int(ns[-1]) == pid:
+                    return host
+        except (OSError, ValueError, IndexError, StopIteration):
+            pass
+        return pid  # not found (gone already): a kill then reaches nothing of ours
 
     def start(self, argv: list[str], *, cwd: Path, env: dict[str, str], stdout: Path, stderr: Path) -> _Forked | None:
         """Fork one worker (argv: `python -m <package>.worker ARGS`); None if the zygote cannot."""

@@ -47,22 +47,22 @@ def differences(expected: Any, observed: Any, tol: dict[str, float], path: str =
         return [f"{at}: the target declares no value to compare with"]
     if isinstance(expected, dict):
         if not isinstance(observed, dict):
-            return [f"{at}: expected a mapping, got {_show(observed)}"]
+            return [f"{at}: expected a mapping, got {show_value(observed)}"]
         out: list[str] = []
         for key in expected:
             sub = f"{path}.{key}" if path else str(key)
             if key not in observed:
-                out.append(f"{sub}: missing (expected {_show(expected[key])})")
+                out.append(f"{sub}: missing (expected {show_value(expected[key])})")
             else:
                 out.extend(differences(expected[key], observed[key], tol, sub))
         for key in observed:
             if key not in expected:
                 sub = f"{path}.{key}" if path else str(key)
-                out.append(f"{sub}: unexpected (got {_show(observed[key])})")
+                out.append(f"{sub}: unexpected (got {show_value(observed[key])})")
         return out
     if isinstance(expected, list | tuple):
         if not isinstance(observed, list | tuple):
-            return [f"{at}: expected a sequence, got {_show(observed)}"]
+            return [f"{at}: expected a sequence, got {show_value(observed)}"]
         if len(expected) != len(observed):
             if all(isinstance(x, str) for x in [*expected, *observed]):
                 return _sequence_edits(list(expected), list(observed), at)
@@ -72,12 +72,12 @@ def differences(expected: Any, observed: Any, tol: dict[str, float], path: str =
             out.extend(differences(e, o, tol, f"{path}[{i}]"))
         return out
     if isinstance(expected, bool) or isinstance(observed, bool):
-        return [] if expected is observed else [f"{at}: expected {_show(expected)}, got {_show(observed)}"]
+        return [] if expected is observed else [f"{at}: expected {show_value(expected)}, got {show_value(observed)}"]
     if _is_number(expected) and _is_number(observed):
         if _close(float(expected), float(observed), tol):
             return []
-        return [f"{at}: expected {_show(expected)}, got {_show(observed)}"]
-    return [] if expected == observed else [f"{at}: expected {_show(expected)}, got {_show(observed)}"]
+        return [f"{at}: expected {show_value(expected)}, got {show_value(observed)}"]
+    return [] if expected == observed else [f"{at}: expected {show_value(expected)}, got {show_value(observed)}"]
 
 
 def _sequence_edits(expected: list[str], observed: list[str], at: str) -> list[str]:
@@ -95,13 +95,14 @@ def _sequence_edits(expected: list[str], observed: list[str], at: str) -> list[s
     return out
 
 
-def _show(v: Any) -> str:
+def show_value(v: Any) -> str:
+    """A value as the messages print it: floats to 6 significant digits, as in the JSON report."""
     if isinstance(v, float):  # 6 digits, as in the JSON report (observed values are rounded by their probe)
         return f"{sig(v, 6):g}"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{k}: {show_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, list | tuple):
-        return "[" + ", ".join(_show(x) for x in v) + "]"
+        return "[" + ", ".join(show_value(x) for x in v) + "]"
     if v is None:
         return "none"
     return str(v)
@@ -117,18 +118,19 @@ def judge(item: Item, observation: Observation, context: dict[str, Any] | None =
         return _judge_sequence(item, expected, observation, base)
     diffs = differences(expected, observation.value, item.tolerance)
     if not diffs:
-        return Finding(status=Status.PASS, message=f"{item.id} is {_show(observation.value)}, as the paper says.",
+        return Finding(status=Status.PASS, message=f"{item.id} is {show_value(observation.value)}, as the paper says.",
                        **base)
     for variant in item.variants:
         if not differences(_resolve(variant.value, ctx), observation.value, item.tolerance):
             return Finding(
                 status=Status.VARIANT,
                 variant=variant.name,
-                message=f"{item.id} is {_show(observation.value)}: accepted variant '{variant.name}' ({variant.why})",
+                message=f"{item.id} is {show_value(observation.value)}: accepted variant '{variant.name}' "
+                        f"({variant.why})",
                 **base,
             )
     detail = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
-    msg = f"{item.id} must be {_show(expected)} (got {_show(observation.value)})."
+    msg = f"{item.id} must be {show_value(expected)} (got {show_value(observation.value)})."
     if isinstance(expected, dict | list) and diffs:
         msg = f"{item.id} differs from the paper: {detail}."
     return Finding(status=Status.DEVIATION, message=msg, **base)
@@ -136,7 +138,7 @@ def judge(item: Item, observation: Observation, context: dict[str, Any] | None =
 
 def _judge_sequence(item: Item, expected: list[Any], observation: Observation, base: dict[str, Any]) -> Finding:
     """A sequence whose differences other items report passes with a note naming them; what no
-    other item reports is this item's deviation (checks/edits.py)."""
+    other item reports is this item's deviation (judge/edits.py)."""
     roles = {**_edits.as_roles(item.params.get("roles")), **_edits.as_roles(observation.detail.get("roles"))}
     found = _edits.edits([str(x) for x in expected], [str(x) for x in observation.value], roles,
                          dict(item.params.get("covered_by") or {}))
@@ -150,7 +152,8 @@ def _judge_sequence(item: Item, expected: list[Any], observation: Observation, b
     if note:
         return Finding(status=Status.PASS, message=f"{item.id} matches the paper apart from differences that other "
                                                    f"items report: {note}.", covered_by=list(others), **base)
-    return Finding(status=Status.PASS, message=f"{item.id} is {_show(observation.value)}, as the paper says.", **base)
+    return Finding(status=Status.PASS, message=f"{item.id} is {show_value(observation.value)}, as the paper says.",
+                   **base)
 
 
 def skipped(item: Item, reason: str) -> Finding:

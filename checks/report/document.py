@@ -39,14 +39,22 @@ def _version(dist: str) -> str:
 
 
 def environment() -> dict[str, str]:
+    """Versions that decide the measurements, and the OS sandbox the target ran in (when it ran in
+    a worker: the parent names it in ALEXNET_AUDIT_SANDBOX_USED)."""
+    import os
+
     from .. import __version__
 
-    return {
+    env = {
         "alexnet_audit": __version__,
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "torch": _version("torch"),
         "torchvision": _version("torchvision"),
     }
+    sandbox = os.environ.get("ALEXNET_AUDIT_SANDBOX_USED")
+    if sandbox:
+        env["sandbox"] = sandbox
+    return env
 
 
 def fidelity(findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -93,13 +101,13 @@ def summarise(findings: list[dict[str, Any]], gate: dict[str, Any] | None) -> di
 
 
 def _explained(report: Report) -> dict[str, Any]:
-    """`summary.explained`: whether the measurements rebuild the model (checks/explain.py)."""
+    """`summary.explained`: whether the measurements rebuild the model (trace/rebuild)."""
     exp = report.extras.get("explained")
     return {"explained": normalise(exp)} if isinstance(exp, dict) else {}
 
 
 def gate_to_dict(gate: Any) -> dict[str, Any] | None:
-    """Duck-typed `checks.gate.evaluate.GateResult`: passed, fail_on, failing, waived."""
+    """Duck-typed `gate.evaluate.GateResult`: passed, fail_on, failing, waived."""
     if gate is None:
         return None
     waived = getattr(gate, "waived", None) or {}

@@ -101,7 +101,8 @@ def _header(d: dict[str, Any], spec: Spec) -> list[str]:
 
 def _environment(env: dict[str, Any]) -> str:
     tool = f"alexnet-audit {env['alexnet_audit']}, " if env.get("alexnet_audit") else ""
-    return f"{tool}torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']}"
+    sandbox = f"; sandbox: {env['sandbox']}" if env.get("sandbox") else ""
+    return f"{tool}torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']}{sandbox}"
 
 
 def _verdict(d: dict[str, Any]) -> list[str]:
@@ -151,7 +152,7 @@ def _verdict(d: dict[str, Any]) -> list[str]:
 
 
 def _explained(d: dict[str, Any]) -> list[str]:
-    """Whether the measurements rebuild the model (summary.explained; checks/explain.py)."""
+    """Whether the measurements rebuild the model (summary.explained; trace/rebuild)."""
     e = d["summary"].get("explained")
     if not isinstance(e, dict):
         return []

@@ -34,10 +34,14 @@ def run_worker(cmd: Sequence[str], *, env: dict[str, str], timeout: float, memor
     scratch = Path(tempfile.mkdtemp(prefix="alexnet-audit-smoke-"))
     result_path, stdout, stderr = scratch / ".result.json", scratch / ".stdout.txt", scratch / ".stderr.txt"
     try:
-        env = {**env, "TMPDIR": str(scratch), "PYTHONDONTWRITEBYTECODE": "1"}
+        from ..isolate import jail
+
+        keep = [os.getcwd()]
+        env, _ = jail.prepare_env({**env, "PYTHONDONTWRITEBYTECODE": "1"}, scratch, keep=keep)
         env.setdefault("MPLBACKEND", "Agg")
         ended = sandbox.run_limited([*cmd, "--result", str(result_path)], cwd=scratch, env=env, stdout=stdout,
-                                    stderr=stderr, timeout=timeout, memory=memory, what="the smoke run")
+                                    stderr=stderr, timeout=timeout, memory=memory, what="the smoke run",
+                                    confine=jail.confinement([scratch], keep, env))
         n_out, n_err, text = sandbox.read_output(stdout, stderr)
         data = sandbox.read_result(result_path)
         if text.strip() and log is not None:

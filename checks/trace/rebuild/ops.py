@@ -1,4 +1,4 @@
-"""Rebuild one measured op from its measurements alone (checks/explain): a weight layer from its
+"""Rebuild one measured op from its measurements alone (trace/rebuild): a weight layer from its
 geometry and the weight its call used, an activation from its measured curve, the §3.3
 normalisation from its fit, a pool from its measured type; observed calls (reshapes, slices, pads,
 concatenations, calls named by their function) are replayed; a region the audit could only call
