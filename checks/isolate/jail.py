@@ -10,7 +10,8 @@ standard library only, no site import) makes:
 - the user's home directory an empty tmpfs, with only what the run needs bound back read-only
   (the interpreter, the installed packages, the target's folder, the torch hub cache);
 - the network its own loopback only (no route to the host or anything else);
-- the worker PID 1 of its namespace (everything it starts dies with it), with a process cap.
+- the worker PID 1 of its namespace (everything it starts dies with it); the supervisor in
+  `sandbox` caps the processes of its group (RLIMIT_NPROC would count all of the user's).
 
 Where namespaces are not available (not Linux, user namespaces disabled) `mechanism()` says
 "none" and the caller decides: run as before with a note, or refuse (`--sandbox required`).
@@ -28,7 +29,6 @@ from pathlib import Path
 
 UNSHARE = "namespaces (unshare)"
 NONE = "none"
-MAX_PROCESSES = 512  # a fork bomb stops here (RLIMIT_NPROC inside; the supervisor also counts)
 
 # Variables that running Python and PyTorch need; everything else is withheld from audited code.
 KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "MPLBACKEND", "VIRTUAL_ENV", "SOURCE_DATE_EPOCH")
@@ -106,6 +106,13 @@ def _needed_paths(extra: Iterable[str | Path]) -> list[str]:
     installed packages (sys.path), the torch hub cache and whatever the caller adds."""
     paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
     paths += [p for p in sys.path if p]
+    paths.append(str(Path(__file__).resolve().parents[1]))  # this package (an editable install is not on sys.path)
+    import importlib.util
+
+    for name in ("alexnet_ref", "torch", "torchvision"):
+        found = importlib.util.find_spec(name)
+        if found is not None and found.origin:
+            paths.append(os.path.dirname(os.path.dirname(found.origin)))
     torch_home = os.environ.get("TORCH_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch")
     paths.append(torch_home)
@@ -280,8 +287,6 @@ def _hide(home: str, keep: list[str]) -> None:
 
 def enter(writable: list[str], hide: str | None, keep: list[str]) -> None:
     """Set up the sandbox in this process (PID 1 of fresh namespaces); raises OSError if it cannot."""
-    import resource
-
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing we mount leaks back to the host
     for w in writable:
         _mount(w, w, None, _MS_BIND | _MS_REC)  # its own mount: stays writable below
@@ -290,7 +295,6 @@ def enter(writable: list[str], hide: str | None, keep: list[str]) -> None:
         _hide(hide, keep)
     _read_only_everywhere(writable)
     _loopback_up()
-    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 
 
 def _main(argv: list[str]) -> None:
