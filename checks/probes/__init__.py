@@ -1,27 +1,26 @@
 """The probe registry: one function per measured quantity, looked up by the spec's `probe` name.
 
-A probe has the signature `probe(ctx: Context, item: Item) -> Observation`. It measures; it never
-compares with the paper (that is `judge`). It raises `findings.Skip` when the item cannot be
-observed on this target.
+A probe has the signature `probe(ctx: Context, item: Item) -> Observation` (`context.Context`,
+`spec.load.Item`, `core.findings.Observation`). It measures; it never compares with the paper (that
+is `judge.verdict`). It raises `core.findings.Skip` when the item cannot be observed on this target.
 """
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..core.findings import Observation
 from ..spec.load import Item, Spec
+from .context import Context
 
-if TYPE_CHECKING:
-    from .context import Context
-
-ProbeFn = Callable[["Context", Item], Observation]
+ProbeFn = Callable[[Context, Item], Observation]
 
 PROBES: dict[str, ProbeFn] = {}
 
-# Modules that register probes; imported on first use so that `import checks` stays light.
-_MODULES = ("arch", "lrn", "pool", "dropout", "init", "recipe", "loss", "data", "paper_context", "techniques", "consistency")
+# Modules that register probes; imported on first use so that `import alexnet_audit` stays light.
+PROBE_MODULES = ("arch", "lrn", "pool", "dropout", "init", "optimizer", "schedule", "recipe", "loss", "geometry",
+                 "colour", "paper_context", "techniques", "consistency")
+_MODULES = PROBE_MODULES  # the old name (tests/plugin/test_plugin.py reads it)
 
 
 def _origin(fn: ProbeFn) -> str:
@@ -44,7 +43,7 @@ def probe(name: str) -> Callable[[ProbeFn], ProbeFn]:
 
 
 def all_probes() -> dict[str, ProbeFn]:
-    for mod in _MODULES:
+    for mod in PROBE_MODULES:
         importlib.import_module(f".{mod}", __name__)
     return dict(sorted(PROBES.items()))
 
@@ -67,7 +66,7 @@ def static_probe_names() -> set[str]:
 
     names: set[str] = set()
     here = Path(__file__).resolve().parent
-    for mod in _MODULES:
+    for mod in PROBE_MODULES:
         tree = ast.parse((here / f"{mod}.py").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

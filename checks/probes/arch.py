@@ -1,9 +1,9 @@
 """Architecture probes (§3): layer order, shapes, channel connectivity, activations, parameters.
 
-Everything here is read from the one traced forward pass (`checks.trace.get_trace`): shapes are
-those of the tensors that flowed, kernel/stride are the arguments of the executed conv calls,
-groups are measured from which input channels can move which output channels, activations are
-classified by their response on a probe vector.
+Everything here is read from the one traced forward pass (`trace.get_trace`, in trace/build.py):
+shapes are those of the tensors that flowed, kernel/stride are the arguments of the executed conv
+calls, groups are measured from which input channels can move which output channels, activations
+are classified by their response on a probe vector.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..core.numbers import sig
 from ..spec.load import Item
 from ..trace import ACTIVATIONS, POOLS, Op, Trace, get_trace
 from . import probe
+from .context import Context
 
 # ops that do not change the function on the audited input, or only re-lay it out
 _INVISIBLE = {"flatten", "reshape", "slice", "identity", "cat"}
@@ -87,7 +88,7 @@ def _where(trace: Trace, names: list[str]) -> str:
 
 
 @probe("input_size")
-def input_size(ctx, item: Item) -> Observation:
+def input_size(ctx: Context, item: Item) -> Observation:
     """Spatial size of the input and of conv1's output, from one forward pass on the target's input size."""
     tr = get_trace(ctx)
     conv1 = layer(tr, "conv1")
@@ -112,7 +113,7 @@ def _role(op: Op) -> str:
     return str(op.kind)  # lrn, dropout, batchnorm, softmax, log_softmax, pad, norm, ...
 
 
-def _declared_nll(ctx: Any) -> tuple[bool, str]:
+def _declared_nll(ctx: Context) -> tuple[bool, str]:
     """Whether the target's declared loss is the negative log-likelihood of log-probabilities,
     measured on known inputs: loss(z, t) == -mean(z[i, t_i]) (nn.NLLLoss, F.nll_loss)."""
     import torch
@@ -153,7 +154,7 @@ def _takes_no_args(fn: Any) -> bool:
 
 
 @probe("layer_sequence")
-def layer_sequence(ctx, item: Item) -> Observation:
+def layer_sequence(ctx: Context, item: Item) -> Observation:
     """The ordered stages that executed (conv/fc by paper name, activations/pools/LRN by measured kind)."""
     tr = get_trace(ctx)
     idx = visible(tr)
@@ -182,7 +183,7 @@ _CONV_ATTRS = ("out_channels", "in_channels", "kernel_size", "stride", "padding"
 
 
 @probe("conv_attr")
-def conv_attr(ctx, item: Item) -> Observation:
+def conv_attr(ctx: Context, item: Item) -> Observation:
     """One attribute of a conv layer as executed (channels/shapes from tensors, groups from measured connectivity)."""
     name, attr = item.params["layer"], item.params["attr"]
     if attr not in _CONV_ATTRS:
@@ -207,7 +208,7 @@ def conv_attr(ctx, item: Item) -> Observation:
 
 
 @probe("feature_maps")
-def feature_maps(ctx, item: Item) -> Observation:
+def feature_maps(ctx: Context, item: Item) -> Observation:
     """Spatial size after each conv layer and each pooling that changes the function (pool1 after conv1, ...)."""
     tr = get_trace(ctx)
     labels = tr.labels()
@@ -221,7 +222,7 @@ def feature_maps(ctx, item: Item) -> Observation:
 
 
 @probe("fc_attr")
-def fc_attr(ctx, item: Item) -> Observation:
+def fc_attr(ctx: Context, item: Item) -> Observation:
     """out_features of a fully-connected layer, from the width of its executed output."""
     name = item.params["layer"]
     tr = get_trace(ctx)
@@ -244,7 +245,7 @@ def _act_desc(op: Op) -> str:
 
 
 @probe("activation")
-def activation(ctx, item: Item) -> Observation:
+def activation(ctx: Context, item: Item) -> Observation:
     """Every elementwise non-linearity classified by its measured response on a probe vector in [-8, 8]."""
     tr = get_trace(ctx)
     labels = tr.labels()
@@ -260,7 +261,7 @@ def activation(ctx, item: Item) -> Observation:
 
 
 @probe("relu_placement")
-def relu_placement(ctx, item: Item) -> Observation:
+def relu_placement(ctx: Context, item: Item) -> Observation:
     """Per conv/fc layer: whether a non-linearity is applied to its output before the next layer."""
     tr = get_trace(ctx)
     value: dict[str, bool] = {}
@@ -288,7 +289,7 @@ def _fc8_adjust(tr: Trace, count: int | None) -> tuple[int, str]:
 
 
 @probe("params_total")
-def params_total(ctx, item: Item) -> Observation:
+def params_total(ctx: Context, item: Item) -> Observation:
     """Unique parameters (weights and biases) used by the forward pass, with fc8 counted at count_classes outputs."""
     tr = get_trace(ctx)
     adj, note = _fc8_adjust(tr, item.params.get("count_classes"))
@@ -300,7 +301,7 @@ def params_total(ctx, item: Item) -> Observation:
 
 
 @probe("params_per_layer")
-def params_per_layer(ctx, item: Item) -> Observation:
+def params_per_layer(ctx: Context, item: Item) -> Observation:
     """Unique weight+bias elements per conv/fc layer (merged towers summed), fc8 at count_classes outputs."""
     tr = get_trace(ctx)
     adj, note = _fc8_adjust(tr, item.params.get("count_classes"))
@@ -312,7 +313,7 @@ def params_per_layer(ctx, item: Item) -> Observation:
 
 
 @probe("neurons")
-def neurons(ctx, item: Item) -> Observation:
+def neurons(ctx: Context, item: Item) -> Observation:
     """Output units per conv/fc layer per example (C*H*W), fc8 counted at count_classes outputs."""
     tr = get_trace(ctx)
     count = item.params.get("count_classes")

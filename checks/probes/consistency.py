@@ -11,7 +11,9 @@ import difflib
 from typing import Any
 
 from ..core.findings import Observation
+from ..spec.load import Item
 from . import probe
+from .context import Context
 
 BATCH_RTOL = 1e-4  # the same image's scores, alone or in a bigger batch: float32 re-association only
 
@@ -69,7 +71,7 @@ def sequence_differences(a: Any, b: Any, drop_a: frozenset[int] | set[int] = fro
     return out
 
 
-def _batch_scores(ctx: Any, base: Any, other: Any, batch: int) -> float | None:
+def _batch_scores(ctx: Context, base: Any, other: Any, batch: int) -> float | None:
     """Relative difference of the first two images' scores, alone (batch 2) and in the bigger batch;
     None when that cannot be compared. The bigger seeded input usually starts with the same two
     images (then its traced output serves); otherwise the model runs once more on those two plus one."""
@@ -96,7 +98,7 @@ def _clip(diffs: list[str]) -> str:
 
 
 @probe("mode_consistency")
-def mode_consistency(ctx: Any, item: Any) -> Observation:
+def mode_consistency(ctx: Context, item: Item) -> Observation:
     """Whether the model computes the same in train mode (dropout aside) and at a second batch size as in
     the audited eval-mode batch-2 pass: op sequences of traces in each mode, and the same images' scores."""
     from ..trace import get_trace, get_train_trace

@@ -75,3 +75,11 @@ class Context:
         if key not in self.target.recipe:
             raise Skip(f"the target gives no {key}")
         return self.target.recipe[key]
+
+
+def declared_note(ctx: Context, key: str, what: str = "a literal") -> str:
+    """The start of an item's evidence when the manifest gives `key` as `what` (`Target.declared`):
+    judged the same way as a measured value, but not measured."""
+    if key in ctx.target.declared:
+        return f"declared, not measured: the manifest gives {key} as {what}; "
+    return ""

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .context import Context
+from .imaging import _chw, _rng_guard, _seeded, grid_step, recipe_transform
+
 SRC_W, SRC_H = 300, 256
 LARGE = (600, 512)  # for pipelines whose crop needs more than 256 px (one coordinate level <= 2.4 px)
 SEED = 9000  # seeds SEED + 0 .. SEEDS - 1
@@ -65,8 +68,6 @@ def grid(out: Any) -> Any:
     A tensor output is sliced before it is converted (the same values, a tenth of the copying)."""
     import torch
 
-    from .imaging import _chw, grid_step
-
     if isinstance(out, torch.Tensor) and out.dim() == 3:
         step = grid_step(out)
         return _chw(out[:, ::step, ::step])
@@ -77,26 +78,21 @@ def grid(out: Any) -> Any:
 
 def seeded_grids(tf: Any, imgs: dict[str, Any], names: tuple[str, ...], seed: int) -> dict[str, Any]:
     """The grids of the outputs of `names` under one seed (the same random draw for every image)."""
-    from .imaging import _seeded
-
     return {k: grid(_seeded(tf, imgs[k], seed)) for k in names}
 
 
-def sweep(ctx: Any) -> list[dict[str, Any]]:
+def sweep(ctx: Context) -> list[dict[str, Any]]:
     """Per seed (SEED + i), the output grid of each image; the ramps for the first RAMP_SEEDS seeds."""
     return _swept(ctx)[1]
 
 
-def size(ctx: Any) -> tuple[int, int]:
+def size(ctx: Context) -> tuple[int, int]:
     """The (width, height) of the sweep's images: SRC_W x SRC_H, or LARGE for a pipeline that needs more."""
     return _swept(ctx)[0]
 
 
-def _swept(ctx: Any) -> tuple[tuple[int, int], list[dict[str, Any]]]:
-    from .data import _transform
-    from .imaging import _rng_guard
-
-    tf = _transform(ctx, "train_transform")
+def _swept(ctx: Context) -> tuple[tuple[int, int], list[dict[str, Any]]]:
+    tf = recipe_transform(ctx, "train_transform")
 
     def at(width: int, height: int) -> list[dict[str, Any]]:
         imgs = images(width, height)

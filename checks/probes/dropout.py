@@ -26,6 +26,7 @@ from ..trace import ACTIVATIONS, Trace, eval_mode, get_trace, get_train_trace, m
 from ..trace.kinds import RANDOMS
 from . import probe
 from .arch import is_identity
+from .context import Context
 
 RATE_STEP = 0.01  # see the module docstring
 _SKIP_BACK = ACTIVATIONS | {"flatten", "reshape", "slice", "identity", "scale", "dropout", "pad", "cat"}
@@ -81,7 +82,7 @@ def _region_rate(fn: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, .
 
 
 @probe("dropout_rate")
-def dropout_rate(ctx, item: Item) -> Observation:
+def dropout_rate(ctx: Context, item: Item) -> Observation:
     """Fraction of units each train-mode dropout site zeroes (the executed call re-run on 2^19+ units)."""
     tr = get_train_trace(ctx)
     sites = _sites(tr)
@@ -107,7 +108,7 @@ def dropout_rate(ctx, item: Item) -> Observation:
 
 
 @probe("dropout_placement")
-def dropout_placement(ctx, item: Item) -> Observation:
+def dropout_placement(ctx: Context, item: Item) -> Observation:
     """The layers whose outputs are dropped in training mode (fc6 = after fc6 and its ReLU), in order."""
     tr = get_train_trace(ctx)
     sites = _sites(tr)
@@ -139,7 +140,7 @@ def _random_draws(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
 
 
 @probe("dropout_eval")
-def dropout_eval(ctx, item: Item) -> Observation:
+def dropout_eval(ctx: Context, item: Item) -> Observation:
     """'off' when eval-mode output is deterministic and every dropout site is the identity or a constant scale."""
     tr = get_trace(ctx)
     model = unwrap(ctx.model)  # as traced: a torch.compile wrapper would recompile and round differently

@@ -2,33 +2,49 @@
 
 Transforms come in several shapes: torchvision v1 and v2 (PIL in), custom classes, numpy callables
 and albumentations-style callables (`t(image=array)["image"]`, HxWxC uint8 in and out). `Adapted`
-finds once, by calling it, which input a transform takes, so every probe feeds it a PIL image.
-Outputs may be tensors (CxHxW), PIL images, HxWxC or CxHxW arrays, or a dict with "image".
+finds once, by calling it, which input a transform takes, so every probe feeds it a PIL image
+(`recipe_transform`: the recipe's transform so adapted, once per audit). Outputs may be tensors
+(CxHxW), PIL images, HxWxC or CxHxW arrays, or a dict with "image".
 """
 from __future__ import annotations
 
 import contextlib
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+from .context import Context, declared_note
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _one_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a probe with one torch thread: many small tensor ops, where threads only add contention."""
+def one_thread(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a probe with one torch thread (`trace.one_thread`): many small tensor ops, where threads
+    only add contention."""
     import functools
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import torch
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from ..trace import one_thread as single_thread
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with single_thread():
             return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
 
     return wrapper
+
+
+def recipe_transform(ctx: Context, key: str) -> Adapted:
+    """The recipe's transform `key` (train_transform, eval_transform), adapted once per audit."""
+    tf = ctx.recipe_value(key)
+    if not callable(tf):
+        raise TypeError(f"{key} must be a callable taking a PIL image, got {type(tf).__name__}")
+    return ctx.cached(f"data.adapted.{key}", lambda: Adapted(tf))
+
+
+def declared_steps(ctx: Context, key: str) -> str:
+    """The start of the evidence when a manifest gives the transform `key` as a literal list of steps."""
+    return declared_note(ctx, key, "a literal list of steps")
 
 
 @contextlib.contextmanager

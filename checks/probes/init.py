@@ -24,6 +24,7 @@ from ..core.numbers import quantise, sig
 from ..spec.load import Item
 from ..trace import Trace, get_trace, one_thread
 from . import probe
+from .context import Context
 
 _KURT_SAMPLE = 1 << 20
 _CHUNK = 1 << 22  # elements converted to float64 at a time
@@ -75,7 +76,7 @@ def _layers(tr: Trace) -> list[tuple[int, Any]]:
 
 
 @probe("init_weights")
-def init_weights(ctx, item: Item) -> Observation:
+def init_weights(ctx: Context, item: Item) -> Observation:
     """Per conv/fc layer: mean, std and shape (normal/uniform/other by excess kurtosis) of the fresh weights."""
     tr = get_trace(ctx)
     value: dict[str, Any] = {}
@@ -92,7 +93,7 @@ def init_weights(ctx, item: Item) -> Observation:
 
 
 @probe("init_biases")
-def init_biases(ctx, item: Item) -> Observation:
+def init_biases(ctx: Context, item: Item) -> Observation:
     """Per conv/fc layer: the constant value of the fresh bias, or a description when it is not constant."""
     tr = get_trace(ctx)
     value: dict[str, Any] = {}

@@ -17,11 +17,12 @@ it stays fixed across calls and changes only when a method with "epoch" in its n
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from .draws import C1, C2, affine
-from .imaging import _coord_image, _flat_image, _rng_guard
+from .draws import C1, C2, affine, seeded_grids
+from .imaging import Adapted, _coord_image, _flat_image, _rng_guard
 
 BLOCK = 40  # source px per palette block
 # Mid-range colours spanning RGB space (no clipping by an offset of a few percent).
@@ -103,9 +104,9 @@ def measure(sweep: list[dict[str, Any]], colour: dict[str, Any], size: tuple[int
     return [_draw(d, colour, size) for d in sweep]
 
 
-def epoch_hooks(tf: Any) -> list[tuple[str, Callable[..., Any]]]:
-    """Methods with "epoch" in their name on the transform or its steps (set_epoch, new_epoch, ...)."""
-    found: list[tuple[str, Callable[..., Any]]] = []
+def transform_steps(tf: Any, modules: bool = False) -> Iterator[Any]:
+    """The transform (unwrapped from `Adapted`) and its steps, depth first through `transforms` lists
+    (and, with `modules`, an nn.Module's children); each object once, at most about 200."""
     seen: set[int] = set()
     stack = [getattr(tf, "tf", tf)]
     while stack:
@@ -113,12 +114,24 @@ def epoch_hooks(tf: Any) -> list[tuple[str, Callable[..., Any]]]:
         if id(obj) in seen or len(seen) > 200:
             continue
         seen.add(id(obj))
+        yield obj
+        stack.extend(getattr(obj, "transforms", None) or [])
+        if modules:
+            import torch.nn as nn
+
+            if isinstance(obj, nn.Module):
+                stack.extend(obj.children())
+
+
+def epoch_hooks(tf: Any) -> list[tuple[str, Callable[..., Any]]]:
+    """Methods with "epoch" in their name on the transform or its steps (set_epoch, new_epoch, ...)."""
+    found: list[tuple[str, Callable[..., Any]]] = []
+    for obj in transform_steps(tf):
         for name in dir(type(obj)):
             if "epoch" in name.lower() and not name.startswith("_"):
                 fn = getattr(obj, name, None)
                 if callable(fn):
                     found.append((f"{type(obj).__name__}.{name}", fn))
-        stack.extend(getattr(obj, "transforms", None) or [])
     return found
 
 
@@ -142,8 +155,6 @@ def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int])
     the hook's name, and a note when it could not be tried."""
     import copy
 
-    from .imaging import Adapted
-
     if not epoch_hooks(tf):
         return [], "", ""
     try:  # a copy: the hook must not change the transform the other probes read
@@ -152,8 +163,6 @@ def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int])
         return [], "", f"; its epoch hook was not tried (copying the transform failed: {type(exc).__name__})"
     name, fn = epoch_hooks(mine)[0]
     run = mine if isinstance(mine, Adapted) else tf
-    from .draws import seeded_grids
-
     imgs = images(*size)
     out = []
     with _rng_guard():
@@ -171,8 +180,6 @@ def batch_shared(tf: Any, colour: dict[str, Any], seed: int, n: int = 6) -> bool
     not take a batch). Constant-colour images: no geometry to undo."""
     import numpy as np
     import torch
-
-    from .imaging import Adapted
 
     raw = tf.tf if isinstance(tf, Adapted) else tf
     if not (isinstance(tf, Adapted) and tf.mode == "tensor"):
@@ -227,39 +234,22 @@ def summarise(draws: list[dict[str, Any]]) -> dict[str, Any]:
 def find_eigval(tf: Any) -> tuple[Any, Any, str] | None:
     """(eigval, eigvec or None, where) if some step of the transform carries 3 PCA eigenvalues."""
     import torch
-    import torch.nn as nn
 
     def as3(v: Any, shape: tuple[int, ...]) -> Any:
         try:
             t = torch.as_tensor(v, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError):
             return None
-        return t.reshape(shape) if t.numel() == math_prod(shape) else None
+        return t.reshape(shape) if t.numel() == math.prod(shape) else None
 
-    seen: set[int] = set()
-    stack = [getattr(tf, "tf", tf)]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or len(seen) > 200:
-            continue
-        seen.add(id(obj))
+    for obj in transform_steps(tf, modules=True):
         for name in ("eigval", "eigvals", "eigenvalues", "eig_val"):
             t = as3(getattr(obj, name, None), (3,)) if getattr(obj, name, None) is not None else None
             if t is not None:
                 vec = next((as3(getattr(obj, v), (3, 3)) for v in ("eigvec", "eigvecs", "eigenvectors", "eig_vec")
                             if getattr(obj, v, None) is not None), None)
                 return t, vec, f"{type(obj).__name__}.{name}"
-        stack.extend(getattr(obj, "transforms", None) or [])
-        if isinstance(obj, nn.Module):
-            stack.extend(obj.children())
     return None
-
-
-def math_prod(shape: tuple[int, ...]) -> int:
-    out = 1
-    for n in shape:
-        out *= n
-    return out
 
 
 def principal_axes_of(vecs: Any) -> Any:

@@ -14,15 +14,11 @@ from typing import Any, cast
 from ..core.errors import first_line
 from ..core.findings import Observation
 from ..core.numbers import sig
+from ..spec.load import Item
 from . import probe
+from .context import Context, declared_note
 
 SHOW_DIGITS = 4  # numbers quoted in evidence
-
-
-def _declared(ctx: Any, key: str) -> str:
-    if key in ctx.target.declared:
-        return f"declared, not measured: the manifest gives {key} as a literal; "
-    return ""
 
 
 def _name(obj: Any) -> str:
@@ -92,7 +88,7 @@ def _paper_objective(y: Any, t: Any, emitted: str) -> float:
     return float(-logp.gather(1, t[:, None]).mean())
 
 
-def _composed(ctx: Any, fn: Callable[..., Any], alone: str) -> tuple[str, str] | None:
+def _composed(ctx: Context, fn: Callable[..., Any], alone: str) -> tuple[str, str] | None:
     """The loss on what the model emits (its eval output on the audited input): the value this
     composition amounts to and the evidence; None when the model's output cannot be had."""
     import torch
@@ -131,7 +127,7 @@ def _composed(ctx: Any, fn: Callable[..., Any], alone: str) -> tuple[str, str] |
 
 
 @probe("loss")
-def loss_probe(ctx: Any, item: Any) -> Observation:
+def loss_probe(ctx: Context, item: Item) -> Observation:
     """The loss on what the model emits: its eval output through the declared loss, plus the loss alone
     on known logits (CE mean or sum, label smoothing, extra softmax, NLL on logits, MSE)."""
     fn = _loss_fn(ctx.recipe_value("loss"))
@@ -143,7 +139,7 @@ def loss_probe(ctx: Any, item: Any) -> Observation:
     return Observation(value, f"{seen}. Alone, {obs.evidence[0].lower()}{obs.evidence[1:]}", where=obs.where)
 
 
-def _loss_alone(ctx: Any, fn: Callable[..., Any]) -> Observation:
+def _loss_alone(ctx: Context, fn: Callable[..., Any]) -> Observation:
     """The loss classified from its value on known float64 logits."""
     import torch
     import torch.nn.functional as F
@@ -167,7 +163,7 @@ def _loss_alone(ctx: Any, fn: Callable[..., Any]) -> Observation:
             value = "softmax_cross_entropy_none"
         else:
             value = "other"
-        return Observation(value, f"{_declared(ctx, 'loss')}the loss returns shape {tuple(observed[0].shape)}, "
+        return Observation(value, f"{declared_note(ctx, 'loss')}the loss returns shape {tuple(observed[0].shape)}, "
                                   "not a scalar", where=_name(fn))
     got = [float(o) for o in observed]
 
@@ -206,7 +202,7 @@ def _loss_alone(ctx: Any, fn: Callable[..., Any]) -> Observation:
     def show(x: float) -> str:  # a loss the target may compute in float32: 4 digits
         return f"{sig(x, SHOW_DIGITS):g}"
 
-    evidence = (f"{_declared(ctx, 'loss')}{_name(fn)} on 6x7 float64 logits ({forms[0]}) gave {show(got[0])}; "
+    evidence = (f"{declared_note(ctx, 'loss')}{_name(fn)} on 6x7 float64 logits ({forms[0]}) gave {show(got[0])}; "
                 f"softmax CE mean would be {show(ref)}, sum {show(cs[0]['softmax_cross_entropy_sum'])}, "
                 f"CE of softmax outputs {show(cs[0]['softmax_cross_entropy_mean_on_probabilities'])}, "
                 f"MSE to one-hot {show(cs[0]['mse'])}")

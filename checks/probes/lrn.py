@@ -21,6 +21,7 @@ from ..spec.load import Item
 from ..trace import ACTIVATIONS, POOLS, get_trace
 from . import probe
 from .arch import blocks
+from .context import Context
 
 _PARAMS = {"n": "n", "size": "n", "k": "k", "alpha": "alpha", "beta": "beta"}
 # two layers "agree" when they differ by less than this (then one scalar is reported)
@@ -49,7 +50,7 @@ def _role(kind: str) -> str | None:
 
 
 @probe("lrn_placement")
-def lrn_placement(ctx, item: Item) -> Observation:
+def lrn_placement(ctx: Context, item: Item) -> Observation:
     """Per conv block holding a response normalisation: the order of non-linearity, LRN and pooling."""
     tr = get_trace(ctx)
     value: dict[str, str] = {}
@@ -75,7 +76,7 @@ def _close(a: Any, b: Any, param: str) -> bool:
 
 
 @probe("lrn_params")
-def lrn_params(ctx, item: Item) -> Observation:
+def lrn_params(ctx: Context, item: Item) -> Observation:
     """One LRN parameter (n, k, alpha on the plain sum, beta) fitted from crafted inputs through each LRN."""
     param = _PARAMS.get(item.params.get("param", ""))
     if param is None:

@@ -1,10 +1,10 @@
 """Context items (info.*): facts about the 2012 run that no code can show; always `skip`, with why."""
 from __future__ import annotations
 
-from typing import Any
-
 from ..core.findings import Observation, Skip
+from ..spec.load import Item
 from . import probe
+from .context import Context
 
 _REASONS = {
     "info.hardware": "paper context; not a property of code (see `alexnet-audit smoke` for your throughput)",
@@ -13,6 +13,6 @@ _REASONS = {
 
 
 @probe("context")
-def context(ctx: Any, item: Any) -> Observation:
+def context(ctx: Context, item: Item) -> Observation:
     """Nothing: paper context (hardware, reported error rates) that an audit of code cannot observe."""
     raise Skip(_REASONS.get(item.id, "paper context; not observable in code"))

@@ -9,6 +9,7 @@ from ..spec.load import Item
 from ..trace import POOLS, Trace, get_trace
 from . import probe
 from .arch import is_identity, visible
+from .context import Context
 
 _ATTRS = ("type", "kernel_size", "stride", "padding")
 
@@ -25,7 +26,7 @@ def _identities(tr: Trace) -> list[str]:
 
 
 @probe("pool_attr")
-def pool_attr(ctx, item: Item) -> Observation:
+def pool_attr(ctx: Context, item: Item) -> Observation:
     """One attribute of every function-changing pooling: type (max/avg by outputs), kernel_size or stride."""
     attr = item.params.get("attr")
     if attr not in _ATTRS:
@@ -66,7 +67,7 @@ def pool_attr(ctx, item: Item) -> Observation:
 
 
 @probe("pool_placement")
-def pool_placement(ctx, item: Item) -> Observation:
+def pool_placement(ctx: Context, item: Item) -> Observation:
     """The conv block each pooling follows: the block name for one that changes the function,
     'identity after <block>' for one that is the identity on the audited input (adaptive pools included)."""
     tr = get_trace(ctx)

@@ -23,8 +23,11 @@ from typing import Any
 
 from ..core.findings import Observation, Skip
 from ..core.numbers import FLOAT32_FLOOR, magnitude, sig
+from ..spec.load import Item
 from . import draws, probe
-from .data import _one_thread
+from .context import Context
+from .imaging import declared_steps, one_thread
+from .loss import loss_probe
 
 # Techniques of the paper's list (train.extra_techniques); the others captured are context only.
 EXTRA = ("amp", "grad_clip", "ema", "mixup", "cutmix", "label_smoothing")
@@ -35,7 +38,7 @@ MIN_DRAWS = 2  # a random change must show in at least this many of the SEEDS dr
 
 
 @probe("extra_techniques")
-def extra_techniques(ctx: Any, item: Any) -> Observation:
+def extra_techniques(ctx: Context, item: Item) -> Observation:
     """Training techniques beyond §5's plain SGD: AMP, clipping, EMA, mixup/cutmix, label smoothing (from the loss)."""
     if "techniques" not in ctx.recipe:
         raise Skip("the target gives no techniques (a manifest's `techniques:` section, or `alexnet-audit capture`)")
@@ -64,12 +67,11 @@ def _settings(value: Any) -> str:
     return f"({value})"
 
 
-def _loss_smoothing(ctx: Any, item: Any) -> tuple[str | None, str]:
+def _loss_smoothing(ctx: Context, item: Item) -> tuple[str | None, str]:
     """The loss probe's reading when it finds label smoothing in the loss's values (else None), and why the
     loss could not be measured ('' when it could): train.loss reports that failure; the techniques stand."""
     from ..core.errors import first_line
     from ..core.findings import Absent
-    from .recipe import loss_probe
 
     if "loss" not in ctx.recipe:
         return None, ""
@@ -123,7 +125,7 @@ def _patch(dead: Any) -> str | None:
     return "erased" if float(dead.sum()) / box > 0.9 and not full_span else "fill"
 
 
-def _augmentation(ctx: Any) -> dict[str, Any]:
+def _augmentation(ctx: Context) -> dict[str, Any]:
     def build() -> dict[str, Any]:
         import torch
 
@@ -158,15 +160,14 @@ def _augmentation(ctx: Any) -> dict[str, Any]:
 
 
 @probe("extra_augmentation")
-@_one_thread
-def extra_augmentation(ctx: Any, item: Any) -> Observation:
+@one_thread
+def extra_augmentation(ctx: Context, item: Item) -> Observation:
     """Augmentation beyond §4.1's crops, flips and PCA lighting, by behaviour: colour jitter, rotation, erasing."""
     got = _augmentation(ctx)
     counts = got["counts"]
     found = sorted(k for k, n in counts.items() if n >= MIN_DRAWS)
     shown = ", ".join(f"{k} in {n}" for k, n in sorted(counts.items()))
-    decl = ("declared, not measured: the manifest gives train_transform as a literal list of steps; "
-            if "train_transform" in ctx.target.declared else "")
+    decl = declared_steps(ctx, "train_transform")
     evidence = (f"{decl}{SEEDS} seeded draws of grey x/y ramps and two constant colours: draws showing "
                 f"{shown} (counted from {MIN_DRAWS}); largest ramp variation across its axis "
                 f"{magnitude(got['worst_cross'], 2, FLOAT32_FLOOR)} of its range "

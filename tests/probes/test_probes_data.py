@@ -1,5 +1,5 @@
-"""Data probes (alexnet_audit.probes.data): resize, mean subtraction, crops, flips, PCA lighting, ten-crop,
-measured by feeding synthetic images through small transform pipelines."""
+"""Data probes (alexnet_audit.probes.geometry and .colour): resize, mean subtraction, crops, flips, PCA
+lighting, ten-crop, measured by feeding synthetic images through small transform pipelines."""
 from __future__ import annotations
 
 from typing import Any

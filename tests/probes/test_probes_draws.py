@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import alexnet_ref
-from alexnet_audit.probes import data, draws, techniques
+from alexnet_audit.probes import colour, draws, geometry, techniques
 from alexnet_audit.probes.context import Context
 from alexnet_audit.probes.imaging import Adapted, _chw, _rng_guard, _seeded
 from alexnet_audit.target.record import from_object
@@ -44,10 +44,10 @@ def test_the_data_probes_transform_each_image_once_per_seed() -> None:
     # the geometry's 2:1 source (two slope calls, then coord, black, fine per seed); everything else is
     # the sweep's 300x256 images (two colours, coord, palette per seed, the ramps in the first
     # RAMP_SEEDS) and the flip draws past it
-    assert by_size == {(data.SRC_W, data.SRC_H): 2 + 3 * data.GEOMETRY_SEEDS,
+    assert by_size == {(geometry.SRC_W, geometry.SRC_H): 2 + 3 * geometry.GEOMETRY_SEEDS,
                        (draws.SRC_W, draws.SRC_H): 4 * draws.SEEDS + 2 * draws.RAMP_SEEDS
-                       + data.HFLIP_DRAWS - draws.SEEDS}
-    assert techniques.SEEDS == draws.RAMP_SEEDS <= draws.SEEDS == data.COLOUR_SEEDS
+                       + geometry.HFLIP_DRAWS - draws.SEEDS}
+    assert techniques.SEEDS == draws.RAMP_SEEDS <= draws.SEEDS == colour.COLOUR_SEEDS
 
 
 def test_the_sweep_keeps_what_a_separate_seeded_call_gives() -> None:

@@ -1,8 +1,7 @@
-"""Recipe probes (alexnet_audit.probes.recipe): loss, optimizer kind and hyper-parameters, lr schedule,
-batch size / epochs and the update rule, measured on small targets."""
+"""Recipe probes (alexnet_audit.probes.optimizer, .schedule, .recipe and .loss): loss, optimizer kind and
+hyper-parameters, lr schedule, batch size / epochs and the update rule, measured on small targets."""
 from __future__ import annotations
 
-import importlib
 import math
 import textwrap
 from typing import Any
@@ -23,12 +22,10 @@ RECIPE_IDS = [it.id for it in SPEC.items if it.group in ("training", "data", "ev
 
 
 def probes() -> dict[str, Any]:
-    """Our probes (and whichever other probe modules exist already)."""
-    from alexnet_audit.probes import PROBES
+    """The probe registry, every probe module imported."""
+    from alexnet_audit.probes import all_probes
 
-    for mod in ("recipe", "data", "context", "techniques"):
-        importlib.import_module(f"alexnet_audit.probes.{mod}")
-    return PROBES
+    return all_probes()
 
 
 def tiny_model() -> nn.Module:

@@ -1,4 +1,4 @@
-"""Data probes (§2, §4.1): resize, mean subtraction, random crops, flips, PCA colour noise, ten-crop.
+"""Data probes (§2, §4.1): how train images are resized and cropped, mirrored, and the eval views (ten-crop).
 
 The target's transforms (torchvision v1/v2, custom classes, numpy or albumentations-style callables:
 `imaging.Adapted`) are applied to synthetic images and their outputs read back:
@@ -11,71 +11,47 @@ The target's transforms (torchvision v1/v2, custom classes, numpy or albumentati
   colour noise are the same in both calls and any per-channel affine step after ToTensor
   (mean subtraction, std division, an additive colour offset) cancels out of the ratio
   (coord - black) / (white - black);
-- constant-colour images isolate the affine map after ToTensor (pixels off the image, padding or
-  fill, left out; medians over the draws, so colour augmentations drop out);
-- PCA lighting is read on an eight-colour block image whose geometry is undone pixel by pixel
-  (`lighting`);
-- the colour, lighting, augmentation and flip probes share one seeded sweep (`draws`) of 300x256
-  images read on a grid of about 28x28 pixels per output: each image is transformed once per seed.
-The global RNG states are restored afterwards.
+- the flip probe starts from the seeded sweep it shares with the colour probes (`draws`).
+The global RNG states are restored afterwards. The colour probes (mean subtraction, PCA lighting)
+are in `colour`.
 
 Reported numbers are rounded to what these measurements support (see `alexnet_audit.core.numbers`):
 sizes and positions to whole pixels, ratios of fitted pitches to a 0.005 grid (each pitch is good
-to about a quarter pixel over half the output; the extremes of random-resized draws to 2 digits),
-colour coefficients to 3 digits and means to 3 decimals, statistics of the 64 colour draws to 2
-digits (their standard error is about 9%), and spreads of float32 outputs that are their rounding
-as "< 1e-9" / "< 1e-6".
+to about a quarter pixel over half the output; the extremes of random-resized draws to 2 digits).
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
 from ..core.findings import Observation
-from ..core.numbers import FLOAT32_FLOOR, magnitude, quantise, sig
-from . import draws, lighting, probe
+from ..core.numbers import quantise, sig
+from ..spec.load import Item
+from . import draws, probe
+from .context import Context
 from .imaging import (
     FINE_PERIOD,
-    Adapted,
     _chw,
     _coord_image,
     _crops,
     _decode,
     _fine_image,
     _flat_image,
-    _one_thread,
     _rng_guard,
     _seeded,
     _window,
+    declared_steps,
+    one_thread,
+    recipe_transform,
 )
 
 # Precision of what is reported (see the module docstring).
 SCALE_STEP = 0.005  # ratios of fitted pitches: ~10x their error, 4x finer than the spec's tolerance 0.02
-COLOUR_DIGITS = 3  # the affine map after ToTensor (float32 outputs of uint8 colours)
-DRAW_DIGITS = 2  # statistics over COLOUR_SEEDS draws (standard error ~ 1/sqrt(2 * 64) ~ 9%)
+EXTREME_DIGITS = 2  # the extremes of random-resized draws (area and aspect ratio of the windows)
 
 # Sample counts: enough for the measurement, small enough that the whole data audit of the
 # reference takes about a second (the 256-px transforms are the cost).
 GEOMETRY_SEEDS = 24
-COLOUR_SEEDS = draws.SEEDS  # 64, shared with the lighting and augmentation probes (draws.py)
 HFLIP_DRAWS = 400
-# The widely used ImageNet RGB PCA eigenvalues for [0, 1] pixels (fb.resnet.torch; paper notes §5.3,
-# docs/paper_notes.md).
-IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
-
-
-def _declared(ctx: Any, key: str) -> str:
-    if key in ctx.target.declared:
-        return f"declared, not measured: the manifest gives {key} as a literal list of steps; "
-    return ""
-
-
-def _transform(ctx: Any, key: str) -> Callable[[Any], Any]:
-    tf = ctx.recipe_value(key)
-    if not callable(tf):
-        raise TypeError(f"{key} must be a callable taking a PIL image, got {type(tf).__name__}")
-    return ctx.cached(f"data.adapted.{key}", lambda: Adapted(tf))
 
 
 # ------------------------------------------------------------------------- train geometry ---
@@ -83,8 +59,8 @@ def _transform(ctx: Any, key: str) -> Callable[[Any], Any]:
 SRC_W, SRC_H = 600, 300  # a 2:1 source: the shorter side is not 256, the long axis has room to roam
 
 
-def _geometry(ctx: Any) -> dict[str, Any]:
-    tf = _transform(ctx, "train_transform")
+def _geometry(ctx: Context) -> dict[str, Any]:
+    tf = recipe_transform(ctx, "train_transform")
 
     def build() -> dict[str, Any]:
         coord, fine = _coord_image(SRC_W, SRC_H), _fine_image(SRC_W, SRC_H)
@@ -176,17 +152,17 @@ def _resize_rule(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
 
 
 @probe("data_resize")
-@_one_thread
-def data_resize(ctx: Any, item: Any) -> Observation:
+@one_thread
+def data_resize(ctx: Context, item: Item) -> Observation:
     """How train images are resized: shorter side with aspect kept, warp or random-resized crop; the central crop."""
     geo = _geometry(ctx)
     value, how = _resize_rule(geo["windows"])
-    return Observation(value, f"{_declared(ctx, 'train_transform')}{how}{_unread(geo)}")
+    return Observation(value, f"{declared_steps(ctx, 'train_transform')}{how}{_unread(geo)}")
 
 
 @probe("random_crop")
-@_one_thread
-def random_crop(ctx: Any, item: Any) -> Observation:
+@one_thread
+def random_crop(ctx: Context, item: Item) -> Observation:
     """The training crop: output size, whether it moves between calls, whether it rescales (scale 1.0 = no)."""
     geo = _geometry(ctx)
     windows = geo["windows"]
@@ -202,7 +178,7 @@ def random_crop(ctx: Any, item: Any) -> Observation:
     fixed = 1 - ratio <= _pitch_tolerance(windows)  # within what the fitted pitches resolve
     scale = 1.0 if fixed else quantise(ratio, SCALE_STEP)
     value: dict[str, Any] = {"size": size, "random": random_, "scale": scale}
-    evidence = (f"{_declared(ctx, 'train_transform')}{len(windows)} seeded draws on a {SRC_W}x{SRC_H} coordinate "
+    evidence = (f"{declared_steps(ctx, 'train_transform')}{len(windows)} seeded draws on a {SRC_W}x{SRC_H} coordinate "
                 f"image: {h}x{w} outputs whose windows move over {moves:.0f} output px; scale = smallest/largest "
                 f"magnification over the draws (per axis) = {scale:g} (1.0: every crop is a plain window of one "
                 "resized image)")
@@ -211,8 +187,8 @@ def random_crop(ctx: Any, item: Any) -> Observation:
         # drawn (the extremes of the draws, 2 digits; RandomResizedCrop's defaults are 0.08-1 and 3/4-4/3).
         area = sorted((w_["x1"] - w_["x0"]) * (w_["y1"] - w_["y0"]) / (SRC_W * SRC_H) for w_ in windows)
         aspect = sorted((w_["x1"] - w_["x0"]) / (w_["y1"] - w_["y0"]) for w_ in windows)
-        value["area"] = [sig(area[0], DRAW_DIGITS), sig(area[-1], DRAW_DIGITS)]
-        value["ratio"] = [sig(aspect[0], DRAW_DIGITS), sig(aspect[-1], DRAW_DIGITS)]
+        value["area"] = [sig(area[0], EXTREME_DIGITS), sig(area[-1], EXTREME_DIGITS)]
+        value["ratio"] = [sig(aspect[0], EXTREME_DIGITS), sig(aspect[-1], EXTREME_DIGITS)]
         evidence += (f"; each window covers {value['area'][0]:g}..{value['area'][1]:g} of the source's area with "
                      f"aspect ratio {value['ratio'][0]:g}..{value['ratio'][1]:g} (w/h) over the draws")
     return Observation(value, evidence + _unread(geo))
@@ -227,10 +203,10 @@ def _unread(geo: dict[str, Any]) -> str:
 
 
 @probe("hflip")
-@_one_thread
-def hflip(ctx: Any, item: Any) -> Observation:
+@one_thread
+def hflip(ctx: Context, item: Item) -> Observation:
     """Fraction of training outputs that are mirrored left-right, over 400 draws of an asymmetric image."""
-    tf = _transform(ctx, "train_transform")
+    tf = recipe_transform(ctx, "train_transform")
 
     def build() -> dict[str, Any]:
         # The first draws are the shared sweep's (same image, same seeds); the rest are drawn here.
@@ -252,179 +228,17 @@ def hflip(ctx: Any, item: Any) -> Observation:
     got = ctx.cached("data.hflip", build)
     frac = got["mirrored"] / HFLIP_DRAWS
     note = f"; {got['vflips']} were upside down" if got["vflips"] else ""
-    return Observation(sig(frac, 4), f"{_declared(ctx, 'train_transform')}{got['mirrored']} of {HFLIP_DRAWS} seeded "
-                                    f"draws of a left-to-right ramp came out mirrored{note}")
-
-
-# -------------------------------------------------------------------------------- colour ---
-
-C1, C2 = draws.C1, draws.C2
-COLOUR_SEED = draws.SEED  # the colour probes' seeds: COLOUR_SEED + 0 .. COLOUR_SEEDS - 1
-
-
-def _colour(ctx: Any) -> dict[str, Any]:
-    """Train outputs of two constant-colour images under the same seeds; the affine map and offsets."""
-    import torch
-
-    def build() -> dict[str, Any]:
-        got = draws.sweep(ctx)  # a grid of about 28x28 pixels per output: a mean image or per-pixel noise still shows
-        o1, o2 = [d["c1"] for d in got], [d["c2"] for d in got]
-        o1t, o2t = torch.stack(o1), torch.stack(o2)  # N x C x H/8 x W/8
-        c1 = torch.tensor(C1, dtype=torch.float64).view(1, 3, 1, 1) / 255
-        c2 = torch.tensor(C2, dtype=torch.float64).view(1, 3, 1, 1) / 255
-        if o1t.shape[1] != 3:
-            raise ValueError(f"train_transform gave {o1t.shape[1]} channels, not 3")
-        n = len(o1)
-        slopes = (o2t - o1t) / (c2 - c1)  # output units per [0, 1] input unit, per draw and pixel
-        # Per draw, the slope most pixels share; pixels off it are padding or fill (slope 0), left out.
-        per_draw = slopes.flatten(2).median(dim=2).values  # N x C
-        valid = ((slopes / per_draw.view(n, 3, 1, 1) - 1).abs() < 0.1).all(dim=1, keepdim=True)
-        # The draws' median: colour augmentations (TrivialAugment, ColorJitter) move single draws only.
-        a = per_draw.median(dim=0).values  # per channel
-        a_spread = float((per_draw / a.view(1, 3) - 1).abs().max())
-        a_se = per_draw.std(dim=0) / math.sqrt(n)  # per channel, from draw-to-draw change
-        av = a.view(1, 3, 1, 1)
-        nan = torch.full_like(o1t, float("nan"))
-        offset = torch.where(valid, (o1t - av * c1) / av, nan)  # in [0, 1] input units; NaN off the image
-        offset2 = torch.where(valid, (o2t - av * c2) / av, nan)
-        return {"a": a, "a_spread": a_spread, "a_se": a_se, "offset": offset, "offset2": offset2,
-                "valid": float(valid.double().mean())}
-
-    return ctx.cached("data.colour", build)
-
-
-@probe("mean_subtraction")
-@_one_thread
-def mean_subtraction(ctx: Any, item: Any) -> Observation:
-    """What follows ToTensor: a per-pixel mean image, a per-channel mean (and std), one constant for all
-    channels (0.5/0.5), a std division, or nothing; the same reading for every library."""
-    import torch
-
-    col = _colour(ctx)
-    a, off = col["a"], col["offset"]
-    # the seed-independent part, per pixel: the draws' median (colour noise and augmentations drop out)
-    mean_off = off.nanmedian(dim=0).values  # C x H x W
-    per_draw = off - off.nanmean(dim=(2, 3), keepdim=True)  # spatial pattern of every draw
-    pattern = mean_off - mean_off.nanmean(dim=(1, 2), keepdim=True)
-    spatial = float(torch.nan_to_num(pattern).std(dim=(1, 2)).max())
-    if spatial > 1e-4:
-        # A mean image if the draws share one pattern (allowing for mirrored draws); noise otherwise.
-        def gap(p: Any, q: Any) -> float:
-            return float(torch.nan_to_num((p - q).abs()).max())
-
-        resid = [min(gap(p, pattern), gap(p, pattern.flip(-1))) for p in per_draw]
-        varying = "image" if sorted(resid)[len(resid) // 2] < 0.5 * float(torch.nan_to_num(pattern).abs().max()) \
-            else "noise"
-    else:
-        varying = None
-    chan = -mean_off.nanmean(dim=(1, 2))  # the subtracted per-channel mean, [0, 1] units
-    # Thresholds widen with the draw-to-draw noise (colour jitter moves both slope and offset).
-    chan_se = off.nanmean(dim=(2, 3)).std(dim=0) / math.sqrt(len(off))
-    a_tol = [max(0.02, 3 * float(se) / float(x)) for se, x in zip(col["a_se"], a, strict=True)]
-    scale_ok = [abs(float(x) - 1) < t for x, t in zip(a, a_tol, strict=True)]
-    raw_ok = [abs(float(x) / 255 - 1) < t for x, t in zip(a, a_tol, strict=True)]
-    divided = not (all(scale_ok) or all(raw_ok))
-    c_tol = [max(0.02, 3 * float(se)) for se in chan_se]
-    subtracted = varying == "image" or any(abs(float(c)) > t for c, t in zip(chan, c_tol, strict=True))
-    # one constant for every channel (Normalize(0.5, 0.5), x * 2 - 1): not a mean of the data
-    same_a = max(float(x) for x in a) / min(float(x) for x in a) - 1 < max(a_tol)
-    same_c = max(float(c) for c in chan) - min(float(c) for c in chan) < max(c_tol)
-    if varying == "noise":
-        value = "other"
-    elif varying == "image":
-        value = "per_pixel_mean_std" if divided else "per_pixel_mean"
-    elif subtracted and same_a and same_c:
-        value = "constant"
-    elif subtracted:
-        value = "per_channel_mean_std" if divided else "per_channel_mean"
-    else:
-        value = "std_only" if divided else "none"
-    b_is = (f"spatially varying (std {magnitude(spatial, 2, FLOAT32_FLOOR)}, a mean image)" if varying == "image"
-            else "spatially constant")
-    # a to 3 digits; the mean to 3 decimals (float32 outputs; colour noise averages out to ~1e-3)
-    evidence = (f"{_declared(ctx, 'train_transform')}two constant colours under the same {COLOUR_SEEDS} seeds: "
-                f"output = a * input + b with a = ({', '.join(f'{sig(x, COLOUR_DIGITS):g}' for x in a.tolist())}) "
-                f"per channel ({'a std division' if divided else 'no std division'}); b (the draws' median) is "
-                f"{b_is}; subtracted per-channel mean ({', '.join(f'{quantise(x, 0.001):g}' for x in chan.tolist())}) "
-                "in [0, 1] units")
-    if varying == "noise":
-        evidence += "; the spatial pattern changes from draw to draw (per-pixel noise, not a mean image)"
-    if value == "constant":
-        evidence += "; the same scale and shift on every channel: a constant (e.g. Normalize(0.5, 0.5)), not a mean"
-    if col["valid"] < 0.999:
-        evidence += (f"; {quantise(100 * (1 - col['valid']), 1):g}% of the sampled pixels lie off the image "
-                     "(padding or fill) and are left out")
-    return Observation(value, evidence)
-
-
-@probe("pca_lighting")
-@_one_thread
-def pca_lighting(ctx: Any, item: Any) -> Observation:
-    """Per-presentation RGB offsets shared by all pixels and colours: present, the alpha draw's scope
-    (per image, batch or epoch), alpha std in eigenvalue units (checks/probes/lighting.py)."""
-    import torch
-
-    tf = _transform(ctx, "train_transform")
-    col = _colour(ctx)
-    decl = _declared(ctx, "train_transform")
-    fixed = col["offset"].nanmedian(dim=0).values
-    fixed = torch.where(torch.isnan(fixed), fixed.nanmean(dim=(1, 2), keepdim=True).expand_as(fixed), fixed)
-    colour = {"a": col["a"], "fixed": torch.nan_to_num(fixed)}
-    got = ctx.cached("data.lighting", lambda: lighting.measure(draws.sweep(ctx), colour, draws.size(ctx)))
-    size = draws.size(ctx)
-    read = lighting.summarise(got)
-    scope, hook, note = "per_image", "", ""
-    if not read["varies"]:
-        epochs, hook, note = lighting.per_epoch(tf, colour, COLOUR_SEED, size)
-        if epochs and lighting.summarise(epochs)["present"]:
-            read, scope = lighting.summarise(epochs), "per_epoch"
-    if not read["present"]:
-        why = read["why"] + (f"; calling {hook}() between draws changes nothing either" if hook else "") + note
-        return Observation({"present": False, "scope": "none", "alpha_std": 0.0},
-                           f"{decl}{len(got)} seeded draws of an {len(lighting.PALETTE)}-colour block image: {why}")
-    if scope == "per_image" and lighting.batch_shared(tf, colour, COLOUR_SEED) is True:
-        scope = "per_batch"
-    # the basis: the training set's (a constant-colour image gets the same offset) or the image's own
-    const = col["offset"].nanmedian(dim=3).values.nanmedian(dim=2).values - colour["fixed"].mean(dim=(1, 2))
-    own = scope == "per_image" and float(const.norm(dim=1).mean()) < 0.2 * read["size"]
-    d = read["deltas"] - read["deltas"].mean(dim=0, keepdim=True)
-    cov = d.T @ d / max(len(d) - 1, 1)
-    if own:
-        vals, vecs = torch.linalg.eigh(lighting.palette_covariance(*size))
-        eigval, eigvec = vals.flip(0), lighting.principal_axes_of(vecs.flip(1))
-        src = ("a constant-colour image gets no offset: the basis is the image's own colours (a per-image PCA, "
-               "as albumentations' FancyPCA), not the training set's; eigenvalues of the block image's colours "
-               f"{[sig(x, 3) for x in eigval.tolist()]}")
-        scale = 1.0
-    else:
-        eigval, eigvec, scale, src = lighting.basis(tf, cov, col["a"], IMAGENET_EIGVAL)
-    proj = (d * scale) @ eigvec  # N x 3: p_i . offset = alpha_i * lambda_i
-    per_comp = (proj / eigval.view(1, 3)).std(dim=0)
-    # pooled over the offset's energy (var of p_i . offset over sum of lambda_i^2): the small components,
-    # within the rounding of 8-bit pixels, do not inflate it
-    alpha_std = float((proj.pow(2).sum(dim=0) / max(len(d) - 1, 1)).sum().div(eigval.pow(2).sum()).sqrt())
-    value = {"present": True, "scope": scope, "alpha_std": sig(alpha_std, DRAW_DIGITS)}
-    where = {"per_image": "redrawn for every image (it changes from call to call)",
-             "per_batch": "drawn once per call and shared by every image of a batch tensor",
-             "per_epoch": f"fixed across calls and redrawn only by {hook}(): shared by every image of an epoch"}
-    top = eigvec[:, 0].tolist()
-    evidence = (f"{decl}{len(read['deltas'])} draws of an {len(lighting.PALETTE)}-colour block image (each output "
-                f"pixel's source colour known from a coordinate image under the same seed): an RGB offset of mean "
-                f"size {sig(read['size'], DRAW_DIGITS):g} ([0, 1] units), the same for every pixel and colour "
-                f"(median deviation {magnitude(read['spread'], 2, FLOAT32_FLOOR)}), {where[scope]}; principal "
-                f"direction ({', '.join(f'{quantise(x, 0.01):.2f}' for x in top)}); {src}; alpha std per component "
-                f"({', '.join(f'{sig(x, DRAW_DIGITS):g}' for x in per_comp.tolist())}), pooled by eigenvalue "
-                f"{sig(alpha_std, DRAW_DIGITS):g}")
-    return Observation(value, evidence)
+    return Observation(sig(frac, 4), f"{declared_steps(ctx, 'train_transform')}{got['mirrored']} of "
+                                    f"{HFLIP_DRAWS} seeded draws of a left-to-right ramp came out mirrored{note}")
 
 
 # ------------------------------------------------------------------------------- ten-crop ---
 
 @probe("ten_crop")
-@_one_thread
-def ten_crop(ctx: Any, item: Any) -> Observation:
+@one_thread
+def ten_crop(ctx: Context, item: Item) -> Observation:
     """The eval views of one image: how many, and where (corners + centre + mirrors, centre only, ...)."""
-    tf = _transform(ctx, "eval_transform")
+    tf = recipe_transform(ctx, "eval_transform")
     coord = _coord_image(SRC_W, SRC_H)
     black = _flat_image(SRC_W, SRC_H, (0, 0, 0))
     white = _flat_image(SRC_W, SRC_H, (255, 255, 255))
@@ -462,7 +276,7 @@ def ten_crop(ctx: Any, item: Any) -> Observation:
         layout = "other"
     h, w = wins[0]["out"]
     show = ", ".join(f"{p}{' mirrored' if f else ''}" for p, f in names)
-    evidence = (f"{_declared(ctx, 'eval_transform')}eval_transform on a {SRC_W}x{SRC_H} coordinate image gave "
+    evidence = (f"{declared_steps(ctx, 'eval_transform')}eval_transform on a {SRC_W}x{SRC_H} coordinate image gave "
                 f"{len(wins)} view(s) of {h}x{w}: {show}; together they cover source x {round(X0) + 0}..{round(X1)}, "
                 f"y {round(Y0) + 0}..{round(Y1)}")
     value: dict[str, Any] = {"crops": len(wins), "layout": layout}
@@ -472,7 +286,7 @@ def ten_crop(ctx: Any, item: Any) -> Observation:
     return Observation(value, evidence + said)
 
 
-def _combine(ctx: Any, views: int) -> tuple[str | None, str]:
+def _combine(ctx: Context, views: int) -> tuple[str | None, str]:
     """How the evaluation loop combines the views (`techniques.eval_crops.combine`), with a clause saying so."""
     crops = (ctx.recipe.get("techniques") or {}).get("eval_crops") if isinstance(
         ctx.recipe.get("techniques"), dict) else None
