@@ -174,13 +174,24 @@ def wrap(cmd: Sequence[str], *, writable: Sequence[Path], keep: Iterable[str | P
         args += ["--writable", w]
     if hide not in ("/", "") and not any(_inside(w, hide) for w in rw) and not any(_inside(hide, w) for w in rw):
         args += ["--hide", hide]
-        kept: list[str] = []
-        for p in sorted(_needed_paths(keep), key=len):
-            if _inside(p, hide) and p != hide and not any(_inside(p, k) for k in kept):
-                kept.append(p)
-        for p in kept:
+        for p in _kept_in(hide, _needed_paths(keep)):
             args += ["--keep", p]
     return [*args, "--", *cmd]
+
+
+def _kept_in(home: str, needed: list[str]) -> list[str]:
+    """The paths inside `home` to bind back. Where the run needs the home directory itself (the user
+    works in it), everything but its dot-entries (.ssh, .aws, .config, ...: where secrets live)."""
+    if home in needed:
+        try:
+            needed = needed + [os.path.join(home, n) for n in os.listdir(home) if not n.startswith(".")]
+        except OSError:
+            pass
+    kept: list[str] = []
+    for p in sorted(needed, key=len):
+        if _inside(p, home) and p != home and not any(_inside(p, k) for k in kept):
+            kept.append(p)
+    return kept
 
 
 def prepare_env(env: Mapping[str, str], scratch: Path, *, capture: bool = False,
@@ -206,8 +217,8 @@ def hidden_names(home: str, keep: Iterable[str | Path] = (), limit: int = 200) -
         names = sorted(os.listdir(home))[:limit]
     except OSError:
         return []
-    needed = _needed_paths(keep)
-    return [n for n in names if not any(_inside(p, os.path.join(home, n)) for p in needed)]
+    kept = _kept_in(home, _needed_paths(keep))
+    return [n for n in names if not any(_inside(p, os.path.join(home, n)) for p in kept)]
 
 
 # ------------------------------------------------------------------ inside the namespaces ---
