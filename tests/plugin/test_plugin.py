@@ -1,153 +1,30 @@
 """The pytest plugin (alexnet_audit.plugin), driven through pytester in subprocesses so that it loads from
 its `pytest11` entry point exactly as in a user's run.
 
-Most runs use a stand-in: a 10-item spec whose probe (`stub`, registered by the run's conftest)
-reads a value out of a plain-dict target, so every outcome mapping is reached in one cheap run.
-The acceptance runs at the end use the real spec against the reference and a one-defect mutant.
+Most runs use the stand-in of stand_in.py: a 10-item spec whose probe (`stub`, registered by the
+run's conftest) reads a value out of a plain-dict target, so every outcome mapping is reached in
+one cheap run. The acceptance runs at the end use the real spec against the reference and a
+one-defect mutant. The fixtures' own tests (object targets, waivers) are in test_fixtures.py.
 """
 from __future__ import annotations
 
-import importlib
 import textwrap
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.mutant_sources import MUTANT_K1
-
-TINY_SPEC = """\
-format: alexnet-audit/spec
-version: "0.0-test"
-paper: {title: t, authors: a, venue: v, url: "http://example.invalid"}
-items:
-"""
-# id, severity, probe params, expected, extra yaml
-TINY_ITEMS = [
-    ("t.pass", "major", "{key: a}", "1", ""),
-    ("t.variant", "minor", "{key: b}", "2", "variants: [{name: three, value: 3, why: the paper is ambiguous}]"),
-    ("t.skip", "major", "{skip: the target gives no recipe}", "0", ""),
-    ("t.deviation", "major", "{key: d}", "4", ""),
-    ("t.info", "info", "{key: f}", "6", ""),
-    ("t.waived", "minor", "{key: g}", "7", ""),
-    ("t.stale", "minor", "{key: h}", "8", ""),
-    ("t.expired", "major", "{key: i}", "9", ""),
-    ("t.error", "major", "{key: err}", "11", ""),
-    ("t.minor", "minor", "{key: j}", "10", ""),
-]
-
-STUB_CONFTEST = '''\
-"""Stand-in probe for the plugin tests: reads params['key'] out of the plain dict the target builds."""
-from alexnet_audit import probes as _probes
-from alexnet_audit.core.findings import Observation, Skip
-
-
-def _stub(ctx, item):
-    if "skip" in item.params:
-        raise Skip(item.params["skip"])
-    values = ctx.cached("stub_values", ctx.target.model)
-    return Observation(values[item.params["key"]], where=f"values[{item.params['key']!r}]")
-
-
-def pytest_configure(config):
-    _probes.PROBES["stub"] = _stub
-
-
-def pytest_unconfigure(config):  # in-process runs share the registry with the outer session
-    _probes.PROBES.pop("stub", None)
-'''
-
-TINY_TARGET = '''\
-"""Plain-dict stand-in targets (the model factory returns the values the stub probe reads)."""
-MUTANT = dict(a=1, b=3, d=40, f=60, g=70, h=8, i=90, j=100)  # no 'err': that probe raises KeyError
-CLEAN = dict(a=1, b=2, d=4, f=6, g=7, h=8, i=9, j=10, err=11)
-
-mutant = {"model": lambda: dict(MUTANT), "batch_size": 128}
-clean = {"model": lambda: dict(CLEAN)}
-
-
-def broken():
-    raise RuntimeError("cannot build: weights file missing")
-'''
-
-WAIVERS = """\
-t.waived: k=1 kept until the retrain
-t.stale: {reason: fixed upstream, until: 2999-01-01}
-t.expired: {reason: temporary, until: 2000-01-01}
-"""
-
-EXPECTED = {  # outcome of each item for tiny_target.py:mutant with WAIVERS, default fail-on=minor
-    "t.pass": "passed", "t.variant": "passed", "t.skip": "skipped", "t.deviation": "failed", "t.info": "passed",
-    "t.waived": "xfailed", "t.stale": "failed", "t.expired": "failed", "t.error": "error", "t.minor": "failed",
-}
-
-
-def _spec_text() -> str:
-    out = [TINY_SPEC]
-    for item_id, sev, params, expected, extra in TINY_ITEMS:
-        out.append(f"  - id: {item_id}\n    group: architecture\n    claim: \"{item_id} claim\"\n"
-                   f"    section: \"§{item_id}\"\n    severity: {sev}\n    probe: stub\n    params: {params}\n"
-                   f"    expected: {expected}\n    fix: \"fix {item_id} like this\"\n")
-        if extra:
-            out.append(f"    {extra}\n")
-    return "".join(out)
-
-
-@pytest.fixture(scope="session")
-def preloaded() -> None:
-    """Import once, before any pytester snapshot of sys.modules, what in-process runs would import.
-
-    Pytester drops the modules a run imported when it ends; torch, torchvision and the probe
-    modules must not be imported twice in one process (native registrations, `@probe` names).
-    """
-    import alexnet_audit.target.record
-
-    alexnet_audit.target.record._is_module(None)  # torch.nn
-    mods = ["torchvision", "alexnet_ref", "alexnet_audit.target.resolve", "alexnet_audit.audit.verify", "alexnet_audit.probes.layers",
-            "alexnet_audit.trace", "alexnet_audit.report"]
-    from alexnet_audit import probes
-
-    for mod in mods + [f"alexnet_audit.probes.{m}" for m in probes._MODULES]:
-        importlib.import_module(mod)
-
-
-@pytest.fixture
-def tiny(preloaded: None, pytester: pytest.Pytester) -> pytest.Pytester:
-    """A directory with no test file: the stand-in spec, targets, waivers and the stub conftest."""
-    pytester.makefile(".yaml", tiny_spec=_spec_text(), waivers=WAIVERS)
-    pytester.makepyfile(tiny_target=TINY_TARGET, conftest=STUB_CONFTEST)
-    return pytester
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """In-process (fast: torch is imported once); see `run_sub` for the user's real path."""
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
-
-
-def run_sub(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """A fresh interpreter: the plugin loads from its entry point, nothing is imported beforehand."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
-
-
-def tiny_args(target: str = "mutant", *extra: str) -> list[str]:
-    return [f"--paper-target=tiny_target.py:{target}", "--paper-spec=tiny_spec.yaml", *extra]
-
-
-def junit(path: Path) -> dict[str, dict]:
-    """name -> {'outcome': ..., 'text': ..., 'props': {...}, 'classname': ...} from a junit xml file."""
-    out = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        outcome, text = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error"):
-                outcome, text = ("failed" if child.tag == "failure" else "error"), (child.text or "")
-            elif child.tag == "skipped":
-                outcome = "xfailed" if child.get("type") == "pytest.xfail" else "skipped"
-                text = child.get("message") or ""
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        out[case.get("name")] = {"outcome": outcome, "text": text, "props": props, "classname": case.get("classname")}
-    return out
-
+from tests.plugin.stand_in import (
+    EXPECTED,
+    GROUPS,
+    STUB_CONFTEST,
+    TINY_ITEMS,
+    TINY_TARGET,
+    junit,
+    run,
+    run_sub,
+    tiny_args,
+)
 
 # -------------------------------------------------------------------- every outcome, one run ---
 
@@ -224,13 +101,38 @@ def test_clean_target_passes(tiny):
 
 # ----------------------------------------------------------------------------- selection ---
 
-def test_k_selects_by_id_severity_and_audits_only_those(tiny):
+def test_k_selects_by_id_and_audits_only_those(tiny):
     result = run(tiny, *tiny_args("mutant", "-k", "t.pass or t.deviation", "-v"))
     result.assert_outcomes(passed=1, failed=1, deselected=8)
     result.stdout.fnmatch_lines(["paper_audit::t.pass PASSED*", "paper_audit::t.deviation FAILED*",
                                  "*1 deviation (1 major, 0 minor), 0 variants, 0 skipped, 0 errors*"])
-    result = run(tiny, *tiny_args("mutant", "-k", "info", "--co", "-q"))
-    result.stdout.fnmatch_lines(["paper_audit::t.info", "*1/10 tests collected (9 deselected)*"])
+
+
+def collected(result: pytest.RunResult) -> list[str]:
+    """The node ids `--co -q` listed."""
+    return [line for line in result.outlines if line.startswith("paper_audit::")]
+
+
+def test_k_selects_by_severity(tiny):
+    # No id, group or node name contains "major": only the items' severity keyword can select them.
+    assert not any("major" in (item_id + GROUPS.get(item_id, "architecture")) for item_id, *_ in TINY_ITEMS)
+    result = run(tiny, *tiny_args("mutant", "-k", "major", "--co", "-q"))
+    assert collected(result) == ["paper_audit::t.pass", "paper_audit::t.skip", "paper_audit::t.deviation",
+                                 "paper_audit::t.expired", "paper_audit::t.error"]
+    result.stdout.fnmatch_lines(["*5/10 tests collected (5 deselected)*"])
+
+
+def test_k_selects_by_group_and_audits_only_those(tiny):
+    # No id, severity or node name contains "training": only the items' group keyword can select them.
+    assert not any("training" in f"{item_id} {sev}" for item_id, sev, *_ in TINY_ITEMS)
+    result = run(tiny, *tiny_args("mutant", "-k", "training", "-v"))
+    result.assert_outcomes(passed=1, failed=2, deselected=7)
+    result.stdout.fnmatch_lines(["paper_audit::t.deviation FAILED*", "paper_audit::t.info PASSED*",
+                                 "paper_audit::t.minor FAILED*",
+                                 "*3 deviations (1 major, 1 minor, 1 info), 0 variants, 0 skipped, 0 errors*"])
+    # severity and group together: the architecture items of minor severity
+    result = run(tiny, *tiny_args("mutant", "-k", "architecture and minor", "--co", "-q"))
+    assert collected(result) == ["paper_audit::t.variant", "paper_audit::t.waived", "paper_audit::t.stale"]
 
 
 # --------------------------------------------------------------------- usage and load errors ---
@@ -259,6 +161,25 @@ def test_target_load_failure_is_one_line_per_item(tiny):
                                  "RuntimeError: cannot build: weights file missing*"])
 
 
+def test_paper_timeout_stops_a_hanging_target_in_one_line_per_item(pytester):
+    hangs = f"{Path(__file__).resolve().parents[1] / 'fixtures' / 'broken_targets.py'}:hangs"
+    result = run_sub(pytester, f"--paper-target={hangs}", "--paper-timeout=3", "-k", "lrn.k or lrn.size")
+    outcomes = result.parseoutcomes()
+    assert (outcomes.get("errors"), outcomes.get("passed"), outcomes.get("failed")) == (2, None, None)
+    line = (f"paper target '{hangs}' could not be audited: the audit did not finish within 3 s and was stopped "
+            "(a hang, or a model too slow to audit here; raise --timeout)")
+    assert [ln for ln in result.outlines if "could not be audited" in ln and not ln.startswith("ERROR")] == [line] * 3
+    result.stdout.fnmatch_lines(["*ERROR at setup of lrn.size [[]major[]]*", line,
+                                 "*ERROR at setup of lrn.k [[]minor[]]*", line, "*- paper audit -*", line])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_paper_timeout_must_be_a_positive_number(pytester):
+    result = run_sub(pytester, "--paper-target=reference", "--paper-timeout=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --paper-timeout takes a number of seconds > 0 (got '0')"])
+
+
 # ------------------------------------------------------------------------------- reports ---
 
 def test_paper_report_writes_reports_and_summary(tiny):
@@ -278,10 +199,12 @@ def test_without_paper_target_the_plugin_adds_nothing_and_imports_nothing_heavy(
         def test_light(pytestconfig):
             assert pytestconfig.pluginmanager.hasplugin("paper_audit")
             assert "alexnet_audit.plugin" in sys.modules
-            heavy = [m for m in ("torch", "alexnet_audit.audit.verify", "alexnet_audit.probes", "alexnet_audit.target.resolve",
-                                 "alexnet_audit.report")
-                     if m in sys.modules]
-            assert heavy == []
+            assert [m for m in ("torch", "torchvision") if m in sys.modules] == []
+            # the plugin's own modules and core (errors) only: no other stage loads with the plugin
+            light = ("alexnet_audit.plugin.", "alexnet_audit.core.")
+            ours = [m for m in sys.modules if m.startswith("alexnet_audit.") and not m.startswith(light)
+                    and m not in ("alexnet_audit.plugin", "alexnet_audit.core")]
+            assert ours == []
     """)
     result = run_sub(pytester, "-v")
     result.assert_outcomes(passed=1)
