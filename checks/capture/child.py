@@ -1,9 +1,9 @@
 """The start of a captured run (child side), called by the bootstrap `sitecustomize` before the script.
 
-Besides the torch-level hooks (`hooks`, `loaders`, `devices`, `data`) it records the epochs the
-command's arguments or YAML config state, keeps checkpoints and other writes in the scratch directory (`fs`), lets
-relative reads find the user's files (the run's working directory is the scratch directory), and
-writes the script's uncaught error as one line.
+Besides the torch-level hooks (`hooks`, `loaders`, `devices`, `fake_datasets`) it records the
+epochs the command's arguments or YAML config state, keeps checkpoints and other writes out of the
+user's tree (`fs`; the run's working directory is the user's own), stubs modules that are not
+installed (`stubs`), and writes the script's uncaught error as one line.
 """
 from __future__ import annotations
 
@@ -37,10 +37,15 @@ def start() -> None:
     devices.install_distributed(rec)
     frameworks.install(st)
     _checkpoints(rec)
-    from . import fs, pretrained
+    from . import fs, pretrained, stubs
 
-    # writes stay in the scratch directory; a relative read missing there is read from the user's cwd
-    fs.install(rec, Path(env["ALEXNET_AUDIT_CAPTURE"]).parent, env.get("ALEXNET_AUDIT_CAPTURE_CWD", ""))
+    stubs.install(rec)  # an unguarded import of what is not installed gets an empty stub, noted
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep)[1:] if p]  # the first is our bootstrap
+    rec.data["python_path"] = [rec.rel(os.path.abspath(p)) for p in paths]
+
+    # writes stay out of the user's tree: the overlay holds those under it, `fs` redirects the others
+    contained = [p for p in env.get("ALEXNET_AUDIT_OVERLAY", "").split(os.pathsep) if p]
+    fs.install(rec, Path(env["ALEXNET_AUDIT_CAPTURE"]).parent, contained)
     pretrained.install(rec)  # nothing is downloaded
     _arguments(rec)
     _errors(rec)
@@ -51,7 +56,7 @@ def _checkpoints(rec: Any) -> None:
     """torch.save to a path goes to the scratch directory (torch's C++ writer opens the file itself)."""
     import torch
 
-    scratch = Path.cwd()
+    scratch = rec.scratch
     save = torch.save
 
     count = [0]
@@ -128,18 +133,37 @@ def _yaml_hook(rec: Any, fn: Any) -> Any:
     return load
 
 
+# Failures that say "this script predates current PyTorch", with what changed.
+HINTS = (("modified by an inplace operation", "an in-place operation overwrote a tensor autograd needs (older "
+          "PyTorch let it pass)"),
+         ("volatile", "Variable(volatile=True) was removed in PyTorch 0.4 (use torch.no_grad())"),
+         ("has no attribute 'data_ptr'", "an API the script uses was removed from PyTorch"))
+
+
 def record_error(rec: Any, exc: BaseException) -> None:
-    """The script's error in one line, at the last frame of the user's code it passed through."""
+    """The script's error in one line, at the last frame of the user's code it passed through; an
+    error raised in the instrumentation itself is told apart (a bug to report here, not in the repo)."""
     if "error" in rec.data or isinstance(exc, SystemExit):
         return
     text = " ".join(str(exc).split())
-    where, trace = "?", exc.__traceback__
+    where, trace, innermost = "?", exc.__traceback__, ""
     while trace is not None:
         frame = trace.tb_frame.f_code.co_filename
         full = str(Path(frame).resolve())
+        innermost = full
         if not frame.startswith("<") and not any(full.startswith(d + os.sep) for d in rec._skip_dirs()):
             where = f"{rec.rel(frame)}:{trace.tb_lineno}"
         trace = trace.tb_next
+    ours = str(Path(__file__).resolve().parent) + os.sep
+    # raised in our own code (not an OS error passing through one of our thin wrappers): ours to fix
+    ours_raised = innermost.startswith(ours) and not isinstance(exc, OSError)
+    rec.data["error_kind"] = "instrumentation" if ours_raised else "script"
+    hint = next((h for key, h in HINTS if key in text), "")
+    if not hint and "length" in text.lower() and any("synthetic" in n for n in rec.data.get("notes", [])):
+        hint = "a synthetic stand-in was served for a data set that is not on disk: the script's own arithmetic " \
+               "expects the real one's length; put the data where the script looks (or pass --data DIR)"
+    if hint:
+        rec.data["error_hint"] = hint
     rec.set("error", f"{type(exc).__name__}{': ' + text[:300] if text else ''} (at {where})")
 
 

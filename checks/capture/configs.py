@@ -102,18 +102,21 @@ def _run_job(st: State, module: Any) -> None:
 
 def _output_dir(st: State, config: Any) -> None:
     """Hydra writes its output directory (`outputs/<date>/<time>`, the job's log, the config) relative to the
-    working directory, which is the scratch directory; an absolute `hydra.run.dir` is moved into it."""
+    working directory, the user's: a relative one is moved into the run's work folder in the scratch
+    directory (Hydra may chdir into it), an absolute one into `hydra/` there."""
     from omegaconf import open_dict, read_write
 
-    here = Path.cwd().resolve()
+    here = st.rec.work
     for key in ("run", "sweep"):
         node = config.hydra.get(key)
         if node is None:
             continue
         where = str(node.get("dir") or "")
-        if where and os.path.isabs(where) and not Path(where).resolve().is_relative_to(here):
-            with read_write(node), open_dict(node):
-                node.dir = str(here / "hydra" / key)
+        if not where or Path(where).resolve().is_relative_to(here):
+            continue
+        with read_write(node), open_dict(node):
+            node.dir = str(here / "hydra" / key) if os.path.isabs(where) else str(here / where)
+        if os.path.isabs(where):
             st.rec.note(f"Hydra's hydra.{key}.dir ({where}) went to the scratch directory")
 
 
@@ -225,7 +228,7 @@ def _composed(st: State, cfg: Any) -> None:
                  + (f"; command-line overrides: {' '.join(overrides)}" if overrides else ""))
         out = Path(hc.runtime.output_dir)
         moved = any(n.startswith("Hydra's hydra.") for n in rec.data["notes"])
-        if not moved and out.resolve().is_relative_to(Path(os.environ.get("TMPDIR") or Path.cwd()).resolve()):
+        if not moved and out.resolve().is_relative_to(rec.work):
             rec.note("Hydra's output directory (outputs/...) went to the scratch directory")
     data = OmegaConf.to_container(cfg, resolve=True)
     got = _find(data, EPOCH_KEYS)

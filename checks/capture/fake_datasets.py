@@ -55,6 +55,7 @@ def make_synthetic(real: type, kind: str, rec: Any) -> type:
             if folder and _has_images(root):
                 super().__init__(root, *args, **kwargs)
                 self._synthetic = False
+                rec.note(f"{real.__name__}({str(root)!r}) read the {super().__len__()} images on disk")
                 return
             self._synthetic = True
             try:
@@ -108,6 +109,31 @@ def install(rec: Any) -> None:
         real = getattr(D, name, None)
         if real is not None:
             setattr(D, name, make_synthetic(real, kind, rec))
+    _lengths_the_script_expects(rec)
+
+
+def _lengths_the_script_expects(rec: Any) -> None:
+    """`random_split(stand_in, [n_train, n_val])` with lengths written for the real data set: the
+    stand-in takes the length the script's own arithmetic gives, with a note."""
+    import torch.utils.data as data
+    import torch.utils.data.dataset as dataset_module
+
+    split = dataset_module.random_split
+
+    def random_split(dataset: Any, lengths: Any, *args: Any, **kwargs: Any) -> Any:
+        sizes = list(lengths)
+        if getattr(dataset, "_synthetic", False) and all(isinstance(n, int) for n in sizes) \
+                and sum(sizes) != len(dataset):
+            n = sum(sizes)
+            dataset.n = n
+            dataset.targets = [i % len(dataset.classes) for i in range(n)]
+            if getattr(dataset, "samples", None):
+                dataset.samples = dataset.imgs = [(f"synthetic/{i}", t) for i, t in enumerate(dataset.targets)]
+            rec.note(f"the synthetic stand-in for {type(dataset).__name__}({dataset.root!r}) was given {n} images, "
+                     f"the total of the lengths random_split is asked for")
+        return split(dataset, sizes, *args, **kwargs)
+
+    dataset_module.random_split = data.random_split = random_split
 
 
 # --------------------------------------------------------------------------- fake-data trees ---

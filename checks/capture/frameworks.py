@@ -138,7 +138,7 @@ def _trainer(st: State, module: Any) -> None:
 
     @functools.wraps(fit)
     def fit_(self: Any, *args: Any, **kwargs: Any) -> Any:
-        outside = _written_outside(self)
+        outside = _written_outside(self, st.rec.scratch)
         st.rec.note("Lightning's Trainer ran the loop (fit); " + (
             f"it writes to {', '.join(outside)}, outside the scratch directory" if outside else
             "its logs and checkpoints went to the scratch directory"))
@@ -147,13 +147,13 @@ def _trainer(st: State, module: Any) -> None:
     cls.fit = fit_
 
 
-def _written_outside(trainer: Any) -> list[str]:
-    """The Trainer's root, its loggers' and its checkpoint callbacks' directories that are not in the scratch
-    directory (relative ones are: the run's working directory is the scratch directory)."""
-    here = Path.cwd().resolve()
+def _written_outside(trainer: Any, scratch: Path) -> list[str]:
+    """The Trainer's root, its loggers' and its checkpoint callbacks' directories that are neither in the
+    scratch directory nor in the working directory (whose writes the capture keeps out of the user's tree)."""
+    here = [scratch, Path.cwd().resolve()]
     dirs = [trainer.default_root_dir] + [getattr(lg, "save_dir", None) for lg in trainer.loggers] + [
         getattr(cb, "dirpath", None) for cb in trainer.callbacks]
-    return sorted({str(d) for d in dirs if d and not Path(str(d)).resolve().is_relative_to(here)})
+    return sorted({str(d) for d in dirs if d and not any(Path(str(d)).resolve().is_relative_to(h) for h in here)})
 
 
 def _callback(st: State, package: str) -> Any:
@@ -231,7 +231,7 @@ def _adapt(st: State, kwargs: dict[str, Any]) -> dict[str, Any]:
         rec.note(f"Trainer(precision={precision!r}) is recorded; the captured steps ran in full precision")
         kw["precision"] = "32-true"
     root = kw.get("default_root_dir")
-    if root is not None and Path(str(root)).is_absolute() and not Path(str(root)).resolve().is_relative_to(
-            Path.cwd().resolve()):
-        kw["default_root_dir"] = str(Path.cwd() / "lightning")
+    if root is not None and Path(str(root)).is_absolute() and not any(
+            Path(str(root)).resolve().is_relative_to(h) for h in (rec.scratch, Path.cwd().resolve())):
+        kw["default_root_dir"] = str(rec.work / "lightning")
     return kw

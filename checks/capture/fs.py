@@ -1,14 +1,16 @@
-"""Writes of a captured run stay in its scratch directory (child side).
+"""Writes of a captured run stay out of the user's tree (child side).
 
-The run's working directory is already the scratch directory, so relative writes land there. Real
-scripts also write to absolute paths: `Path(__file__).parent / "runs"` (into the user's checkout),
-`/results/...`, `~/.cache/...`. Every write to a path outside the scratch directory is redirected
-to `<scratch>/outside/<the absolute path>`, and a later read of that path reads the redirected
-copy, so the script runs on as it would; the note names the places it wrote to. A relative read
-of a file missing in the scratch directory reads it from the user's working directory. Directory
-creation there never fails because the directory exists (the script's own existence checks look
-at the original path, which stays absent). Only the Python-level calls are covered (open, os.open,
-mkdir/makedirs, rename/replace, remove, chmod/utime); torch.save is handled in `child`.
+The command runs in the user's own working directory. In the OS sandbox that directory is an
+overlay (`isolate.namespace`): what the run writes under it lands in the scratch directory, whatever
+writes it (compiled code and child processes included), and reads find it there. Everything else
+the sandbox makes read-only, so Python-level writes elsewhere (`/results/...`, `~/.cache/...`) are
+redirected here to `<scratch>/outside/<the absolute path>`, and a later read of that path reads
+the redirected copy, so the script runs on as it would; a note names each place. Without the
+sandbox, writes under the working directory are redirected the same way, and the note says that
+writes below Python (compiled code, child processes) could not be. Directory creation there never
+fails because the directory exists (the script's own existence checks look at the original path,
+which stays absent). Covered: open, os.open, mkdir/makedirs, rename/replace, remove, chmod/utime;
+torch.save is handled in `child`.
 """
 from __future__ import annotations
 
@@ -22,25 +24,21 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 class Redirect:
-    def __init__(self, rec: Any, scratch: Path, user_cwd: str = "") -> None:
+    def __init__(self, rec: Any, scratch: Path, contained: list[str]) -> None:
         self.rec = rec
-        self.user_cwd = user_cwd
         self.scratch = scratch.resolve()
-        self.base = Path.cwd().resolve() / "outside"
+        self.free = [self.scratch, *(Path(c).resolve() for c in contained)]  # writes there are safe as they are
+        self.base = self.scratch / "outside"
         self.done: set[str] = set()
 
     def inside(self, path: Path) -> bool:
-        return path == self.scratch or self.scratch in path.parents or path.parts[1:2] == ("dev",)
+        return any(path == f or f in path.parents for f in self.free) or path.parts[1:2] in (("dev",), ("proc",))
 
     def moved(self, file: Any, write: bool, folder: bool = False) -> Any:
         """Where `file` really is for this run: itself, or its redirected place outside the scratch."""
         if isinstance(file, int) or not isinstance(file, str | bytes | os.PathLike):
             return file
         raw = os.fsdecode(file)
-        if not write and self.user_cwd and not os.path.isabs(raw) and not os.path.exists(raw):
-            there = os.path.join(self.user_cwd, raw)  # the run's cwd is the scratch: the user's files are there
-            if os.path.exists(there):
-                return there
         path = Path(os.path.abspath(os.path.expanduser(raw)))
         if self.inside(path):
             return file
@@ -49,15 +47,19 @@ class Redirect:
             top = str(Path(path.anchor, *path.parts[1:3]))
             if top not in self.done:  # one note per place: the first directory written there
                 self.done.add(top)
-                self.rec.note(f"the script wrote to {path if folder else path.parent}, outside its scratch directory: "
-                              "redirected into it")
+                where = self.rec.rel(str(path if folder else path.parent))
+                self.rec.note(f"the script wrote to {where}, outside its scratch directory: redirected into it")
             target.parent.mkdir(parents=True, exist_ok=True)
             return target
         return target if target.exists() else file
 
 
-def install(rec: Any, scratch: Path, user_cwd: str = "") -> None:
-    r = Redirect(rec, scratch, user_cwd)
+def install(rec: Any, scratch: Path, contained: list[str]) -> None:
+    """Patch the Python-level file calls; `contained` are the folders the sandbox's overlay covers."""
+    r = Redirect(rec, scratch, contained)
+    if not contained:
+        rec.note("no OS sandbox: writes below Python (compiled code, child processes) under the working directory "
+                 "could not be redirected")
     opener = builtins.open
     os_open, mkdir, makedirs = os.open, os.mkdir, os.makedirs
     rename, replace, remove, chmod, utime = os.rename, os.replace, os.remove, os.chmod, os.utime

@@ -123,7 +123,16 @@ class _Iter:
             raise StopIteration
         if self.n == 0 and self.role is None:
             st.eval_active = True  # until we know better: an AveragedModel forward now is evaluation
-        batch = next(self.inner)
+        try:
+            batch = next(self.inner)
+        except StopIteration:  # a loader of one batch: nothing trained while it was read, so it evaluated
+            if self.role is None and self.n > 0 and not trained:
+                self.role = "eval"
+                st.eval_active = False
+                _loader_record(st, self.loader, "eval")
+                data["eval_seen"] = True
+                st.rec.save()
+            raise
         self.n += 1
         return batch
 
@@ -145,6 +154,24 @@ def _loader_record(st: State, loader: Any, role: str) -> None:
                       "transform": steps,
                       "at": getattr(loader, "_alexnet_capture_site", "?"),
                       "num_workers": getattr(loader, "_alexnet_capture_workers", 0)})
+
+
+def _built(st: State, loader: Any) -> None:
+    """Record a loader as soon as it exists (transforms, batch size, where), with whether it shuffles:
+    a run that fails before iterating it still says what its data pipeline was."""
+    from torch.utils.data import RandomSampler
+
+    ds = _dataset(loader.dataset)
+    shuffled = isinstance(loader.sampler, RandomSampler) or bool(getattr(loader.sampler, "shuffle", False))
+    try:
+        steps = describe(getattr(ds, "transform", None)) if hasattr(ds, "transform") else None
+    except Exception:  # a transform we cannot describe yet: the iteration will record it, or nothing
+        steps = None
+    st.rec.data.setdefault("loaders", []).append(
+        {"batch_size": loader.batch_size, "dataset": type(ds).__name__, "transform": steps, "shuffled": shuffled,
+         "at": getattr(loader, "_alexnet_capture_site", "?"),
+         "num_workers": getattr(loader, "_alexnet_capture_workers", 0)})
+    st.rec.save()
 
 
 def install(st: State) -> None:
@@ -171,6 +198,7 @@ def install(st: State) -> None:
                         "what is recorded")
         object.__setattr__(self, "_alexnet_capture_site", st.rec.where())
         object.__setattr__(self, "_alexnet_capture_workers", workers)
+        _built(st, self)
 
     DataLoader.__init__ = __init__  # type: ignore[method-assign]
     length = DataLoader.__len__

@@ -58,6 +58,15 @@ class Recorder:
         full = path if os.path.isabs(path) else os.path.join(self.cwd, path)
         return linecache.getline(full, int(line)).strip()
 
+    @property
+    def scratch(self) -> Path:
+        """The capture's scratch directory (the record lives in it); the run's own work folder is `work`."""
+        return Path(self.path).resolve().parent
+
+    @property
+    def work(self) -> Path:
+        return self.scratch / "run"
+
     def rel(self, path: str) -> str:
         try:
             rel = os.path.relpath(path, self.cwd)

@@ -1,7 +1,12 @@
 """`alexnet-audit capture`: run a repository's own training command under instrumentation, then audit it.
 
-The command runs in its own process group, in a scratch working directory, with the time and
-memory limits `compare` uses; its output goes to `DIR/<name>.log`, never to ours. A bootstrap
+The command runs as typed, where the user typed it: the current directory, relative PYTHONPATH
+entries and `VAR=value` prefixes, `python -m pkg.mod`, `-c` code and relative paths in arguments
+and configs all mean what they mean in the user's shell. Its writes are kept out of the user's
+tree: in the OS sandbox the current directory is an overlay whose changes land in the scratch
+directory (so compiled code and child processes are covered too); without it, the Python-level
+redirection of `fs` moves them there. It runs in its own process group, with the time and memory
+limits `compare` uses; its output goes to `DIR/<name>.log`, never to ours. A bootstrap
 `sitecustomize` on PYTHONPATH installs the instrumentation (`child.py`) before the script's first
 line. What it recorded becomes `DIR/<name>.yaml`, an ordinary manifest, which is audited in the
 isolated worker like `alexnet-audit audit DIR/<name>.yaml`, so the reports are the same bytes.
@@ -27,20 +32,24 @@ if os.environ.get("ALEXNET_AUDIT_CAPTURE"):
 PYTHONS = ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}")
 
 
-def _command(command: list[str], cwd: Path) -> list[str]:
-    """`python` as this interpreter (where the instrumentation is installed); existing relative paths absolute."""
-    out = []
-    for i, arg in enumerate(command):
-        if i == 0 and Path(arg).name in PYTHONS:
-            out.append(sys.executable)
-        elif not arg.startswith("-") and not os.path.isabs(arg) and (cwd / arg).exists():
-            out.append(str((cwd / arg).resolve()))
-        elif arg.startswith("--") and "=" in arg and (cwd / arg.split("=", 1)[1]).exists():
-            key, value = arg.split("=", 1)
-            out.append(f"{key}={(cwd / value).resolve()}")
-        else:
-            out.append(arg)
-    return out
+def split_command(command: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Leading `NAME=value` words (as a shell reads `PYTHONPATH=. python train.py`), and the rest
+    with `python` as this interpreter (where the instrumentation is installed)."""
+    env: dict[str, str] = {}
+    rest = list(command)
+    while rest and "=" in rest[0] and rest[0].split("=", 1)[0].isidentifier():
+        name, value = rest.pop(0).split("=", 1)
+        env[name] = value
+    if rest and Path(rest[0]).name in PYTHONS:
+        rest[0] = sys.executable
+    return env, rest
+
+
+def _python_shims(folder: Path) -> None:
+    """`python` and `python3` on PATH as this interpreter, for a shell script that starts Python."""
+    folder.mkdir()
+    for name in PYTHONS:
+        (folder / name).symlink_to(sys.executable)
 
 
 def run_command(command: list[str], *, steps: int, timeout: float, cwd: Path) -> tuple[dict[str, Any], str, str]:
@@ -57,14 +66,17 @@ def run_command(command: list[str], *, steps: int, timeout: float, cwd: Path) ->
         work = scratch / "run"
         work.mkdir()
         record = scratch / ".capture.json"
-        env, _ = jail.prepare_env(_env(1), scratch, capture=True, keep=[cwd])  # the user's own command
+        typed_env, argv = split_command(command)
+        env, _ = jail.prepare_env({**_env(1), **typed_env}, scratch, capture=True, keep=[cwd])  # the user's own
+        _python_shims(scratch / ".bin")
+        env["PATH"] = os.pathsep.join([str(scratch / ".bin"), *filter(None, [env.get("PATH")])])
         env["PYTHONPATH"] = os.pathsep.join([str(boot), *filter(None, [env.get("PYTHONPATH")])])
         env.update(ALEXNET_AUDIT_CAPTURE=str(record), ALEXNET_AUDIT_CAPTURE_CWD=str(cwd),
                    ALEXNET_AUDIT_CAPTURE_STEPS=str(steps), TMPDIR=str(work))
         stdout, stderr = scratch / ".stdout.txt", scratch / ".stderr.txt"
-        ended = sandbox.run_limited(_command(command, cwd), cwd=work, env=env, stdout=stdout, stderr=stderr,
-                                    timeout=timeout, memory=memory_limit(), what="the training command",
-                                    confine=jail.confinement([scratch], [cwd], env))
+        confine = jail.confinement([scratch], [cwd], env, overlay=[cwd])
+        ended = sandbox.run_limited(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr, timeout=timeout,
+                                    memory=memory_limit(), what="the training command", confine=confine)
         _, _, log = sandbox.read_output(stdout, stderr)
         rec: dict[str, Any] = {}
         if record.is_file():

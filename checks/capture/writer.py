@@ -194,12 +194,17 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
                   stem: str | None = None) -> tuple[str, str | None]:
     """The manifest for `rec` (written to `out`) as YAML text with comments, and the definitions file it
     needs (the text of `<stem>_defs.py`, or None)."""
+    rec = with_built_loaders(rec) if error else rec  # a run that failed still says what it had built
     refs = _Refs(rec, cwd, out, stem or name)
     lines = [f"# Captured by `alexnet-audit capture -- {' '.join(command)}` (run from {cwd.name}/).",
              "# Each comment says where in the repository's code the value came from; edit freely.",
              f"name: {_flow(name)}"]
     if rec.get("script_dir") is not None:
-        lines.append(f"sys_path: [{_flow(refs.path(rec.get('script_dir') or '.'))}]")
+        paths = [rec.get("script_dir") or "."] + [p for p in rec.get("python_path") or [] if p]
+        unique = list(dict.fromkeys(refs.path(p) for p in paths))
+        lines.append(f"sys_path: [{', '.join(_flow(p) for p in unique)}]  # the script's folder and PYTHONPATH")
+    if rec.get("stub_modules"):
+        lines.append(f"stub_modules: [{', '.join(_flow(m) for m in rec['stub_modules'])}]  # not installed: stubbed")
     reached = error == "" or rec.get("opt_steps", 0) > 0
     unreached = {"type": UNREACHED, "error": f"not reached: the script failed before it: {error}"}
     lines += _model_lines(rec, refs)
@@ -215,7 +220,7 @@ def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path,
         lines.append("techniques: {}  # none of clipping, autocast, GradScaler, AveragedModel, mixup was seen")
     notes = list(rec.get("notes") or [])
     if error:
-        notes.insert(0, f"The script failed: {error}")
+        notes.insert(0, failure_line(rec, error))
     if notes:
         lines.append("notes:")
         lines.extend(f"  - {_flow(n)}" for n in notes)
@@ -366,3 +371,30 @@ def default_name(command: list[str]) -> str:
     if path.stem in ("train", "main", "run", "trainer", "training") and path.resolve().parent.name:
         return path.resolve().parent.name
     return path.stem or "capture"
+
+
+def failure_line(rec: dict[str, Any], error: str) -> str:
+    """What broke, in one line: the repository's script (with what changed in PyTorch, where known) or
+    the capture's own instrumentation (a bug to report to alexnet-audit)."""
+    if rec.get("error_kind") == "instrumentation":
+        return f"The capture's instrumentation failed (please report it to alexnet-audit): {error}"
+    hint = f" ({rec['error_hint']})" if rec.get("error_hint") else ""
+    return f"The script failed: {error}{hint}"
+
+
+def with_built_loaders(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record with a training or evaluation loader the run never iterated filled in from the
+    loaders it built (a shuffling one trains, a sequential one evaluates), with a note saying so."""
+    missing = [role for role in ("train", "eval") if role not in rec]
+    if not missing or not rec.get("loaders"):
+        return rec
+    out = {**rec, "notes": list(rec.get("notes") or [])}
+    for role in missing:
+        built = next((b for b in rec["loaders"] if b.get("shuffled") == (role == "train")), None)
+        if built is None:
+            continue
+        out[role] = {k: v for k, v in built.items() if k != "shuffled"} | {"batches": None}
+        out["notes"].append(f"the {'training' if role == 'train' else 'evaluation'} loader built at {built['at']} was "
+                            f"never iterated (the run stopped first): its role is read from its "
+                            f"{'shuffling' if role == 'train' else 'sequential order'}")
+    return out

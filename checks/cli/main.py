@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
 
     for runs_target_code in (a, c, s, cap):
         _sandbox_arguments(runs_target_code)
+    for imports_repository_code in (a, c, cap):
+        imports_repository_code.add_argument(
+            "--no-stub", action="store_true",
+            help="do not replace modules that are not installed with empty stubs (a missing import is an error)")
 
     ls = sub.add_parser("list", help="list targets, spec items or probes")
     ls.add_argument("what", choices=["targets", "items", "probes"])
@@ -109,6 +113,8 @@ def _apply_sandbox_arguments(args: argparse.Namespace) -> None:
         os.environ["ALEXNET_AUDIT_SANDBOX"] = args.sandbox
     if getattr(args, "pass_env", None):
         os.environ["ALEXNET_AUDIT_PASS_ENV"] = ",".join(args.pass_env)
+    if getattr(args, "no_stub", False):
+        os.environ["ALEXNET_AUDIT_NO_STUB"] = "1"  # read where target code is imported (worker, capture child)
     if hasattr(args, "sandbox"):
         jail.require()
         if not jail.available() and jail.requested() == "auto":

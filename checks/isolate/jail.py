@@ -141,19 +141,22 @@ class Confinement:
     writable: tuple[Path, ...]
     keep: tuple[str, ...] = ()
     pid_namespace: bool = True  # False only for a process whose children's pids the parent must know
+    overlay: tuple[Path, ...] = ()  # folders whose writes land in writable[0] (capture: the user's tree)
 
     def wrap(self, cmd: Sequence[str]) -> list[str]:
-        return wrap(cmd, writable=self.writable, keep=self.keep, pid_namespace=self.pid_namespace)
+        return wrap(cmd, writable=self.writable, keep=self.keep, pid_namespace=self.pid_namespace,
+                    overlay=self.overlay)
 
 
 def confinement(writable: Sequence[Path], keep: Iterable[str | Path | None] = (),
-                env: Mapping[str, str] | None = None) -> Confinement | None:
+                env: Mapping[str, str] | None = None, overlay: Sequence[Path] = ()) -> Confinement | None:
     """A Confinement where the sandbox is available, else None (the process runs as before). The
     child's PYTHONPATH entries (`env`) stay readable too."""
     if not available():
         return None
     paths = [*keep, *(env or {}).get("PYTHONPATH", "").split(os.pathsep)]
-    return Confinement(tuple(Path(w) for w in writable), tuple(str(k) for k in paths if k))
+    return Confinement(tuple(Path(w) for w in writable), tuple(str(k) for k in paths if k),
+                       overlay=tuple(Path(o) for o in overlay))
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -161,17 +164,21 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def wrap(cmd: Sequence[str], *, writable: Sequence[Path], keep: Iterable[str | Path] = (),
-         home: str | None = None, pid_namespace: bool = True) -> list[str]:
+         home: str | None = None, pid_namespace: bool = True, overlay: Sequence[Path] = ()) -> list[str]:
     """`cmd` run inside the sandbox: only `writable` can be written; `home` (default: the user's
-    home directory) is hidden but for `keep` and the interpreter's own paths."""
+    home directory) is hidden but for `keep` and the interpreter's own paths. Each `overlay`
+    folder looks writable to the command, but what it writes there lands in the first writable
+    folder (an overlay mount), so the folder itself stays as it was."""
     hide = os.path.realpath(home or os.environ.get("HOME") or os.path.expanduser("~"))
     args = ["unshare", "--user", "--map-root-user", "--mount", "--net"]
     if pid_namespace:
         args += ["--pid", "--fork", "--kill-child", "--mount-proc"]
-    args += [sys.executable, "-I", "-S", str(Path(__file__).resolve())]
+    args += [sys.executable, "-I", "-S", str(Path(__file__).resolve().with_name("namespace.py"))]
     rw = [os.path.realpath(w) for w in writable]
     for w in rw:
         args += ["--writable", w]
+    for o in overlay:
+        args += ["--overlay", os.path.realpath(o)]
     if hide not in ("/", "") and not any(_inside(w, hide) for w in rw) and not any(_inside(hide, w) for w in rw):
         args += ["--hide", hide]
         for p in _kept_in(hide, _needed_paths(keep)):
@@ -219,113 +226,3 @@ def hidden_names(home: str, keep: Iterable[str | Path] = (), limit: int = 200) -
         return []
     kept = _kept_in(home, _needed_paths(keep))
     return [n for n in names if not any(_inside(p, os.path.join(home, n)) for p in kept)]
-
-
-# ------------------------------------------------------------------ inside the namespaces ---
-# What follows runs as `python -I -S jail.py ARGS -- CMD` in the new namespaces: standard library
-# only, before anything of the target's.
-
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
-_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
-_FLAG_WORDS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC, "noatime": _MS_NOATIME,
-               "nodiratime": _MS_NODIRATIME, "relatime": _MS_RELATIME}
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    enc = [None if x is None else x.encode() for x in (source, target, fstype, data)]
-    if libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
-
-
-def _mounts() -> list[tuple[str, int]]:
-    """Every mount point with the flags it must keep (locked flags cannot be cleared in a user ns)."""
-    out = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
-        for line in fh:
-            fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
-            flags = 0
-            for word in fields[5].split(","):
-                flags |= _FLAG_WORDS.get(word, 0)
-            out.append((point, flags))
-    return out
-
-
-def _read_only_everywhere(writable: list[str]) -> list[str]:
-    """Remount every mount read-only but the writable ones; the mount points that refused."""
-    refused = []
-    for point, flags in sorted(_mounts(), key=lambda m: len(m[0])):
-        if point in writable or point.startswith(("/proc", "/dev/shm")) or point == "/dev/pts":
-            continue
-        try:
-            _mount(None, point, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags)
-        except OSError:
-            refused.append(point)
-    return refused
-
-
-def _loopback_up() -> None:
-    """Bring up `lo` in the new network namespace (it starts down): loopback-only code still works."""
-    import fcntl
-    import socket
-    import struct
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]  # SIOCGIFFLAGS
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
-
-
-def _hide(home: str, keep: list[str]) -> None:
-    """An empty tmpfs over `home`, then each `keep` path bound back read-only."""
-    fds = {p: os.open(p, os.O_PATH) for p in keep}
-    _mount("tmpfs", home, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=16m")
-    for path, fd in sorted(fds.items()):
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            os.makedirs(path, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            open(path, "a").close()
-        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
-        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
-        os.close(fd)
-    _mount(None, home, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-
-
-def enter(writable: list[str], hide: str | None, keep: list[str]) -> None:
-    """Set up the sandbox in this process (PID 1 of fresh namespaces); raises OSError if it cannot."""
-    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing we mount leaks back to the host
-    for w in writable:
-        _mount(w, w, None, _MS_BIND | _MS_REC)  # its own mount: stays writable below
-    _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")  # DataLoader workers
-    if hide:
-        _hide(hide, keep)
-    _read_only_everywhere(writable)
-    _loopback_up()
-
-
-def _main(argv: list[str]) -> None:
-    cut = argv.index("--")
-    opts, cmd = argv[:cut], argv[cut + 1:]
-    writable, keep, hide = [], [], None
-    for flag, value in zip(opts[::2], opts[1::2], strict=True):
-        if flag == "--writable":
-            writable.append(value)
-        elif flag == "--keep":
-            keep.append(value)
-        elif flag == "--hide":
-            hide = value
-    try:
-        enter(writable, hide, keep)
-    except OSError as exc:
-        sys.stderr.write(f"alexnet-audit: the sandbox could not be set up: {exc}\n")
-        os._exit(70)
-    os.execvp(cmd[0], cmd)
-
-
-if __name__ == "__main__":
-    _main(sys.argv[1:])

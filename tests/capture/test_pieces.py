@@ -256,3 +256,62 @@ techniques: {{eval_crops: {{views: 10, combine: {combine}}}}}
     assert sep.status.value == "deviation" and sep.observed == {"crops": 10, "layout": "corners+center+mirrors",
                                                                  "combine": "separate"}
     assert "each view scored on its own" in sep.evidence and "declared" in sep.evidence
+
+
+class _Notes:
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def test_a_stand_in_takes_the_length_a_hard_coded_random_split_asks_for(tmp_path: Path) -> None:
+    import torch.utils.data as data
+    import torchvision.datasets as D
+
+    from alexnet_audit.capture import fake_datasets
+
+    saved, real_split = dict(vars(D)), data.random_split
+    rec = _Notes()
+    try:
+        fake_datasets.install(rec)
+        stand_in = D.CIFAR10(str(tmp_path / "absent"), train=True, download=True)
+        assert len(stand_in) == 50_000
+        train, val = data.random_split(stand_in, [45, 5])  # lengths written for the script's own copy
+        assert (len(train), len(val), len(stand_in)) == (45, 5, 50)
+        assert rec.notes[-1] == (f"the synthetic stand-in for CIFAR10({str(tmp_path / 'absent')!r}) was given 50 "
+                                 "images, the total of the lengths random_split is asked for")
+    finally:
+        for name in ("ImageFolder", "DatasetFolder", "ImageNet", "Caltech101", "CIFAR10", "CIFAR100", "MNIST",
+                     "FashionMNIST"):
+            if name in saved:
+                setattr(D, name, saved[name])
+        data.random_split = real_split
+        import torch.utils.data.dataset as dataset_module
+
+        dataset_module.random_split = real_split
+
+
+def test_only_an_unguarded_import_of_a_missing_module_is_stubbed(tmp_path: Path) -> None:
+    code = ("import sys\n"
+            "from alexnet_audit.capture import stubs\n"
+            "class Rec:\n"
+            "    data = {'notes': []}\n"
+            "    def note(self, t): self.data['notes'].append(t)\n"
+            "    def rel(self, p): return p.rsplit('/', 1)[-1]\n"
+            "rec = Rec(); stubs.install(rec)\n"
+            "try:\n"
+            "    import apex_not_installed\n"
+            "except ImportError:\n"
+            "    apex_not_installed = None\n"
+            "import visdom_not_installed.server as vs\n"
+            "print(apex_not_installed, rec.data['stub_modules'], type(vs).__name__)\n"
+            "try:\n"
+            "    import torch_not_a_submodule_of_anything.x\n"
+            "except ImportError:\n"
+            "    pass\n")
+    script = tmp_path / "script.py"
+    script.write_text(code, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "None ['visdom_not_installed'] StubModule", done.stderr

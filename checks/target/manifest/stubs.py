@@ -132,3 +132,12 @@ def install_stubs(names: list[str]) -> None:
                 setattr(parent_mod, parts[-1], stub)
             except (AttributeError, TypeError):  # a read-only parent keeps its attribute; the import still works
                 pass
+
+
+def stub_spec(fullname: str) -> importlib.machinery.ModuleSpec:
+    """The import spec of a stub module for `fullname` (and its submodules): for a finder that stubs
+    what is missing at import time (capture's), where `install_stubs` would be too early."""
+    _FINDER.roots.add(fullname)
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    return importlib.machinery.ModuleSpec(fullname, _StubLoader(), is_package=True)

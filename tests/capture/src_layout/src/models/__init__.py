@@ -1,0 +1,1 @@
+from src.models.alexnet import AlexNet  # noqa: F401
