@@ -101,11 +101,15 @@ def audit_request(ref: str, name: str, *, spec: Any, waivers: Any = None, fail_o
         return {"ok": False, "stage": "load", "cause": str(exc).splitlines()[0] if str(exc) else "TargetError",
                 "detail": str(exc)}
     described = target.describe()
+    # a folder or notebook target: the manifest it inferred, written beside the reports by the parent
+    # (`target.inferred.manifest_text`), whether or not the model then runs
+    inferred = {"inferred_manifest": target.inferred} if getattr(target, "inferred", None) else {}
     cause = preflight(target) if check_model else None
     if cause is not None:
         # a declared class count the model contradicts is the user's declaration to fix: a usage error
         stage = "load" if cause.startswith("the target declares num_classes") else "model"
-        return {"ok": False, "stage": stage, "cause": cause, "detail": f"{name}: {cause}", "target": described}
+        return {"ok": False, "stage": stage, "cause": cause, "detail": f"{name}: {cause}", "target": described,
+                **inferred}
     try:
         result = run_audit(spec, target, waivers=waivers, fail_on=fail_on, strict=strict, only=only,
                            base=base, require_explained=require_explained)
@@ -119,6 +123,7 @@ def audit_request(ref: str, name: str, *, spec: Any, waivers: Any = None, fail_o
         "target_waivers": {i: {"reason": w.reason, **({"until": w.until.isoformat()} if w.until else {})}
                            for i, w in target.waivers.items()},
         "report": report_to_dict(result.report, spec, result.gate),
+        **inferred,
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from ..core.errors import first_line
 from ..core.inputs import did_you_mean
 from .record import TargetError
-from .refs import _is_file_left, safe_name, split_ref
+from .refs import is_file_left, is_notebook_ref, safe_name, split_ref
 
 
 def _missing_module_message(exc: ModuleNotFoundError, what: str) -> str:
@@ -46,7 +46,7 @@ def import_module(modname: str, what: str) -> Any:
 _FILE_MODULE_PREFIX = "_alexnet_audit_target_"
 
 
-def _module_name_for(path: Path) -> str:
+def file_module_name(path: Path) -> str:
     """A unique, importable name for a file loaded by path (so pickling and dataclasses work)."""
     import hashlib
 
@@ -54,11 +54,19 @@ def _module_name_for(path: Path) -> str:
     return f"{_FILE_MODULE_PREFIX}{safe_name(path.stem).replace('-', '_').replace('.', '_')}_{digest}"
 
 
+_module_name_for = file_module_name
+
+
 def import_file(path: Path, what: str) -> Any:
-    """Load `path` as a module; its directory goes first on sys.path so its sibling imports work."""
+    """Load `path` as a module; its directory goes first on sys.path so its sibling imports work.
+
+    A notebook (.ipynb) becomes the module of its cells up to the model's definition
+    (`notebook.load_notebook`: no training, download or plotting cell runs)."""
     path = path.resolve()
     if not path.is_file():
         raise TargetError(f"{what}: no such file {path}.")
+    if is_notebook_ref(path.name):
+        return _import_notebook(path, what)
     directory = str(path.parent)
     if directory not in sys.path:
         sys.path.insert(0, directory)
@@ -86,6 +94,25 @@ def import_file(path: Path, what: str) -> Any:
     return module
 
 
+def _import_notebook(path: Path, what: str) -> Any:
+    from .notebook import load_notebook
+
+    name = file_module_name(path)
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        module, _ = load_notebook(path)
+    except ValueError as exc:  # not a readable notebook
+        raise TargetError(f"{what}: {path.name}: {exc}.") from None
+    except ModuleNotFoundError as exc:
+        raise TargetError(_missing_module_message(exc, what)) from None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | MemoryError):
+            raise
+        raise TargetError(f"{what}: running the cells of {path.name} failed: {first_line(exc)}") from None
+    return module
+
+
 def get_attr(module: Any, attr: str, what: str) -> Any:
     obj = module
     for part in attr.split("."):
@@ -110,7 +137,7 @@ def load_object(ref: str, base: Path | None = None, what: str | None = None) -> 
     if parts is None:
         raise TargetError(f"{what}: expected 'package.module:attr' or 'path/to/file.py:attr'.")
     left, attr = parts
-    if _is_file_left(left):
+    if is_file_left(left):
         path = Path(left)
         if not path.is_absolute():
             path = (base or Path.cwd()) / path

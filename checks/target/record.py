@@ -41,6 +41,9 @@ class Target:
     # Items whose value the target's source leaves open (id -> why): a stand-in keeps the recipe
     # runnable, but judging it would report a placeholder, so these items are `skip`.
     unstated: dict[str, str] = field(default_factory=dict)
+    # A folder or notebook target: the manifest that reproduces it (`inferred.manifest_text` renders
+    # it beside the reports); None for every other form.
+    inferred: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+NOTEBOOK_SUFFIX = ".ipynb"
+PICK = "::"  # `path/to/repo::Name`: the candidate called Name, not the one the audit would choose
 COMPARISON_STEM = "comparison"  # comparison.md/.json/.csv/.png: no target's report may take it
 MAX_STEM_CHARS = 100
 MAX_STEM_BYTES = 160  # UTF-8: 100 CJK characters would be 300 bytes, over the usual 255-byte limit
@@ -117,8 +119,9 @@ def report_stem(name: str) -> str:
 
 
 def split_ref(ref: str) -> tuple[str, str] | None:
-    """'left:attr' -> (left, attr); None when there is no attr part (a Windows drive is not one)."""
-    if ":" not in ref:
+    """'left:attr' -> (left, attr); None when there is no attr part (a Windows drive is not one, nor a
+    folder's `::Name`)."""
+    if ":" not in ref or PICK in ref:
         return None
     left, _, attr = ref.rpartition(":")
     if not left or not attr or re.fullmatch(r"[A-Za-z]", left) or "/" in attr or "\\" in attr:
@@ -126,12 +129,32 @@ def split_ref(ref: str) -> tuple[str, str] | None:
     return left, attr
 
 
+def split_pick(ref: str) -> tuple[str, str] | None:
+    """'path/to/repo::Name' -> ('path/to/repo', 'Name'); None without a `::Name`."""
+    if PICK not in ref:
+        return None
+    left, _, name = ref.rpartition(PICK)
+    return (left, name) if left.strip() and name.strip() else None
+
+
 def is_manifest_ref(ref: str) -> bool:
-    return split_ref(ref) is None and ref.lower().endswith(MANIFEST_SUFFIXES)
+    return split_ref(ref) is None and split_pick(ref) is None and ref.lower().endswith(MANIFEST_SUFFIXES)
 
 
-def _is_file_left(left: str) -> bool:
-    return left.endswith(".py") or "/" in left or "\\" in left
+def is_notebook_ref(ref: str) -> bool:
+    return ref.lower().endswith(NOTEBOOK_SUFFIX)
+
+
+def _path_like(ref: str) -> bool:
+    return "/" in ref or "\\" in ref or ref in (".", "..") or is_notebook_ref(ref)
+
+
+def is_file_left(left: str) -> bool:
+    """Whether the left side of `left:attr` is a file (.py, .ipynb or a path) rather than a module name."""
+    return left.endswith((".py", NOTEBOOK_SUFFIX)) or "/" in left or "\\" in left
+
+
+_is_file_left = is_file_left  # the old private name
 
 
 class _Unreadable(Exception):
@@ -142,8 +165,12 @@ def default_name(ref: str) -> str:
     """The report name a reference gets, known without importing anything.
 
     Registered names keep their name; `pkg.mod:attr` -> `mod.attr`; `dir/file.py:attr` ->
-    `file.attr`; a manifest -> its `name` key, else the file's stem.
+    `file.attr`; a manifest -> its `name` key, else the file's stem; a folder -> its name; a
+    notebook -> its stem; `folder::Name` -> `folder.Name`.
     """
+    pick = split_pick(ref)
+    if pick is not None:
+        return safe_name(f"{_folder_stem(pick[0])}.{pick[1]}")
     if is_manifest_ref(ref):
         from ..core.inputs import read_yaml  # bounded: a hostile manifest cannot swamp the parent
 
@@ -156,10 +183,18 @@ def default_name(ref: str) -> str:
         return safe_name(Path(ref).stem)
     parts = split_ref(ref)
     if parts is None:
-        return safe_name(ref)
+        return safe_name(_folder_stem(ref) if _path_like(ref) else ref)
     left, attr = parts
-    stem = Path(left).stem if _is_file_left(left) else left.rsplit(".", 1)[-1]
+    stem = Path(left).stem if is_file_left(left) else left.rsplit(".", 1)[-1]
     return safe_name(f"{stem}.{attr}")
+
+
+def _folder_stem(path: str) -> str:
+    """A folder's or a notebook's name: `../their-repo/` -> 'their-repo', `nb.ipynb` -> 'nb', `.` -> the cwd's."""
+    p = Path(path.rstrip("/\\") or path)
+    if p.name in ("", ".", ".."):
+        p = p.resolve()
+    return p.stem if is_notebook_ref(p.name) else p.name
 
 
 def absolutize(ref: str, base: Path | None = None) -> str:
@@ -167,7 +202,21 @@ def absolutize(ref: str, base: Path | None = None) -> str:
     base = base or Path.cwd()
     if is_manifest_ref(ref):
         return str((base / ref).resolve())
+    pick = split_pick(ref)
+    if pick is not None:
+        return f"{absolutize(pick[0], base)}{PICK}{pick[1]}"
     parts = split_ref(ref)
-    if parts is not None and _is_file_left(parts[0]):
+    if parts is not None and is_file_left(parts[0]):
         return f"{(base / parts[0]).resolve()}:{parts[1]}"
+    if parts is None and (_path_like(ref) or _bare_folder(ref, base)):
+        return str((base / ref).resolve())
     return ref
+
+
+def _bare_folder(ref: str, base: Path) -> bool:
+    """A plain word naming a folder under `base` that is not a registered target (which wins)."""
+    if not (base / ref).is_dir():
+        return False
+    from .registry import registered_targets  # entry-point metadata only: no target code
+
+    return ref not in registered_targets()

@@ -1,11 +1,14 @@
 """TARGET string -> Target: the one resolver behind every entry point.
 
-Four forms:
+The forms:
 - a registered name (`reference`, `torchvision`, `seed-000` ... and whatever installed packages
   register under the entry-point group `alexnet_audit.targets`);
 - `package.module:attr` (imported normally);
-- `path/to/file.py:attr` (the file is loaded as a module with its directory on sys.path);
-- `path/to/target.yaml` (a manifest, see `manifest`).
+- `path/to/file.py:attr` (the file is loaded as a module with its directory on sys.path;
+  `nb.ipynb:attr` likewise, from the notebook's cells up to the model's definition);
+- `path/to/target.yaml` (a manifest, see `manifest`);
+- `path/to/folder`, `notebook.ipynb`, and either with `::Name` (the AlexNet is found in it, see
+  `repo`). A registered name wins over a folder of the same name (write `./name` for the folder).
 
 Every failure is a `TargetError` with a one-line message (no traceback reaches the user).
 """
@@ -19,42 +22,22 @@ from ..core.errors import call_target
 from ..core.inputs import did_you_mean
 from .imports import get_attr, import_file, import_module, load_object
 from .record import Target, TargetError, from_object, is_module, reuse_first
-from .refs import MANIFEST_SUFFIXES, absolutize, default_name, is_manifest_ref, safe_name, split_ref
+from .refs import (
+    MANIFEST_SUFFIXES,
+    absolutize,
+    default_name,
+    is_manifest_ref,
+    is_notebook_ref,
+    safe_name,
+    split_pick,
+    split_ref,
+)
+from .registry import BUILTIN_TARGETS, ENTRY_POINT_GROUP, registered_targets
 
-# Re-exported: callers name references and import objects through the resolver.
-__all__ = ["ENTRY_POINT_GROUP", "MANIFEST_SUFFIXES", "absolutize", "build_target", "default_name", "get_attr",
-           "import_file", "import_module", "is_manifest_ref", "load_object", "load_target", "registered_targets",
-           "safe_name", "split_ref"]
-
-ENTRY_POINT_GROUP = "alexnet_audit.targets"
-
-# Our own targets, also registered in pyproject.toml under the same group. Kept here too so that
-# a source checkout that was never `pip install`-ed still knows them; an installed entry point of
-# the same name wins.
-BUILTIN_TARGETS: dict[str, str] = {
-    "reference": "alexnet_audit.target.bundled.builtin:reference",
-    "torchvision": "alexnet_audit.target.bundled.builtin:torchvision_alexnet",
-    "seed-000": "alexnet_audit.target.bundled.seeds:seed_000",
-    "seed-001": "alexnet_audit.target.bundled.seeds:seed_001",
-    "seed-002": "alexnet_audit.target.bundled.seeds:seed_002",
-    "seed-003": "alexnet_audit.target.bundled.seeds:seed_003",
-    "seed-004": "alexnet_audit.target.bundled.seeds:seed_004",
-}
-
-def registered_targets() -> dict[str, str]:
-    """name -> 'module:attr' for every registered target, built-ins first, then sorted by name."""
-    found: dict[str, str] = dict(BUILTIN_TARGETS)
-    try:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            found[ep.name] = ep.value
-    except Exception:  # a broken distribution's metadata must not break `list targets`
-        pass
-    builtin = [n for n in BUILTIN_TARGETS]
-    others = sorted(n for n in found if n not in BUILTIN_TARGETS)
-    return {n: found[n] for n in builtin + others}
-
+# Re-exported: callers name references, list the registered targets and import objects through the resolver.
+__all__ = ["BUILTIN_TARGETS", "ENTRY_POINT_GROUP", "MANIFEST_SUFFIXES", "absolutize", "build_target", "default_name",
+           "get_attr", "import_file", "import_module", "is_manifest_ref", "load_object", "load_target",
+           "registered_targets", "safe_name", "split_ref"]
 
 # ------------------------------------------------------------------------------ building ---
 
@@ -97,6 +80,8 @@ def load_target(ref: str, name: str | None = None) -> Target:
         from .manifest.load import load_manifest
 
         return load_manifest(Path(ref), name=name)
+    if split_pick(ref) is not None:
+        return _folder(ref, name)
     parts = split_ref(ref)
     if parts is not None:
         obj = load_object(ref)
@@ -106,10 +91,19 @@ def load_target(ref: str, name: str | None = None) -> Target:
         value = registry[ref]
         obj = load_object(value, what=f"target '{ref}' ({value})")
         return build_target(name or ref, obj, ref)
+    if Path(ref).is_dir() or is_notebook_ref(ref):
+        return _folder(ref, name)
     if ref.endswith(".py"):
         raise TargetError(f"'{ref}': name the attribute too, as '{ref}:attr' (a model, a factory or a target mapping).")
     if Path(ref).exists():
         raise TargetError(f"'{ref}': a file target needs ':attr' (file.py:attr) or a .yaml manifest.")
     raise TargetError(f"unknown target '{ref}'{did_you_mean(ref, list(registry), cutoff=0.5)}. Registered: "
-                      f"{', '.join(registry)}; or give module:attr, path/file.py:attr or a .yaml manifest.")
+                      f"{', '.join(registry)}; or give module:attr, path/file.py:attr, a .yaml manifest, a folder "
+                      "or a notebook.")
+
+
+def _folder(ref: str, name: str | None) -> Target:
+    from .repo import load_folder
+
+    return load_folder(ref, name=name)
 

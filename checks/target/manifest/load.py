@@ -44,7 +44,9 @@ from .stubs import UNSTUBBABLE, install_stubs
 from .values import Values, is_none
 
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
-        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "techniques", "waivers", "notes")
+        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "techniques", "waivers", "notes",
+        "inferred_from", "init")
+INIT_STYLES = ("apply", "call")
 RECIPE_REFS = ("optimizer", "scheduler", "loss", "train_transform", "eval_transform")
 # Recipe parts a run may lack: `none` says so, and the items measuring them judge the absence.
 MAY_BE_NONE = ("scheduler", "loss", "eval_transform")
@@ -149,6 +151,15 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
         if not (isinstance(v, str) and ":" in v) and not literal_ok:
             problems.append(f"{at(key)}: must be a 'module:attr' / 'file.py:attr' reference or {form} "
                             f"(got {short_repr(v)}).")
+    if "inferred_from" in data and not (isinstance(data["inferred_from"], str) and data["inferred_from"].strip()):
+        problems.append(f"{at('inferred_from')}: must be the path of a folder or notebook (got "
+                        f"{short_repr(data['inferred_from'])}).")
+    if "init" in data:
+        v = data["init"]
+        if not (isinstance(v, Mapping) and len(v) == 1 and next(iter(v)) in INIT_STYLES
+                and isinstance(next(iter(v.values())), str) and ":" in next(iter(v.values()))):
+            problems.append(f"{at('init')}: must be {{apply: module:function}} (model.apply(fn)) or "
+                            f"{{call: module:function}} (fn(model)) (got {short_repr(v)}).")
     if "notes" in data and not (isinstance(data["notes"], str) or (
             isinstance(data["notes"], list) and all(isinstance(n, str) for n in data["notes"]))):
         problems.append(f"{at('notes')}: must be a string or a list of strings.")
@@ -188,15 +199,8 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     problems = validate(data, where)
     if problems:
         raise TargetError(_joined(problems))
-    base = path.resolve().parent
-
-    for entry in reversed(_str_list(data.get("sys_path") or [], "", [])):
-        full = str((base / entry).resolve())
-        if full not in sys.path:
-            sys.path.insert(0, full)
-    stubs = _str_list(data.get("stub_modules") or [], "", [])
-    if stubs:
-        install_stubs(stubs)
+    origin = _origin(data, path.resolve().parent, where)
+    base, stubs = _prepare_imports(data, path, origin)
 
     from ..imports import load_object
 
@@ -207,7 +211,8 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     kwargs = Values(base, problems).args(dict(data.get("kwargs") or {}), f"{where}: kwargs")
     if problems:
         raise TargetError(_joined(problems))
-    mapping["model"], names = _model_factory(model_obj, kwargs, f"{where}: model")
+    init = _init(data.get("init"), base, f"{where}: init")
+    mapping["model"], names = _model_factory(model_obj, kwargs, f"{where}: model", init)
     for key in ("input_size", "num_classes"):
         if key in data:
             mapping[key] = data[key]
@@ -250,24 +255,72 @@ def load_manifest(path: Path | str, name: str | None = None) -> Target:
     from ..refs import safe_name
 
     target_name = name or safe_name(data.get("name") or path.stem)
-    return from_mapping(target_name, mapping, where, declared=frozenset(declared), absent=frozenset(absent),
+    source = str(origin) if origin is not None else where  # an inferred manifest reports as its folder did
+    return from_mapping(target_name, mapping, source, declared=frozenset(declared), absent=frozenset(absent),
                         waivers=waivers, notes=notes)
 
 
-def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> tuple[Any, list[str]]:
+def _prepare_imports(data: Mapping[str, Any], path: Path, origin: Path | None) -> tuple[Path, list[str]]:
+    """sys.path entries, the folder's layout (an inferred manifest) and the stubs, before any import:
+    the base that relative references resolve against, and the stubbed names."""
+    base = path.resolve().parent
+    if origin is not None:
+        base = origin if origin.is_dir() else origin.parent
+    entries = [(base / entry).resolve() for entry in _str_list(data.get("sys_path") or [], "", [])]
+    if origin is not None and origin.is_dir():  # the folder audit's import: its layout, definitions only
+        from ..layout import install
+        from ..scan import find_candidates
+        from ..sources import read_sources
+
+        install(origin, entries, {c.name for c in find_candidates(read_sources(origin).units)})
+    for full in map(str, reversed(entries)):
+        if full not in sys.path:
+            sys.path.insert(0, full)
+    stubs = _str_list(data.get("stub_modules") or [], "", [])
+    if stubs:
+        install_stubs(stubs)
+    return base, stubs
+
+
+def _origin(data: Mapping[str, Any], base: Path, where: str) -> Path | None:
+    """The folder or notebook an inferred manifest came from (`inferred_from:`, relative to the manifest)."""
+    if "inferred_from" not in data:
+        return None
+    origin = (base / str(data["inferred_from"]).strip()).resolve()
+    if not origin.exists():
+        raise TargetError(f"{where}: inferred_from: no such folder or notebook {origin}.")
+    return origin
+
+
+def _init(value: Any, base: Path, at: str) -> Any:
+    """`init: {apply: ref}` / `{call: ref}`: a function run on every model right after it is built."""
+    if value is None:
+        return None
+    from ..imports import load_object
+
+    style, ref = next(iter(value.items()))
+    fn = load_object(ref, base=base, what=f"{at} ({ref})")
+    if not callable(fn):
+        raise TargetError(f"{at}: {ref} is not a function.")
+    return (lambda m: m.apply(fn)) if style == "apply" else fn
+
+
+def _model_factory(obj: Any, kwargs: dict[str, Any], at: str, init: Any = None) -> tuple[Any, list[str]]:
     """A factory that returns a fresh nn.Module per call (built once now to fail early and clearly),
-    and the model's parameter names (param_groups select by them)."""
+    and the model's parameter names (param_groups select by them). `init(model)` runs on each one."""
     import functools
 
     import torch.nn as nn
 
     if isinstance(obj, nn.Module):
-        if kwargs:
-            raise TargetError(f"{at}: kwargs given, but the model is an nn.Module instance, not a factory.")
+        if kwargs or init is not None:
+            raise TargetError(f"{at}: kwargs or init given, but the model is an nn.Module instance, not a factory.")
         return obj, [n for n, _ in obj.named_parameters()]
     if not callable(obj):
         raise TargetError(f"{at}: {type(obj).__name__} is neither an nn.Module nor a callable returning one.")
     factory = functools.partial(obj, **kwargs) if kwargs else obj
+    if init is not None:
+        factory = _initialised(factory, init)
     label = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
     try:
         built = factory()
@@ -279,3 +332,12 @@ def _model_factory(obj: Any, kwargs: dict[str, Any], at: str) -> tuple[Any, list
     if not isinstance(built, nn.Module):
         raise TargetError(f"{at}: {label} returned {type(built).__name__}, not an nn.Module.")
     return reuse_first(built, factory), [n for n, _ in built.named_parameters()]
+
+
+def _initialised(make: Any, init: Any) -> Any:
+    def build() -> Any:
+        model = make()
+        init(model)
+        return model
+
+    return build

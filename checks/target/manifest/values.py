@@ -4,9 +4,10 @@ A value is either a torch / torchvision name (`{type: SGD, lr: 0.01}`, `RandomCr
 to the repository's own code (`{type: src/aug.py:Lighting, alphastd: 0.1}`), so that what
 `alexnet-audit capture` records is an ordinary manifest. Arguments are typed where the callee says
 so: `dtype: torch.float` becomes a dtype, `interpolation: bilinear` an InterpolationMode,
-`{ref: module:attr}` the object itself and `{call: module:attr, args: [...], kwargs: {...}}` what that
-callable returns (a config object for a constructor). Every problem is one line naming the file,
-the key and the step: `m.yaml: train_transform[2] (ConvertImageDtype).dtype: ...`.
+`{ref: module:attr}` the object itself, `{call: module:attr, args: [...], kwargs: {...}}` what that
+callable returns (a config object for a constructor) and `{path: configs/a.yaml}` the absolute path
+of a file named relative to the manifest (or to its `inferred_from:` folder). Every problem is one
+line naming the file, the key and the step: `m.yaml: train_transform[2] (ConvertImageDtype).dtype: ...`.
 """
 from __future__ import annotations
 
@@ -75,6 +76,8 @@ class Values:
         """One argument, converted to what the callee expects (see the module docstring)."""
         if isinstance(value, Mapping) and set(value) == {"ref"}:
             return self.load(str(value["ref"]), at)
+        if isinstance(value, Mapping) and set(value) == {"path"}:
+            return str(((self.base or Path.cwd()) / str(value["path"])).resolve())
         if isinstance(value, Mapping) and "call" in value:
             return self.call(value, at)
         if name == "dtype" or (isinstance(value, str) and value.startswith("torch.")):
