@@ -43,8 +43,8 @@ def test_one_ctrl_c_stops_compare_and_its_workers_now(tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    proc = subprocess.Popen([sys.executable, "-m", "alexnet_audit.cli.main", "compare", "hangs.py:build", "hangs.py:build",
-                             "-j", "2", "--timeout", "300", "--out", "out"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "alexnet_audit.cli.main", "compare", "hangs.py:build",
+                             "hangs.py:build", "-j", "2", "--timeout", "300", "--out", "out"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -241,7 +241,8 @@ def test_cli_and_worker_share_the_option_definitions():
 
 def test_import_has_no_side_effects_and_no_cli():
     code = ("import sys, alexnet_audit.smoke, alexnet_audit.smoke.ddp_worker; "
-            "print(sorted(m for m in ('torch', 'alexnet_audit.spec.load', 'alexnet_audit.cli.main') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'alexnet_audit.spec.load', 'alexnet_audit.cli.main') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     for path in Path(smoke.__file__).parent.glob("*.py"):
