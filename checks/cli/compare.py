@@ -23,13 +23,9 @@ target errored, else the gate per `fail_on` (default never: 0).
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..isolate import client, sandbox
+from ..isolate import client
 
 DEFAULT_TIMEOUT = 120.0
 FORMATS = ("md", "json")
@@ -88,39 +84,21 @@ def compare(targets: list[str], out: Path | str = Path("reports"), spec_path: Pa
 
 
 def run_many(requests: list[client.Request], jobs: int) -> list[client.Outcome]:
-    """Run every request through the client, `jobs` at a time, printing a line as each finishes."""
+    """Run every request through the client, `jobs` at a time, printing a line as each finishes.
+
+    The survey's engine (`survey.engine`) on a LocalCluster whose worker lives in this process: `jobs`
+    threads share one warm zygote that imports torch once and forks each target's worker in its sandbox.
+    """
+    from ..survey.engine import Engine
+    from ..survey.warm import Setup
+
     n = len(requests)
     env, limit = client.worker_env(jobs), client.memory_limit(jobs)
-    lock = threading.Lock()
-    done = [0]
-    forker = None
-    root = Path(tempfile.mkdtemp(prefix="alexnet-audit-run-"))  # every worker's scratch directory is in here
-    if n > 1:  # one warm process imports torch once; each target's worker is forked from it, in its sandbox
-        from ..isolate import jail
-        from ..isolate.zygote import Zygote
-
-        keep = [k for req in requests for k in client.keep_paths(req)]
-        zygote_env, _ = jail.prepare_env(env, root, keep=keep)
-        forker = Zygote(zygote_env, root, jail.confinement([root], keep))
-
-    def one(req: client.Request) -> client.Outcome:
-        outcome = client.run(req, jobs=jobs, env=env, limit=limit, forker=forker, scratch_root=root)
-        with lock:
-            done[0] += 1
-            print(f"[{done[0]}/{n}] {outcome.summary} ({outcome.seconds:.1f} s)", flush=True)
-        return outcome
-
-    sandbox.STOP.clear()
-    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, n)))
-    try:
-        outcomes = list(pool.map(one, requests))
-    except KeyboardInterrupt:  # the user's Ctrl-C: every worker stops now, scratch directories go
-        client.stop_all_workers()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        if forker is not None:
-            forker.close()
-        shutil.rmtree(root, ignore_errors=True)
-    pool.shutdown()
-    return outcomes
+    keep = tuple(dict.fromkeys(k for req in requests for k in client.keep_paths(req)))
+    setup = Setup(jobs=jobs, env=tuple(sorted(env.items())), limit=limit, keep=keep, warm=n > 1)
+    outcomes: list[client.Outcome | None] = [None] * n
+    with Engine(max(1, min(jobs, n)), processes=False) as engine:
+        for finished, done in enumerate(engine.stream(enumerate(requests), setup), 1):
+            outcomes[done.index] = done.outcome
+            print(f"[{finished}/{n}] {done.outcome.summary} ({done.outcome.seconds:.1f} s)", flush=True)
+    return [o for o in outcomes if o is not None]

@@ -81,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     fd = sub.add_parser("fake-data", help="write small synthetic ImageFolder and CIFAR trees")
     fd.add_argument("dir", type=Path)
 
-    for runs_target_code in (a, c, s, cap):
+    from .survey import add_parser as add_survey_parser
+
+    for runs_target_code in (a, c, s, cap, add_survey_parser(sub)):
         _sandbox_arguments(runs_target_code)
     for imports_repository_code in (a, c, cap):
         imports_repository_code.add_argument(
@@ -220,8 +222,14 @@ def _cmd_fake_data(args: argparse.Namespace) -> int:
     return fake_data(args.dir)
 
 
+def _cmd_survey(args: argparse.Namespace) -> int:
+    from .survey import command
+
+    return command(args)
+
+
 _COMMANDS = {"audit": _cmd_audit, "compare": _cmd_compare, "smoke": _cmd_smoke, "list": _cmd_list,
-             "capture": _cmd_capture, "fake-data": _cmd_fake_data}
+             "capture": _cmd_capture, "fake-data": _cmd_fake_data, "survey": _cmd_survey}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
