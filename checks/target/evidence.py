@@ -125,22 +125,22 @@ def size_hints(units: Iterable[Unit], configs: Mapping[str, Any]) -> list[SizeHi
             if isinstance(node, ast.Call) and (hint := _call_hint(node, consts, unit)):
                 out.append(hint)
     for rel, data in configs.items():
-        for key, value in _yaml_items(data):
+        for key, value in yaml_items(data):
             if str(key).lower() in SIZE_KEYS and (side := side_of(value)):
                 out.append(SizeHint(side, 3, f"{key}: {side}", rel))
     return out
 
 
-def _yaml_items(data: Any, depth: int = 0) -> Iterable[tuple[Any, Any]]:
+def yaml_items(data: Any, depth: int = 0) -> Iterable[tuple[Any, Any]]:
     if depth > 6:
         return
     if isinstance(data, Mapping):
         for k, v in data.items():
             yield k, v
-            yield from _yaml_items(v, depth + 1)
+            yield from yaml_items(v, depth + 1)
     elif isinstance(data, list):
         for v in data[:200]:
-            yield from _yaml_items(v, depth + 1)
+            yield from yaml_items(v, depth + 1)
 
 
 def datasets(units: Iterable[Unit], configs: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -152,7 +152,7 @@ def datasets(units: Iterable[Unit], configs: Mapping[str, Any]) -> list[tuple[st
             if name in DATASETS:
                 seen.setdefault(name, unit.where(getattr(node, "lineno", None)))
     for rel, data in configs.items():
-        for _, value in _yaml_items(data):
+        for _, value in yaml_items(data):
             if isinstance(value, str) and value.strip().lower() in _DATASET_TEXT:
                 seen.setdefault(_DATASET_TEXT[value.strip().lower()], rel)
     return list(seen.items())

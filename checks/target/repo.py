@@ -226,9 +226,12 @@ def load_folder(ref: str, name: str | None = None) -> Target:
 
     built = call_target(factory, f"{text}: building {construction.call(chosen.cand.label)}", TargetError)
     target_name = name or default_name(ref)
-    notes, payload = repo_notes.describe(repo_notes.Story(src, path, text, target_name, chosen, others, found,
-                                                          imports, sides, init, wanted is not None))
     assert chosen.screened is not None and chosen.screened.shape is not None and chosen.screened.side is not None
-    side, channels = chosen.screened.side, chosen.screened.shape.channels
-    return from_mapping(target_name, {"model": reuse_first(built, factory), "input_size": (channels, side, side)},
-                        str(path), notes=notes, inferred=payload)
+    shape, side = chosen.screened.shape, chosen.screened.side
+    classes = repo_notes.stated_classes(src, configs, shape.classes)
+    notes, payload = repo_notes.describe(repo_notes.Story(src, path, text, target_name, chosen, others, found,
+                                                          imports, sides, init, wanted is not None, classes))
+    mapping = {"model": reuse_first(built, factory), "input_size": (shape.channels, side, side)}
+    if classes is not None:
+        mapping["num_classes"] = classes[0]
+    return from_mapping(target_name, mapping, str(path), notes=notes, inferred=payload)

@@ -101,10 +101,10 @@ class Imports:
             why = f"importing it failed: {first_line(exc)}"
         elif missing in self.provided:
             why = f"it imports '{exc.name}', which the repository holds but its layout does not reach ({where})"
-        elif missing in REFUSED:
-            why = f"it imports '{exc.name}' ({where}), which is not installed and cannot be stubbed: {REFUSED[missing]}"
         elif importlib.util.find_spec(missing) is not None:
             why = f"it imports '{exc.name}' ({where}), which its installed package '{missing}' does not have"
+        elif missing in REFUSED:
+            why = f"it imports '{exc.name}' ({where}), which is not installed and cannot be stubbed: {REFUSED[missing]}"
         elif stubbing_off():
             why = (f"it imports '{missing}' ({where}), which is not installed; stubbing is off ({NO_STUB_ENV}=1 / "
                    f"--no-stub): install it, or allow stubbing")

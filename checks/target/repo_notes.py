@@ -11,12 +11,13 @@ manifest reproduces the report.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .evidence import init_functions, init_uses
+from .arguments import CLASS_COUNT
+from .evidence import DATASETS, datasets, init_functions, init_uses, yaml_items
 from .layout import rel_entry
 from .notebook import plan_notes
 from .repo_import import NO_STUB_ENV, Imports, place_of
@@ -109,6 +110,23 @@ class Story:
     sides: list[tuple[int, str]]
     init: InitFinding
     picked: bool  # chosen by `::Name`
+    classes: tuple[int, str] | None = None  # the class count the repository states, and where
+
+
+def stated_classes(src: Sources, configs: Mapping[str, Any], classes: int | None) -> tuple[int, str] | None:
+    """The model's class count when the repository states it too: a data set it loads has that many
+    classes, or a configuration file sets a class count to it (then the audit judges the head as
+    declared, as it does for a target that declares num_classes)."""
+    if classes is None:
+        return None
+    for name, where in datasets(src.units, configs):
+        if DATASETS[name][1] == classes:
+            return classes, f"the repository loads {name} ({where}), which has {classes} classes"
+    for rel, data in configs.items():
+        for key, value in yaml_items(data):
+            if str(key).lower() in CLASS_COUNT and value == classes and not isinstance(value, bool):
+                return classes, f"{rel} sets {key}: {classes}"
+    return None
 
 
 def _listed(items: list[str]) -> str:
@@ -200,6 +218,9 @@ def _import_notes(s: Story) -> list[str]:
 def describe(s: Story) -> tuple[list[str], dict[str, Any]]:
     """The target's notes and the inferred-manifest payload."""
     notes = [*_choice_notes(s), *_build_notes(s), _size_note(s), *s.init.notes, *_import_notes(s)]
+    if s.classes is not None:
+        notes.insert(3, f"num_classes {s.classes[0]} is declared: the model gives {s.classes[0]} scores and "
+                        f"{s.classes[1]}.")
     stubs = s.imports.stub_names
     c = s.chosen
     assert c.screened is not None and c.screened.shape is not None
@@ -217,6 +238,8 @@ def describe(s: Story) -> tuple[list[str], dict[str, Any]]:
     side = c.screened.side
     entries.append(["input_size", [c.screened.shape.channels, side, side],
                     f"the first size that runs: {dict(s.sides).get(side or 0, '')}"])
+    if s.classes is not None:
+        entries.append(["num_classes", s.classes[0], f"the model's output, and {s.classes[1]}"])
     payload = {"format": 1, "name": s.name, "from": str(s.path), "kind": "notebook" if s.path.is_file() else "folder",
                "entries": entries, "notes": list(notes)}
     if stubs:
