@@ -1,5 +1,5 @@
-"""Capture of a fine-tuning script: pretrained weights are not downloaded, and files it writes outside
-its scratch directory (next to the script from `__file__`, at an absolute path) are redirected into it."""
+"""Capture of a fine-tuning script: pretrained weights are not downloaded, and files it writes (next to
+the script from `__file__`, at an absolute path outside the working directory) never reach the tree."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,5 +21,6 @@ def test_pretrained_weights_are_not_downloaded_and_writes_outside_the_scratch_di
     assert sorted(p.name for p in (HERE / "finetune_pretrained").iterdir()) == ["train.py"]
     assert not metrics.parent.exists()
     assert any(f"wrote to {metrics.parent}, outside its scratch directory" in n for n in notes), notes
-    assert any(f"wrote to {HERE / 'finetune_pretrained' / 'runs'}" in n for n in notes), notes
+    # runs/ beside the script is in the working directory: the overlay (or, without the OS sandbox, the
+    # Python-level redirection) keeps it out of the tree, as the listing above shows
     assert "2 lines of metrics" in got["log"]  # the redirected file reads back: the script ran on
