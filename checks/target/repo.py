@@ -27,7 +27,7 @@ from .evidence import call_sites, config_loaders, datasets, init_functions, inpu
 from .layout import SRC_DIRS, install, provided_names
 from .record import Target, TargetError, from_mapping, reuse_first
 from .refs import default_name, is_notebook_ref, split_pick
-from .repo_import import Imports, Place, place_of
+from .repo_import import Imports, Place, places_for
 from .scan import Candidate, find_candidates, module_functions
 from .screen import Screened, screen
 from .sources import Sources, Unit, read_sources
@@ -153,10 +153,10 @@ def screen_all(src: Sources, candidates: list[Candidate], configs: dict[str, Any
     """Import, build and screen every candidate (see the module docstring, steps 2 and 3)."""
     root = src.root
     units = _relevant_units(src, candidates)
-    places = {u.rel: place_of(u, root) for u in units}
+    places = places_for(units, root)
     entries = _entries(root, list(places.values()))
     finder = install(root, entries, {c.name for c in candidates})
-    imports = Imports(root, provided_names(entries), entries, finder.log)
+    imports = Imports(root, provided_names(entries), entries, finder.log, places)
     found = []
     for cand in candidates:
         f = Found(cand, places[cand.unit.rel])

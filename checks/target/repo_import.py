@@ -51,6 +51,24 @@ def place_of(unit: Unit, root: Path) -> Place:
     return Place(name, entry, False)
 
 
+def places_for(units: list[Unit], root: Path) -> dict[str, Place]:
+    """rel path -> Place for each unit; two files that would both be a top-level `model` keep the first
+    name, and the second is named from the root as a namespace package (`b.model`)."""
+    out: dict[str, Place] = {}
+    taken: dict[str, str] = {}
+    for unit in units:
+        if unit.rel in out:
+            continue
+        place = place_of(unit, root)
+        if not place.notebook and taken.get(place.ref, unit.rel) != unit.rel:
+            name, entry = module_for(unit.path, root, True)
+            if name not in taken:
+                place = Place(name, entry, False)
+        taken.setdefault(place.ref, unit.rel)
+        out[unit.rel] = place
+    return out
+
+
 @dataclass
 class Imports:
     """The imported modules (by unit rel path), the failures, the stubs and the notebook plans."""
@@ -59,6 +77,7 @@ class Imports:
     provided: set[str]
     entries: list[Path] = field(default_factory=list)  # the sys.path entries the layout put first
     log: ImportLog = field(default_factory=ImportLog)  # what the definitions-only imports left out
+    places: dict[str, Place] = field(default_factory=dict)  # unit rel path -> where it is imported from
     modules: dict[str, Any] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     stubbed: list[tuple[str, str]] = field(default_factory=list)  # (module, where it was imported)

@@ -73,14 +73,15 @@ def find_init(src: Sources, chosen: Found, candidates: list[Candidate], imports:
         if use.model not in builds:
             continue
         defs = sorted(fns.get(use.function, []), key=lambda d: d[0].rel != use.where.split(" ")[0])
-        module = imports.load(defs[0][0], place_of(defs[0][0], src.root)) if defs else None
+        place = imports.places.get(defs[0][0].rel) or place_of(defs[0][0], src.root) if defs else None
+        module = imports.load(defs[0][0], place) if defs and place is not None else None
         fn = getattr(module, use.function, None) if module is not None else None
         if not callable(fn):
             out.notes.append(f"{use.where} initialises the model with `{use.text}`, which the audit cannot run "
                              "(not a module-level function of the repository); the init items measure the "
                              "constructor's own initialisation.")
             continue
-        place = place_of(defs[0][0], src.root)
+        assert place is not None
         out.init = Init(use.style, fn, f"{place.ref}:{use.function}", use.function, use.where, use.text)
         out.notes.append(f"Weight init: {use.where} runs `{use.text}` right after building the model, so every "
                          f"model the audit builds gets {use.function} ({defs[0][0].where(defs[0][1].lineno)}) the "
@@ -160,8 +161,12 @@ def _choice_notes(s: Story) -> list[str]:
         text = (f"Chose {c.describe()} from the {len(groups)} image classifier(s) in {folder}: {how} on the path to "
                 f"its {scores}.")
         ties = [g[0] for g in groups[1:] if g[0].distance == c.distance]
-        if ties:
+        named = [o for o in ties if "alexnet" in o.cand.name.casefold()]
+        if ties and "alexnet" in c.cand.name.casefold() and not named:
             text += f" Its name breaks the tie with {', '.join(o.cand.label for o in ties)}."
+        elif ties:
+            text += (f" As close: {', '.join(o.cand.label for o in ties)}; it comes first (classes before factories, "
+                     "then file order).")
     out = [text]
     same = [o for o in groups[0][1:]]
     if same:
@@ -198,7 +203,7 @@ def _size_note(s: Story) -> str:
         if side == c.screened.side:
             tried.append(f"{side} ({why}): runs")
             break
-        tried.append(f"{side} ({why}): {c.screened.failed.get(side, 'not tried')}")
+        tried.append(f"{side} ({why}): {c.screened.failed.get(side, 'not tried').rstrip('.')}")
     shape = c.screened.shape
     return (f"Input size {shape.channels} x {c.screened.side} x {c.screened.side}: the first size at which the model "
             f"runs and gives [N, {shape.classes}] scores; tried in order {'; '.join(tried)}.")

@@ -248,3 +248,16 @@ def test_the_worker_returns_the_inferred_manifest(clean: Path) -> None:
     result = audit_request(str(repo), "cifarish", spec=load_spec(), only=["arch.conv1.kernel_size"])
     assert result["ok"] and result["inferred_manifest"]["name"] == "cifarish"
     assert result["report"]["target"]["input_size"] == [3, 32, 32]
+
+
+def test_two_top_level_files_of_the_same_name_are_kept_apart(clean: Path) -> None:
+    small = ("import torch.nn as nn\n\n\nclass {name}(nn.Module):\n    def __init__(self):\n"
+             "        super().__init__()\n        self.fc = nn.Linear(3 * 32 * 32, {k})\n\n"
+             "    def forward(self, x):\n        return self.fc(x.flatten(1))\n")
+    repo = _repo(clean / "twins", {"a/model.py": small.format(name="Small", k=10),
+                                   "b/model.py": small.format(name="Other", k=7)})
+    t = load_target(str(repo))
+    assert "As close: Other; it comes first (classes before factories, then file order)." in t.notes[0]
+    other = load_target(f"{repo}::Other")
+    assert other.model()(torch.zeros(1, 3, 32, 32)).shape == (1, 7)
+    assert other.inferred is not None and other.inferred["entries"][0][1] == "b.model:Other"
