@@ -261,3 +261,33 @@ def test_two_top_level_files_of_the_same_name_are_kept_apart(clean: Path) -> Non
     other = load_target(f"{repo}::Other")
     assert other.model()(torch.zeros(1, 3, 32, 32)).shape == (1, 7)
     assert other.inferred is not None and other.inferred["entries"][0][1] == "b.model:Other"
+
+
+def test_an_init_function_called_on_the_model_is_run_too(clean: Path) -> None:
+    repo = _repo(clean / "called", {"net.py": CIFAR_NET, "train.py": '''
+        import torch.nn as nn
+
+        from net import TinyCifarNet
+
+
+        def init_weights(model):
+            for m in model.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.constant_(m.bias, 0.5)
+
+
+        model = TinyCifarNet()
+        init_weights(model)
+        model.fit()
+    '''})
+    t = load_target(str(repo))
+    assert "Weight init: train.py line 13 runs `init_weights(model)` right after building the model" in t.notes[3]
+    linears = [m for m in t.model().modules() if isinstance(m, torch.nn.Linear)]
+    assert all(m.bias.min().item() == m.bias.max().item() == 0.5 for m in linears)
+    assert t.inferred is not None and ["init", {"call": "train:init_weights"}] == t.inferred["entries"][-2][:2]
+    path = clean / "out" / "called.yaml"
+    path.parent.mkdir()
+    path.write_text(manifest_text(t.inferred, path.parent), encoding="utf-8")
+    again = load_manifest(path, name="called")
+    assert again.describe() == t.describe()
+    assert all(m.bias.max().item() == 0.5 for m in again.model().modules() if isinstance(m, torch.nn.Linear))
