@@ -143,8 +143,8 @@ def plan_notes(path: Path, root: Path, steps: Plan) -> list[str]:
         out.append(f"{rel}: IPython magics and shell escapes not run: {'; '.join(steps.removed[:8])}"
                    + (f" and {len(steps.removed) - 8} more" if len(steps.removed) > 8 else "") + ".")
     if steps.later:
-        out.append(f"{rel}: {len(steps.later)} code cell(s) after the model's definition were not run "
-                   f"(cells {steps.later[0]}-{steps.later[-1]}).")
+        which = f"cell {steps.later[0]}" if len(steps.later) == 1 else f"cells {steps.later[0]}-{steps.later[-1]}"
+        out.append(f"{rel}: {len(steps.later)} code cell(s) after the model's definition were not run ({which}).")
     for f in steps.failures:
         out.append(f"{f.where}: `{f.statement}` failed ({f.error}) and was skipped.")
     return out

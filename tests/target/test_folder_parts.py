@@ -291,3 +291,26 @@ def test_an_init_function_called_on_the_model_is_run_too(clean: Path) -> None:
     again = load_manifest(path, name="called")
     assert again.describe() == t.describe()
     assert all(m.bias.max().item() == 0.5 for m in again.model().modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_a_notebook_cell_that_defines_and_trains_runs_only_its_definitions(clean: Path) -> None:
+    import json
+
+    cells = [("code", "import torch\nimport torch.nn as nn\n"),
+             ("code", "%%bash\nwget http://example.com/data.tgz\n"),
+             ("markdown", "## the model, trained in the same cell"),
+             ("code", CIFAR_NET.replace("import torch.nn as nn\n", "") +
+              "\nmodel = TinyCifarNet()\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+              "for epoch in range(3):\n    opt.step()\nopen('ran.txt', 'w').write('trained')\n"),
+             ("code", "print('after')\n")]
+    nb = {"cells": [{"cell_type": k, "metadata": {}, "source": s, **({"outputs": [], "execution_count": None}
+                                                                      if k == "code" else {})} for k, s in cells],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (clean / "nb.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    t = load_target("nb.ipynb")
+    notes = "\n".join(t.notes)
+    assert not (clean / "ran.txt").exists() and t.input_size == (3, 32, 32)
+    assert "nb.ipynb: ran code cells 1, 4 (up to the model's definition); of cell(s) 4 only the definitions " \
+           "(they also do other work)." in notes
+    assert "nb.ipynb: skipped cell 2 (cell magic %%bash)." in notes
+    assert "nb.ipynb: 1 code cell(s) after the model's definition were not run (cell 5)." in notes
