@@ -44,8 +44,11 @@ from .stubs import UNSTUBBABLE, install_stubs
 from .values import Values, is_none
 
 KEYS = ("name", "model", "kwargs", "sys_path", "stub_modules", "input_size", "num_classes", "optimizer", "scheduler",
-        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "techniques", "waivers", "notes",
-        "inferred_from", "init")
+        "loss", "batch_size", "epochs", "train_transform", "eval_transform", "techniques", "waivers", "notes")
+# The keys a manifest inferred from a folder or notebook adds (README, "A folder or a notebook"). Accepted
+# everywhere, but not listed after an unknown key (that line stays short); a misspelling still gets its
+# did-you-mean.
+INFERRED_KEYS = ("inferred_from", "init")
 INIT_STYLES = ("apply", "call")
 RECIPE_REFS = ("optimizer", "scheduler", "loss", "train_transform", "eval_transform")
 # Recipe parts a run may lack: `none` says so, and the items measuring them judge the absence.
@@ -106,8 +109,8 @@ def validate(data: Mapping[str, Any], where: str) -> list[str]:
     """Structural problems of a manifest (no imports), one line each."""
     problems: list[str] = []
     for key in data:
-        if key not in KEYS:
-            problems.append(f"{where}: unknown key {short_repr(key)}{did_you_mean(str(key), KEYS)}; "
+        if key not in KEYS and key not in INFERRED_KEYS:
+            problems.append(f"{where}: unknown key {short_repr(key)}{did_you_mean(str(key), KEYS + INFERRED_KEYS)}; "
                             f"allowed: {', '.join(KEYS)}.")
     at = lambda k: f"{where}: {k}"  # noqa: E731
     if "model" not in data:
