@@ -193,6 +193,8 @@ def choose(found: list[Found], wanted: str | None, where: str) -> tuple[Found, l
         return pick, [f for f in ranked if f is not pick]
     if not ranked:
         why = "; ".join(f"{f.cand.label}: {f.why_not}" for f in found[:6])
+        if all(f.screened is None or f.screened.error for f in found):
+            raise TargetError(f"{where}: none of the {len(found)} candidate network(s) could be built: {why}.")
         raise TargetError(f"{where}: none of the {len(found)} candidate network(s) is an image classifier "
                           f"([N, classes] scores for an image batch): {why}.")
     return ranked[0], ranked[1:]
