@@ -71,7 +71,9 @@ class Engine:
         if self.scheduler is None:
             sandbox.STOP.clear()
             os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # the same in the worker processes
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # the retry is ours (RETRIES)
+            # the retry is ours (RETRIES); a worker holds only the task it runs, so a lost worker loses one
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                                  "distributed.scheduler.worker-saturation": 1.0}):
                 if self.processes:  # -j N worker processes, one audit at a time each
                     self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
                                                 memory_limit=0, dashboard_address=":0")
