@@ -176,7 +176,33 @@ def layer_sequence(ctx: Context, item: Item) -> Observation:
             ev += f"; a trailing log_softmax ({why})"
     if dropped:
         ev += "; identities on this input ignored: " + ", ".join(dropped)
+    ev += padding_modes(tr) + _unnamed(tr)
     return Observation(seq, ev, "", detail={"roles": roles})
+
+
+def _unnamed(tr: Trace) -> str:
+    """The measured signature of each op the trace could not name (`other`)."""
+    from ..trace.footprint import describe
+
+    labels = tr.labels()
+    out = [f"{labels[i]} ({tr.where(i)}): {describe(op.attrs['signature'], op.in_shape, op.out_shape)}"
+           for i, op in enumerate(tr.ops)
+           if op.kind == "other" and isinstance(op.attrs.get("signature"), dict)]
+    return ("; unnamed ops, measured: " + "; ".join(out)) if out else ""
+
+
+def padding_modes(tr: Trace) -> str:
+    """The measured padding mode of every conv that pads in another mode than zeros, as evidence: the
+    paper states no padding mode (only the map sizes that imply the amounts), so any mode is a reading
+    it allows; a pad that feeds a conv is that conv's padding, never a layer."""
+    modes: dict[str, list[str]] = {}
+    for op in tr.ops:
+        if op.name and op.attrs.get("padding_mode"):
+            modes.setdefault(str(op.attrs["padding_mode"]), []).append(op.name)
+    if not modes:
+        return ""
+    return ("; padding mode (measured): " + ", ".join(f"{m} at {', '.join(ns)}" for m, ns in modes.items())
+            + " (the paper states no padding mode, only the sizes: an accepted reading, not a layer)")
 
 
 _CONV_ATTRS = ("out_channels", "in_channels", "kernel_size", "stride", "padding", "groups")
@@ -231,6 +257,8 @@ def fc_attr(ctx: Context, item: Item) -> Observation:
         fcs = [o.name for o in tr.ops if o.kind == "linear"]
         return Observation(None, f"no {name} executed (fully-connected layers seen: {', '.join(fcs) or 'none'})", "")
     ev = f"{name}: in_features={op.attrs.get('in_features')} out_features={op.attrs.get('out_features')}"
+    if op.attrs.get("written_as"):  # every output reads every input through its own weight: a dense layer
+        ev += f" (written as a {op.attrs['written_as']}: one output position reading the whole map, a dense layer)"
     return Observation(op.attrs.get("out_features"), ev, tr.where(tr.index(name)))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from ..core.findings import Observation
 from ..core.numbers import FLOAT32_FLOOR, magnitude, quantise, sig
 from ..spec.load import Item
-from . import draws, lighting, probe
+from . import draws, lighting, pca_forms, probe
 from .context import Context
 from .imaging import declared_steps, one_thread, recipe_transform
 
@@ -161,7 +161,10 @@ def pca_lighting(ctx: Context, item: Item) -> Observation:
         if epochs and lighting.summarise(epochs)["present"]:
             read, scope = lighting.summarise(epochs), "per_epoch"
     if not read["present"]:
-        why = read["why"] + (f"; calling {hook}() between draws changes nothing either" if hook else "") + note
+        fancy = pca_forms.colour_map(tf, colour, COLOUR_SEED, size)
+        if fancy is not None:
+            return _colour_map(fancy, decl)
+        why = read["why"] + (f"; {hook} between draws changes nothing either" if hook else "") + note
         return Observation({"present": False, "scope": "none", "alpha_std": 0.0},
                            f"{decl}{len(got)} seeded draws of an {len(lighting.PALETTE)}-colour block image: {why}")
     if scope == "per_image" and lighting.batch_shared(tf, colour, COLOUR_SEED) is True:
@@ -186,9 +189,17 @@ def pca_lighting(ctx: Context, item: Item) -> Observation:
     # within the rounding of 8-bit pixels, do not inflate it
     alpha_std = float((proj.pow(2).sum(dim=0) / max(len(d) - 1, 1)).sum().div(eigval.pow(2).sum()).sqrt())
     value = {"present": True, "scope": scope, "alpha_std": sig(alpha_std, DRAW_DIGITS)}
+    different = []  # present, but not the paper's technique: each way it differs is a key the paper has not
+    if own:
+        value["basis"] = "image"
+        different.append("the basis is each image's own colours, not the training set's")
+    if read.get("probability") is not None:
+        value["probability"] = quantise(read["probability"], 0.1)
+        different.append(f"it is applied to {quantise(read['probability'], 0.1):g} of the draws (a step applied with "
+                         "a probability), not to every image; alpha std is read on the draws it changed")
     where = {"per_image": "redrawn for every image (it changes from call to call)",
              "per_batch": "drawn once per call and shared by every image of a batch tensor",
-             "per_epoch": f"fixed across calls and redrawn only by {hook}(): shared by every image of an epoch"}
+             "per_epoch": f"fixed across calls and redrawn only by {hook}: shared by every image of an epoch"}
     top = eigvec[:, 0].tolist()
     evidence = (f"{decl}{len(read['deltas'])} draws of an {len(lighting.PALETTE)}-colour block image (each output "
                 f"pixel's source colour known from a coordinate image under the same seed): an RGB offset of mean "
@@ -197,4 +208,28 @@ def pca_lighting(ctx: Context, item: Item) -> Observation:
                 f"direction ({', '.join(f'{quantise(x, 0.01):.2f}' for x in top)}); {src}; alpha std per component "
                 f"({', '.join(f'{sig(x, DRAW_DIGITS):g}' for x in per_comp.tolist())}), pooled by eigenvalue "
                 f"{sig(alpha_std, DRAW_DIGITS):g}")
+    if different:
+        evidence += "; present, but not as the paper's: " + "; ".join(different)
+    return Observation(value, evidence)
+
+
+def _colour_map(fancy: dict[str, Any], decl: str) -> Observation:
+    """PCA lighting present as a per-image colour map (`pca_forms`): how it differs is in the value's keys."""
+    value: dict[str, Any] = {"present": True, "scope": "per_image", "alpha_std": sig(fancy["alpha_std"], DRAW_DIGITS),
+                             "basis": "image", "form": "colour_map"}
+    how = ("eigvecs @ diag(alpha * eigvals) @ (x - mean), as albumentations' FancyPCA computes it"
+           if fancy["form"] == "albumentations" else "eigvecs @ diag(alpha * eigvals) @ eigvecs.T @ (x - mean)")
+    evidence = (f"{decl}no offset shared by every pixel was found; on a high-contrast "
+                f"{len(pca_forms.CONTRAST)}-colour block image ({fancy['draws']} seeded draws, each output pixel's "
+                f"source colour known) {fancy['changed']} draws change each colour by a map linear in its centred "
+                f"colour along the principal axes of the image's OWN pixels: {how} (median residual "
+                f"{sig(fancy['resid'], 2):g} of the change), redrawn for every image; alpha std on the first axis "
+                f"{sig(fancy['alpha_std'], DRAW_DIGITS):g} (maximum likelihood, counting the draws whose change 8-bit "
+                f"rounding took away: |alpha| under {sig(fancy['threshold'], 2):g}); present, but not as the paper's: "
+                "the basis is each image's own colours, not the training set's, and the change is a colour map, not "
+                "one offset per image")
+    if fancy["probability"] is not None:
+        value["probability"] = quantise(fancy["probability"], 0.1)
+        evidence += (f"; applied to {quantise(fancy['probability'], 0.1):g} of the draws (a step applied with a "
+                     "probability), not to every image")
     return Observation(value, evidence)

@@ -38,11 +38,11 @@ def palette_index(width: int, height: int) -> Any:
     return (bx[None, :] * 3 + by[:, None] * 5) % len(PALETTE)
 
 
-def palette_image(width: int, height: int) -> Any:
+def palette_image(width: int, height: int, palette: tuple[tuple[int, int, int], ...] = PALETTE) -> Any:
     import numpy as np
     from PIL import Image
 
-    return Image.fromarray(np.asarray(PALETTE, dtype=np.uint8)[palette_index(width, height)])
+    return Image.fromarray(np.asarray(palette, dtype=np.uint8)[palette_index(width, height)])
 
 
 def palette_covariance(width: int, height: int) -> Any:
@@ -55,9 +55,11 @@ def palette_covariance(width: int, height: int) -> Any:
     return d.T @ d / (len(d) - 1)
 
 
-def _draw(out: dict[str, Any], colour: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
-    """One seeded draw, read on the grids of its outputs (`draws.grid`): the palette image's per-pixel
-    offset (in [0, 1] input units), its median and spread."""
+def _draw(out: dict[str, Any], colour: dict[str, Any], size: tuple[int, int], image: str = "palette",
+          palette: tuple[tuple[int, int, int], ...] = PALETTE) -> dict[str, Any]:
+    """One seeded draw, read on the grids of its outputs (`draws.grid`): the block image's per-pixel
+    offset (in [0, 1] input units), its median and spread; per block colour, the median offset
+    (`blocks`, NaN where no pixel of that colour was read) and how many pixels of it were read."""
     import torch
 
     width, height = size
@@ -76,10 +78,10 @@ def _draw(out: dict[str, Any], colour: dict[str, Any], size: tuple[int, int]) ->
     xi = torch.nan_to_num(x).round().clamp(0, width - 1).long()
     yi = torch.nan_to_num(y).round().clamp(0, height - 1).long()
     idx = torch.from_numpy(palette_index(width, height))[yi, xi]
-    expect = (torch.tensor(PALETTE, dtype=torch.float64)[idx] / 255).permute(2, 0, 1)  # 3 x h x w
+    expect = (torch.tensor(palette, dtype=torch.float64)[idx] / 255).permute(2, 0, 1)  # 3 x h x w
     a = colour["a"].view(3, 1, 1)
     fixed = colour["fixed"]  # the normalisation's offset per sampled pixel, [0, 1] units
-    got = out["palette"]
+    got = out[image]
     if got.shape != expect.shape or fixed.shape != expect.shape:
         raise ValueError(f"train_transform output shapes vary: {tuple(got.shape)} vs {tuple(expect.shape)}")
     delta = (got - a * expect) / a - fixed
@@ -88,7 +90,13 @@ def _draw(out: dict[str, Any], colour: dict[str, Any], size: tuple[int, int]) ->
         return {"n": int(vals.shape[1])}
     centre = vals.median(dim=1).values
     spread = float((vals - centre.view(3, 1)).abs().median(dim=1).values.max())
-    return {"n": int(vals.shape[1]), "delta": centre, "spread": spread}
+    cols = idx[valid]
+    blocks = torch.full((len(palette), 3), float("nan"), dtype=torch.float64)
+    counts = torch.bincount(cols, minlength=len(palette))
+    for c in range(len(palette)):
+        if int(counts[c]) >= 3:
+            blocks[c] = vals[:, cols == c].median(dim=1).values
+    return {"n": int(vals.shape[1]), "delta": centre, "spread": spread, "blocks": blocks, "counts": counts}
 
 
 def images(width: int, height: int) -> dict[str, Any]:
@@ -104,9 +112,15 @@ def measure(sweep: list[dict[str, Any]], colour: dict[str, Any], size: tuple[int
     return [_draw(d, colour, size) for d in sweep]
 
 
+# Attributes through which a step holds the callable it runs: T.Lambda's lambd, functools.partial's
+# func, a bound method's object, a wrapper's transform.
+_HOLDS = ("lambd", "func", "__self__", "transform")
+
+
 def transform_steps(tf: Any, modules: bool = False) -> Iterator[Any]:
     """The transform (unwrapped from `Adapted`) and its steps, depth first through `transforms` lists
-    (and, with `modules`, an nn.Module's children); each object once, at most about 200."""
+    and the callables steps hold (`_HOLDS`; with `modules`, an nn.Module's children too); each object
+    once, at most about 200."""
     seen: set[int] = set()
     stack = [getattr(tf, "tf", tf)]
     while stack:
@@ -116,6 +130,7 @@ def transform_steps(tf: Any, modules: bool = False) -> Iterator[Any]:
         seen.add(id(obj))
         yield obj
         stack.extend(getattr(obj, "transforms", None) or [])
+        stack.extend(h for h in (getattr(obj, a, None) for a in _HOLDS) if h is not None and callable(h))
         if modules:
             import torch.nn as nn
 
@@ -124,15 +139,29 @@ def transform_steps(tf: Any, modules: bool = False) -> Iterator[Any]:
 
 
 def epoch_hooks(tf: Any) -> list[tuple[str, Callable[..., Any]]]:
-    """Methods with "epoch" in their name on the transform or its steps (set_epoch, new_epoch, ...)."""
+    """How a training loop tells the transform or its steps a new epoch, as (what it does, a call taking the
+    epoch): a method with "epoch" in its name (set_epoch, new_epoch, ...), else a public integer attribute
+    with "epoch" in its name that the loop sets (`tf.epoch = epoch`)."""
     found: list[tuple[str, Callable[..., Any]]] = []
+    attrs: list[tuple[str, Callable[..., Any]]] = []
     for obj in transform_steps(tf):
+        if isinstance(obj, type):
+            continue
         for name in dir(type(obj)):
             if "epoch" in name.lower() and not name.startswith("_"):
                 fn = getattr(obj, name, None)
                 if callable(fn):
-                    found.append((f"{type(obj).__name__}.{name}", fn))
-    return found
+                    found.append((f"calling {type(obj).__name__}.{name}()", fn))
+        for name, v in getattr(obj, "__dict__", {}).items():
+            if "epoch" in name.lower() and not name.startswith("_") and isinstance(v, int) and not isinstance(v, bool):
+                attrs.append((f"setting {type(obj).__name__}.{name} = epoch", _setter(obj, name)))
+    return found + attrs
+
+
+def _setter(obj: Any, name: str) -> Callable[[int], None]:
+    def put(epoch: int) -> None:
+        setattr(obj, name, epoch)
+    return put
 
 
 def call_hook(fn: Callable[..., Any], epoch: int) -> None:
@@ -151,8 +180,8 @@ def call_hook(fn: Callable[..., Any], epoch: int) -> None:
 
 
 def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int]) -> tuple[list[dict], str, str]:
-    """Draws after each call of an epoch hook (same seed, so only the hook's redraw can move them),
-    the hook's name, and a note when it could not be tried."""
+    """Draws after each call of an epoch hook (read when the draws of one epoch do not move: only the hook's
+    redraw can move them), what the hook does, and a note when it could not be tried."""
     import copy
 
     if not epoch_hooks(tf):
@@ -167,12 +196,27 @@ def per_epoch(tf: Any, colour: dict[str, Any], seed: int, size: tuple[int, int])
     out = []
     with _rng_guard():
         for e in range(1, EPOCHS + 1):
+            # a hook that draws from the global generators, or a step that draws lazily on the first call of an
+            # epoch, draws anew each epoch: the generators move on between epochs, as in training (the draws
+            # themselves change nothing across seeds, or this reading would not run)
+            _reseed(seed * 7919 + e)
             call_hook(fn, e)
             try:
-                out.append(_draw(seeded_grids(run, imgs, IMAGES, seed), colour, size))
+                out.append(_draw(seeded_grids(run, imgs, IMAGES, seed + 7919 * e), colour, size))
             except ValueError:  # the hook changed the output's shape (progressive resizing): no lighting read
-                return [], "", f"; calling {name}() changes the output's shape, so no lighting was read across epochs"
+                return [], "", f"; {name} changes the output's shape, so no lighting was read across epochs"
     return out, name, ""
+
+
+def _reseed(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    torch.default_generator.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
 
 
 def batch_shared(tf: Any, colour: dict[str, Any], seed: int, n: int = 6) -> bool | None:
@@ -212,6 +256,8 @@ def summarise(draws: list[dict[str, Any]]) -> dict[str, Any]:
     if len(good) < max(4, len(draws) // 4):
         return {"present": False, "varies": False, "size": 0.0, "spread": 0.0, "deltas": None,
                 "why": "too few pixels of the block image could be traced through the transform to read an offset"}
+    probability, applied = applied_draws(torch.stack([d["delta"] for d in good]))
+    good = [d for d, on in zip(good, applied, strict=True) if on]
     deltas = torch.stack([d["delta"] for d in good])
     norms = (deltas - deltas.mean(dim=0, keepdim=True)).norm(dim=1)
     size = float(norms.mean())
@@ -219,7 +265,8 @@ def summarise(draws: list[dict[str, Any]]) -> dict[str, Any]:
     active = [(d["spread"], float(n)) for d, n in zip(good, norms, strict=True) if float(n) > 0.5 * size]
     ratio = statistics.median(sp / n for sp, n in active) if active and varies else 0.0
     spread = statistics.median(sp for sp, _ in active) if active else 0.0
-    out = {"present": varies and ratio < 0.2, "varies": varies, "size": size, "spread": spread, "deltas": deltas}
+    out = {"present": varies and ratio < 0.2, "varies": varies, "size": size, "spread": spread, "deltas": deltas,
+           "probability": probability}
     if not varies:
         out["why"] = (f"the colours get the same offset in every draw (spread {magnitude(size, 2, FLOAT32_FLOOR)} "
                       "in [0, 1] units): no per-presentation colour noise")
@@ -229,6 +276,21 @@ def summarise(draws: list[dict[str, Any]]) -> dict[str, Any]:
                       "step that is not additive (ColorJitter, TrivialAugment, auto-contrast) or per-pixel noise, "
                       "not PCA lighting")
     return out
+
+
+def applied_draws(deltas: Any) -> tuple[float | None, list[bool]]:
+    """(the fraction of draws a step applied with a probability changed, which draws it changed): the
+    draws it left alone share one and the same offset, the draws it changed each get their own. A
+    group of identical draws counts as "left alone" when it holds at least a quarter of them (an
+    offset rounded to 8-bit levels repeats, but not that often); None and all draws otherwise."""
+    n = len(deltas)
+    same = (deltas[:, None, :] - deltas[None, :, :]).abs().amax(dim=2) < 1e-4
+    sizes = same.sum(dim=1)
+    big = int(sizes.argmax())
+    if int(sizes[big]) < max(8, n // 4) or int(sizes[big]) == n:
+        return None, [True] * n
+    off = same[big]
+    return 1.0 - float(off.double().mean()), [not bool(x) for x in off]
 
 
 def find_eigval(tf: Any) -> tuple[Any, Any, str] | None:

@@ -28,6 +28,7 @@ _PARAMS = {"n": "n", "size": "n", "k": "k", "alpha": "alpha", "beta": "beta"}
 _AGREE = {"n": 0.0, "k": 1e-3, "alpha": 1e-3, "beta": 1e-4}
 DIGITS = 4  # k, alpha, beta as reported (see the module docstring)
 ALL_MAPS = "all maps"  # lrn.size of a normalisation whose sum runs over every channel
+IRREGULAR = "irregular"  # lrn.size of one whose channels do not all sum the same window around them
 
 
 def _fitted(v: Any) -> Any:
@@ -55,16 +56,39 @@ def lrn_placement(ctx: Context, item: Item) -> Observation:
     tr = get_trace(ctx)
     value: dict[str, str] = {}
     where: list[str] = []
+    seen: list[str] = []
     for name, idx in blocks(tr):
         roles = [r for r in (_role(tr.ops[i].kind) for i in idx) if r]
         if "lrn" in roles:
             value[name] = ">".join(roles)
+            seen.append(f"{name}: {value[name]}")
             where.extend(tr.where(i) for i in idx if tr.ops[i].kind == "lrn")
+            missing = _missing_stages(roles)
+            if missing:  # the LRN is where the paper has it; the missing stage is its own item's finding
+                seen[-1] += (f" (no {' or '.join(missing)} in this block: "
+                             + ", ".join(_REPORTED_BY[m] for m in missing) + " reports it; the LRN itself sits "
+                             "where the paper has it)")
+                value[name] = ">".join(_ORDER)
     if not value:
         return Observation(value, "no response normalisation executed (checked every op whose output has its "
                                   "input's shape by its measured input/output relation)", "")
-    ev = "; ".join(f"{k}: {v}" for k, v in value.items()) + " (relu = the non-linearity, whatever its type)"
+    ev = "; ".join(seen) + " (relu = the non-linearity, whatever its type)"
     return Observation(value, ev, ", ".join(where))
+
+
+_ORDER = ("relu", "lrn", "pool")  # §3.5's block
+_REPORTED_BY = {"relu": "arch.relu_placement", "pool": "pool.placement"}
+
+
+def _missing_stages(roles: list[str]) -> list[str]:
+    """The paper's stages missing from a block whose present stages keep the paper's order around its
+    one LRN (relu>lrn without the pool): a missing pooling or non-linearity is reported by its own item,
+    so that one defect is one deviation. Empty when nothing is missing or the order itself differs."""
+    if roles.count("lrn") != 1 or len(set(roles)) != len(roles) or not set(roles) <= set(_ORDER):
+        return []
+    if roles != [r for r in _ORDER if r in roles]:
+        return []
+    return [r for r in _ORDER if r not in roles]
 
 
 def _close(a: Any, b: Any, param: str) -> bool:
@@ -96,6 +120,9 @@ def lrn_params(ctx: Context, item: Item) -> Observation:
         if param == "n" and a.get("local") is False:  # §3.3's window is n ADJACENT maps; this one is every map
             per[lab] = ALL_MAPS
             notes.append(f"{lab}: the sum runs over all {a.get('channels')} maps, not a local window")
+        elif param == "n" and a.get("irregular"):  # measured channel by channel: not one window for every map
+            per[lab] = IRREGULAR
+            notes.append(f"{lab}: the window, measured channel by channel, is {a.get('window_text')}")
         towers = a.get("towers") or []
         if towers and any(not _close(t.get(param), a.get(param), param) for t in towers):
             notes.append(f"{lab} towers differ: {[_fitted(t.get(param)) for t in towers]}")

@@ -11,12 +11,15 @@ import torch
 import torch.nn as nn
 
 from ..core.errors import first_line
+from .bias import fold_late_bias
 from .describe import describe
 from .dispatch import DispatchRecorder, has_script, is_script, untraceable, unwrap
-from .graph import Unit, fold_bias, fold_pads, fold_unfold, main_path, math_regions, units_of
+from .graph import Unit, fold_bias, fold_unfold, main_path, math_regions, units_of
 from .ops import Detail, Op, Trace
+from .padding import fold_pads
 from .record import Call, Recorder, flat, shape_of, unique
 from .replay import replayer
+from .spans import join_spans
 from .towers import merge_towers
 
 
@@ -126,7 +129,7 @@ def _logical_units(rec: Recorder, calls: list[Call], x: torch.Tensor, out_t: tor
     for u in units:
         if u.fn is None and len(u.recs) == 1 and u.data_in and u.out_ids:
             u.fn = replayer(u.recs, u.data_in[0], u.out_ids[0])
-    units = merge_towers(units)
+    units = join_spans(fold_late_bias(merge_towers(units)), id(x))
     return fold_pads(units)
 
 

@@ -13,6 +13,7 @@ import torch
 
 from ..core.errors import first_line
 from .elementwise import Response, classify_elementwise
+from .footprint import signature
 from .graph import Unit, is_random
 from .groups import measure_groups
 from .kinds import OpKind, PoolKind, RawKind, is_activation
@@ -21,6 +22,7 @@ from .ops import Detail
 from .pooling import PoolType, adaptive_geometry, pool_type
 from .record import Rec, dropout_info, flat, shape_of, unique
 from .signatures import bind
+from .window import describe as window_text
 
 
 @dataclass
@@ -75,6 +77,8 @@ def _weights(s: _Subject) -> None:
         for r in m.recs:  # the layer call, and a bias added to its output (fold_bias)
             s.detail.weights.extend(r.wparams)
             s.detail.biases.extend(r.bparams)
+    for r in s.unit.bias_recs:  # added after the towers' concatenation or after layout steps
+        s.detail.biases.extend(r.bparams)
     s.detail.weights, s.detail.biases = unique(s.detail.weights), unique(s.detail.biases)
     s.attrs["weight_name"] = ", ".join(s.pnames.get(id(w), "<unregistered>") for w in s.detail.weights)
 
@@ -113,13 +117,38 @@ def _conv(s: _Subject) -> OpKind:
         left, right, top, bottom = s.unit.pad or (0, 0, 0, 0)  # a folded F.pad adds to the conv's own
         eff = (left + pw, right + pw, top + ph, bottom + ph)
         a["padding"] = eff[0] if len(set(eff)) == 1 else list(eff)  # (left, right, top, bottom)
+        if "padding_mode" in a and s.unit.pad:  # the amounts padded in that mode (the rest are the conv's zeros)
+            a["mode_padding"] = list(s.unit.pad)
     a["dilation"] = _pair(sig.get("dilation", 1))
     a["groups_declared"] = sum(int(g.get("groups", 1)) for g in sigs)
+    if len(calls) == 1 and _dense_form(s.in_shape, s.out_shape, ks, a):
+        return _dense(s)
     if s.measure and s.unit.fn is not None and a["in_channels"]:
         _measure_groups(s, s.unit.fn, sig.get("weight"), pad)
     else:
         a["groups"] = a["groups_declared"]
     return "conv"
+
+
+def _dense_form(in_shape: tuple[int, ...], out_shape: tuple[int, ...], kernels: set[tuple[int, ...]],
+                a: dict[str, Any]) -> bool:
+    """A convolution that is a dense layer: one output position whose kernel covers the whole input map
+    (fc6 as a 6x6 conv over pool5's 6x6 map, fc7 as a 1x1 conv on a 1x1 map), unpadded and ungrouped.
+    Every output then reads every input, each through its own weight: a fully-connected layer."""
+    if len(in_shape) != 4 or len(out_shape) != 4 or len(kernels) != 1 or a.get("groups_declared") != 1:
+        return False
+    k = next(iter(kernels))
+    return tuple(out_shape[2:]) == (1, 1) and tuple(k) == tuple(in_shape[2:]) and a.get("padding") == 0 \
+        and a.get("dilation") == 1
+
+
+def _dense(s: _Subject) -> OpKind:
+    """A dense layer written as a convolution: in_features over the whole map, as nn.Linear would read them."""
+    a = s.attrs
+    c, h, w = s.in_shape[1:]
+    s.attrs = {"in_features": int(c * h * w), "out_features": int(s.out_shape[1]),
+               "written_as": f"conv2d {h}x{w} over a {c}x{h}x{w} map", "weight_name": a.get("weight_name", "")}
+    return "linear"
 
 
 def _unfold_conv(s: _Subject, sig: dict[str, Any]) -> OpKind:
@@ -200,6 +229,10 @@ def _region(s: _Subject) -> OpKind:
         if fit and fit["per_position"] and fit["residual"] < 1e-3 and (fit["alpha"] or 0) > 0 and fit["n"] > 1:
             s.attrs.update(_lrn_attrs(fit))
             return "lrn"
+    try:  # unnamed: what it reads and how it scales, measured
+        s.attrs["signature"] = signature(fn, s.in_shape, s.dtype)
+    except Exception as exc:
+        s.attrs["signature_error"] = first_line(exc)
     return "other"
 
 
@@ -248,9 +281,13 @@ def _lrn_attrs(fit: LrnFit | str) -> dict[str, Any]:
 
     def r(v: float | None) -> float | None:
         return None if v is None else float(f"{v:.6g}")
-    return {"n": fit["n"], "k": r(fit["k"]), "alpha": r(fit["alpha"]), "beta": r(fit["beta"]),
-            "window": fit["window"], "local": fit["local"], "channels": fit["channels"],
-            "fit_residual": float(f"{fit['residual']:.3g}")}
+    out: dict[str, Any] = {"n": fit["n"], "k": r(fit["k"]), "alpha": r(fit["alpha"]), "beta": r(fit["beta"]),
+           "window": fit["window"], "local": fit["local"], "channels": fit["channels"],
+           "fit_residual": float(f"{fit['residual']:.3g}")}
+    if fit.get("irregular"):  # channels whose measured sources are not the window's
+        out["irregular"] = fit["irregular"]
+        out["window_text"] = window_text(fit["irregular"], fit["n"])
+    return out
 
 
 # ------------------------------------------------------------------ pools and the rest ---------

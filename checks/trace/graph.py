@@ -3,7 +3,7 @@
 - a module whose own `forward` does arithmetic and holds no conv/linear becomes one opaque region;
 - calls that do not reach the output (control-flow probes such as `if x.mean() > 0`) are dropped;
 - a run of arithmetic in a parent's forward becomes one region per function of one tensor;
-- a zero `pad` right before a conv is folded into that conv's effective padding.
+- a `pad` right before a conv is folded into that conv's effective padding (padding.py).
 Regions are classified later, by measuring them (an activation, a §3.3 normalisation, or other).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .kinds import RANDOMS, RawKind
+from .kinds import ADDS, RANDOMS, RawKind
 from .record import Call, Rec, flat, shape_of
 from .replay import replay, replayer
 from .signatures import bind
@@ -39,6 +39,7 @@ class Unit:
     members: list[Unit] = field(default_factory=list)  # per-tower units of a merged layer
     pad: tuple[int, int, int, int] | None = None  # folded zero pad: (left, right, top, bottom)
     in_shape: tuple[int, ...] | None = None
+    bias_recs: list[Rec] = field(default_factory=list)  # a bias added after the layer (bias.fold_late_bias)
 
 
 def _opaque_calls(recs: list[Rec], calls: list[Call], data_ids: set[int]) -> list[Call]:
@@ -98,11 +99,17 @@ def main_path(units: list[Unit], out_ids: list[int]) -> list[Unit]:
 
 
 def fold_bias(units: list[Unit]) -> list[Unit]:
-    """A parameter added to a weight layer's output (x @ W.t() + b, conv2d(x, w) + b.view(1, -1, 1, 1))
-    is that layer's bias: one logical layer of both calls."""
+    """A parameter added to a weight layer's output (x @ W.t() + b, conv2d(x, w) + b.view(1, -1, 1, 1),
+    y + b.view(1, -1, 1, 1).expand_as(y)) is that layer's bias: one logical layer of the calls."""
     out: list[Unit] = []
     for u in units:
         prev = out[-1] if out else None
+        if len(out) > 1 and _expanded_bias(out[-2], out[-1], u):  # y + b.expand_as(y): the template step too
+            layer, template = out[-2], out.pop()
+            layer.recs = layer.recs + template.recs + u.recs
+            layer.out_ids, layer.out = u.out_ids, u.out
+            layer.fn = replayer(layer.recs, layer.data_in[0], u.out_ids[0]) if layer.data_in and u.out_ids else None
+            continue
         if prev is not None and prev.kind in ("conv", "linear") and u.kind == "math" and len(u.recs) == 1 and \
                 u.recs[0].bparams and u.data_in == prev.out_ids[:1] and not prev.recs[-1].bparams and \
                 shape_of(u.out) == shape_of(prev.out):
@@ -112,6 +119,17 @@ def fold_bias(units: list[Unit]) -> list[Unit]:
             continue
         out.append(u)
     return out
+
+
+def _expanded_bias(layer: Unit, template: Unit, add: Unit) -> bool:
+    """layer, then a parameter laid out like its output (b.expand_as(y)), then their sum."""
+    if layer.kind not in ("conv", "linear") or layer.recs[-1].bparams or not layer.out_ids:
+        return False
+    if template.kind != "reshape" or len(template.recs) != 1 or not template.recs[0].bparams or \
+            template.data_in != layer.out_ids[:1]:
+        return False
+    return add.kind == "math" and len(add.recs) == 1 and add.recs[0].name in ADDS and \
+        set(add.data_in) == {layer.out_ids[0], *template.out_ids[:1]} and shape_of(add.out) == shape_of(layer.out)
 
 
 def fold_unfold(units: list[Unit]) -> list[Unit]:
@@ -273,24 +291,3 @@ def _region(run: list[Unit]) -> Unit:
     if len(ext) == 1:
         reg.fn = replayer(recs, ext[0], run[-1].out_ids[0])
     return reg
-
-
-def fold_pads(units: list[Unit]) -> list[Unit]:
-    """A constant zero pad that feeds a conv becomes part of that conv's padding."""
-    out: list[Unit] = []
-    for u in units:
-        if u.kind == "conv" and out and out[-1].kind == "pad":
-            p = out[-1]
-            sig = bind(p.name, p.recs[0].args, p.recs[0].kwargs)
-            pads = list(sig.get("pad") or [])
-            value = sig.get("value") or 0
-            if sig.get("mode", "constant") == "constant" and value == 0 and len(pads) in (2, 4) and \
-                    p.out_ids and p.out_ids[0] in u.data_in:
-                pads = pads + [0, 0] * ((4 - len(pads)) // 2)
-                left, right, top, bottom = (int(v) for v in pads[:4])
-                u.pad = (left, right, top, bottom)
-                u.in_shape = shape_of(p.inp)
-                u.attrs["pad_op"] = p.path or "F.pad"
-                out.pop()
-        out.append(u)
-    return out

@@ -12,6 +12,7 @@ from typing import NamedTuple, TypedDict
 import torch
 
 from .elementwise import probe_dtype
+from .window import Diff, band, differences, influence
 
 
 class LrnFit(TypedDict):
@@ -24,6 +25,7 @@ class LrnFit(TypedDict):
     alpha: float | None  # coefficient of the PLAIN sum of squares
     beta: float | None
     residual: float  # rms of the log error of the fit
+    irregular: list[Diff]  # outputs whose measured sources differ from the window: [out, extra, missing]
 
 
 class PowerFit(NamedTuple):
@@ -97,14 +99,16 @@ def fit_lrn(fn: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...],
     if n == C:  # the middle channel's window covers every channel: local, or a sum over all of them?
         local = _edge_reach(fn, ones, base) < C - 1
         n = n if local else C
+    # the window of every channel, not only the middle one's (a running sum may keep a map it should drop)
+    irregular = differences(influence(fn, shape, dt), band(C, lo, hi, local)) if per_position else []
     a = torch.logspace(-2, 4, 49, dtype=torch.float64)
     b = _sweep(fn, shape, dt, m, P, a)
     if not (b > 0).all() or not torch.isfinite(b).all():
         return LrnFit(n=n, window=[-lo, hi], per_position=per_position, local=local, channels=C, k=None,
-                      alpha=None, beta=None, residual=math.inf)
+                      alpha=None, beta=None, residual=math.inf, irregular=irregular)
     fit = _fit_power(a ** 2, a / b)
     return LrnFit(n=n, window=[-lo, hi], per_position=per_position, local=local, channels=C, k=fit.k,
-                  alpha=fit.alpha, beta=fit.beta, residual=fit.residual)
+                  alpha=fit.alpha, beta=fit.beta, residual=fit.residual, irregular=irregular)
 
 
 def _edge_reach(fn: Callable[[torch.Tensor], torch.Tensor], ones: torch.Tensor, base: torch.Tensor) -> int:

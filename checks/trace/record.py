@@ -95,6 +95,10 @@ def dropout_info(x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
     }
 
 
+# Methods that read their other tensor only for its shape or dtype (`self` carries the values).
+_AS_TEMPLATE = frozenset({"expand_as", "view_as", "reshape_as", "type_as"})
+
+
 class Recorder(TorchFunctionMode):
     def __init__(self, data_ids: set[int], params: list[torch.Tensor] | None = None):
         super().__init__()
@@ -163,6 +167,9 @@ class Recorder(TorchFunctionMode):
             rec.bparams = self._params_of(sig.get("bias"))
             if not rec.wparams:  # a constant kernel (made in forward, or a buffer): arithmetic, not a layer
                 rec.kind = "math"
+        elif name in _AS_TEMPLATE and args and isinstance(args[0], torch.Tensor) and id(args[0]) not in self.data:
+            # b.view(1, -1, 1, 1).expand_as(y): the parameter laid out like the data it will be added to
+            rec.bparams = self._params_of(args[0])
         elif name in ADDS:  # a hand-written layer's bias: the parameters added to its output
             rec.bparams = self._params_of([t for t in ins if id(t) not in self.data])
         elif name in MATMULS:

@@ -95,7 +95,7 @@ def _conv_weight(op: Any, det: Any) -> tuple[Any, Any]:
     bias = torch.cat(given, 0) if given and len(given) == len(bs) else None
     if given and bias is None:
         raise Unexplained(f"only some towers of {op.name} carry a bias")
-    if bias is None and len(members) == 1:
+    if bias is None:  # added after the call (or after the towers' concatenation)
         bias = _folded_bias(det, int(w.shape[0]))
     return w, bias
 
@@ -122,15 +122,31 @@ def _conv(op: Any, det: Any) -> Callable[[Any], Any]:
     stride, dil, pad = a.get("stride", 1), a.get("dilation", 1), a.get("padding", 0)
     if isinstance(stride, list) and stride and isinstance(stride[0], str):
         raise Unexplained(f"{op.name}: the towers use different strides {stride}")
+    moded, pad = _mode_padding(a, pad)
     pre: tuple[int, int, int, int] | None = None
     if isinstance(pad, list) and len(pad) == 4:
         pre, pad = (int(pad[0]), int(pad[1]), int(pad[2]), int(pad[3])), 0
 
     def fn(x: Any) -> Any:
+        if moded is not None:  # a reflect / replicate / circular pad before the conv, as measured
+            x = F.pad(x, moded[0], mode=moded[1])
         if pre is not None:
             x = F.pad(x, pre)
         return F.conv2d(x, w, bias, _tup(stride), pad if isinstance(pad, str) else _tup(pad), _tup(dil), g)
     return fn
+
+
+def _mode_padding(a: dict[str, Any], pad: Any) -> tuple[tuple[tuple[int, ...], str] | None, Any]:
+    """((amounts, F.pad mode) padded in the measured mode, the zero padding left to the conv)."""
+    mode, amounts = a.get("padding_mode"), a.get("mode_padding")
+    if not mode or not isinstance(amounts, list) or len(amounts) != 4 or isinstance(pad, str):
+        return None, pad
+    eff = [int(pad)] * 4 if isinstance(pad, int) else [int(v) for v in pad]
+    rest = [e - int(m) for e, m in zip(eff, amounts, strict=True)]
+    if any(v < 0 for v in rest):
+        raise Unexplained(f"the {mode} padding {amounts} exceeds the measured padding {pad}")
+    return (tuple(int(v) for v in amounts), "constant" if mode == "zeros" else str(mode)), \
+        (rest[0] if len(set(rest)) == 1 else rest)
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -157,6 +173,12 @@ def _linear(op: Any, det: Any) -> Callable[[Any], Any]:
     w, bias = sig.get("weight"), sig.get("bias") if r.name == "linear" else sig.get("bias")
     if r.name == "linear" and isinstance(w, torch.Tensor):
         mat = w.detach()
+    elif r.name == "conv2d" and isinstance(w, torch.Tensor):  # a dense layer written as a whole-map convolution
+        mat = w.detach().reshape(w.shape[0], -1)
+        b = bias.detach() if isinstance(bias, torch.Tensor) else _folded_bias(det, int(n_out or 0))
+        if tuple(mat.shape) != (n_out, n_in):
+            raise Unexplained(f"{op.name}: measured {n_in}->{n_out} features do not fit a {list(w.shape)} kernel")
+        return lambda x: F.linear(x.flatten(1), mat, b).reshape(x.shape[0], -1, *([1] * (x.dim() - 2)))
     else:  # addmm(b, x, W.t()), x @ W.t(), matmul(x, W): the operand that is not data is (in, out)
         consts = [t for t in r.args if isinstance(t, torch.Tensor) and id(t) not in set(r.data_in) and t.dim() == 2]
         if r.name != "addmm" and len(consts) != 1:
@@ -201,6 +223,8 @@ def _lrn_one(fit: dict[str, Any]) -> Callable[[Any], Any]:
         raise Unexplained(f"the normalisation was not fitted ({fit.get('fit_error') or 'no constants'})")
     lo, hi = -int(fit["window"][0]), int(fit["window"][1])
     k, alpha, beta = float(fit["k"]), float(fit["alpha"]), float(fit["beta"])
+    if fit.get("irregular"):
+        return _lrn_matrix(fit, lo, hi)
 
     def fn(x: Any) -> Any:
         sq = x * x
@@ -211,6 +235,23 @@ def _lrn_one(fit: dict[str, Any]) -> Callable[[Any], Any]:
         else:
             zeros = [sq.new_zeros((sq.shape[0], n, *sq.shape[2:])) for n in (lo, hi)]
             s = torch.cat([zeros[0], sq, zeros[1]], 1).unfold(1, lo + hi + 1, 1).sum(-1)
+        return x / (k + alpha * s) ** beta
+    return fn
+
+
+def _lrn_matrix(fit: dict[str, Any], lo: int, hi: int) -> Callable[[Any], Any]:
+    """The normalisation over the measured sources of each channel (a window of another shape)."""
+    import torch
+
+    from ..window import matrix
+
+    k, alpha, beta, c = float(fit["k"]), float(fit["alpha"]), float(fit["beta"]), int(fit["channels"])
+    m = matrix(c, lo, hi, bool(fit.get("local", True)), fit["irregular"])
+
+    def fn(x: Any) -> Any:
+        if x.shape[1] != c:
+            raise Unexplained(f"the normalisation was measured on {c} channels, not {x.shape[1]}")
+        s = torch.einsum("oc,nc...->no...", m.to(x.dtype), x * x)
         return x / (k + alpha * s) ** beta
     return fn
 
