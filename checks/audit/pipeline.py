@@ -86,16 +86,20 @@ def run_audit(
     from .verify import verify
 
     merged = merge_waivers(target, spec, waivers)
-    report = scrub_paths(verify(spec, target, only=only), base)
+    report = scrub_paths(verify(spec, target, only=only, base=base), base)
     gate = evaluate_gate(report, spec, merged, fail_on=fail_on, strict=strict, require_explained=require_explained)
     result = AuditResult(report=report, gate=gate)
     if out is not None:
-        result.paths = write(result, spec, out, formats)
+        result.paths = write(result, spec, out, formats, base=base)
     return result
 
 
-def write(result: AuditResult, spec: Spec, out: Path | str, formats: Iterable[str] = ("md", "json")) -> list[Path]:
-    """Write the result's reports into `out`; the paths written."""
+def write(result: AuditResult, spec: Spec, out: Path | str, formats: Iterable[str] = ("md", "json"),
+          base: Path | str | None = None, read_from: Path | str | None = None) -> list[Path]:
+    """Write the result's reports into `out`; the paths written. The markdown links the source
+    locations when it sits under `base` (where they are relative to; default the current directory),
+    as read from `read_from` (default `out`)."""
     from ..report import write_reports
 
-    return list(write_reports(result.report, spec, Path(out), formats=list(formats), gate=result.gate))
+    return list(write_reports(result.report, spec, Path(out), formats=list(formats), gate=result.gate, root=base,
+                              read_from=read_from))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..core.errors import first_line
@@ -13,6 +15,8 @@ from ..probes.context import Context
 from ..spec.load import Item, Spec
 from ..target.record import Target
 from ..trace.rebuild import STRUCTURAL_GROUPS, explain, mark_unexplained
+from .locate import locate
+from .recording import BuildRecorder
 
 
 def _one(item: Item, ctx: Context, probes: dict[str, Any]) -> Finding:
@@ -46,12 +50,18 @@ def _not_a_module(ctx: Context) -> bool:
     return False
 
 
-def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Report:
-    """Audit `target` against every item of `spec` (or the ids in `only`), in spec order."""
+def verify(spec: Spec, target: Target, only: Iterable[str] | None = None, base: Path | str | None = None) -> Report:
+    """Audit `target` against every item of `spec` (or the ids in `only`), in spec order.
+
+    Every finding that has a source location carries it (`audit.locate`), relative to `base` (the
+    directory the user ran from; default the current one) or to its package, never absolute.
+    """
     wanted = set(only) if only is not None else None
     probes = all_probes()
-    ctx = Context(target, spec)
-    findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
+    recorder = BuildRecorder()  # construction and call sites, recorded while the target builds and runs
+    ctx = Context(replace(target, model=recorder.factory(target.model)), spec)
+    with recorder.recipe():
+        findings = [_one(item, ctx, probes) for item in spec.items if wanted is None or item.id in wanted]
     link_causes(findings, spec)  # derived deviations name the primary one (one defect, one deviation)
     extras: dict[str, Any] = ctx.cached("extras", dict)
     try:  # the per-layer table of the report (shapes, parameters, MACs); optional evidence
@@ -65,8 +75,12 @@ def verify(spec: Spec, target: Target, only: Iterable[str] | None = None) -> Rep
         exp = explain(ctx)  # the audit checks itself: the measurements rebuild the model, or say where not
         mark_unexplained(findings, exp, ctx, spec)
         extras["explained"] = exp.to_dict()
+    described = target.describe()
+    where = locate(findings, ctx, spec, recorder, base)
+    if where is not None:
+        described["location"] = where.to_dict()
     return Report(
-        target=target.describe(),
+        target=described,
         spec={"version": spec.version, "sha256": spec.sha256},
         findings=findings,
         extras=extras,

@@ -19,10 +19,11 @@ EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
 def _formats(text: str) -> list[str]:
     out = [f.strip() for f in text.split(",") if f.strip()]
-    bad = [f for f in out if f not in ("md", "json")]
+    bad = [f for f in out if f not in ("md", "json", "sarif")]
     if bad or not out:
-        raise argparse.ArgumentTypeError(f"--format takes md, json or md,json (got {short_repr(text)})")
-    return out
+        raise argparse.ArgumentTypeError(f"--format takes md, json, sarif or a comma-separated list such as "
+                                         f"md,json,sarif (got {short_repr(text)})")
+    return list(dict.fromkeys(out))
 
 
 _timeout = timeout_arg
@@ -41,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("target", help="registered name, module:attr, path/file.py:attr or manifest.yaml")
     a.add_argument("--spec", type=Path, default=None, help="spec file (default: the packaged paper_spec.yaml)")
     a.add_argument("--out", type=Path, default=Path("reports"), help="output directory (default: reports)")
-    a.add_argument("--format", type=_formats, default=["md", "json"], help="md, json or md,json")
+    a.add_argument("--format", type=_formats, default=["md", "json"],
+                   help="md, json, sarif or a list such as md,json,sarif (default md,json)")
     a.add_argument("--fail-on", choices=["major", "minor", "never"], default="minor",
                    help="gate threshold (default: minor)")
     a.add_argument("--waivers", type=Path, default=None, help="YAML mapping id: reason or id: {reason, until}")
@@ -60,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="a target whose measurements do not rebuild the model fails (exit 1, even with fail-on never)")
     c.add_argument("--fail-on", choices=["major", "minor", "never"], default="never",
                    help="gate threshold for the exit code (default: never; errors always fail)")
+    c.add_argument("--format", type=_formats, default=["md", "json"],
+                   help="per-target reports: md and json are always written (the comparison reads them); "
+                        "sarif adds <target>.sarif")
 
     from ..smoke.options import add_command_arguments  # the one definition of the smoke options
 
@@ -175,9 +180,34 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     print(outcome.summary)
     if outcome.unexplained:
         print(outcome.unexplained)
+    paths += print_findings(outcome)
     for path in paths:
         print(f"wrote {path}")
     return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
+
+
+def print_findings(outcome: Any) -> list[Path]:
+    """The compiler-style line of each deviation and error the gate weighs (`path:line: id [severity]
+    message`); under GitHub Actions also their annotations, and the job summary (whose path is
+    returned when it was written)."""
+    from ..report.annotate import (
+        append_step_summary,
+        compiler_lines,
+        github_annotations,
+        in_github_actions,
+        step_summary,
+    )
+
+    if not outcome.ok:
+        return []  # the summary line says why nothing was measured
+    for line in compiler_lines(outcome.data):
+        print(line)
+    if not in_github_actions():
+        return []
+    for line in github_annotations(outcome.data):
+        print(line)
+    written = append_step_summary(step_summary(outcome.data))
+    return [written] if written is not None else []
 
 
 def raise_usage_errors(outcome: Any) -> Any:
@@ -195,9 +225,39 @@ def raise_usage_errors(outcome: Any) -> Any:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
-    return compare(args.targets, out=args.out, spec_path=args.spec, timeout=args.timeout, jobs=args.jobs,
+    sarif = "sarif" in args.format
+    if sarif:  # checked before minutes of auditing, like compare's own files
+        from ..core.files import check_out_dir
+        from ..target.refs import report_names, report_stems
+
+        check_out_dir(args.out, report_stems(report_names(args.targets)), ["sarif"])
+    code = compare(args.targets, out=args.out, spec_path=args.spec, timeout=args.timeout, jobs=args.jobs,
                    require_explained=args.require_explained,
                    fail_on=args.fail_on)
+    if sarif:
+        for path in write_sarif_beside(args.targets, args.out, args.spec):
+            print(f"wrote {path}", flush=True)
+    return code
+
+
+def write_sarif_beside(targets: Sequence[str], out: Path, spec_path: Path | None) -> list[Path]:
+    """`<stem>.sarif` beside each `<stem>.json` that compare wrote (read back, so that the SARIF says
+    what the JSON report says)."""
+    import json
+
+    from ..core.files import write_atomic
+    from ..isolate.client import load_checked_spec
+    from ..report import sarif_dumps, to_sarif
+    from ..target.refs import report_names, report_stems
+
+    spec = load_checked_spec(spec_path)
+    written = []
+    for stem in report_stems(report_names(list(targets))):
+        report = Path(out) / f"{stem}.json"
+        if report.is_file():
+            data = json.loads(report.read_text(encoding="utf-8"))
+            written.append(write_atomic(Path(out) / f"{stem}.sarif", sarif_dumps(to_sarif(data, spec))))
+    return written
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:

@@ -45,6 +45,21 @@ class Absent(Exception):
     """
 
 
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where in the target's source a finding points: a repository-relative path (never absolute,
+    the same on every machine) and a 1-based line."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line}
+
+
 @dataclass
 class Finding:
     id: str
@@ -64,6 +79,8 @@ class Finding:
     # difference (the layer sequence): those items.
     covered_by: list[str] | None = None
     explained: bool | None = None  # False: the verdict rests on a part the rebuild check did not reproduce
+    # Where the target's code builds or computes what this finding is about (audit.locate), in order.
+    location: list[Location] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -87,6 +104,9 @@ class Finding:
             out["covered_by"] = list(self.covered_by)
         if self.explained is False:
             out["explained"] = False
+        if self.location:  # one {path, line}, or a list of them when the finding has several
+            locs = [loc.to_dict() for loc in self.location]
+            out["location"] = locs[0] if len(locs) == 1 else locs
         return out
 
 

@@ -2,7 +2,7 @@
 
     pytest --paper-target path/to/model.py:build [--paper-fail-on major|minor|never]
            [--paper-waivers waivers.yaml] [--paper-strict] [--paper-report DIR] [--paper-spec SPEC]
-           [--paper-require-explained] [--paper-timeout SECONDS]
+           [--paper-require-explained] [--paper-timeout SECONDS] [--paper-sarif FILE]
 
 With `--paper-target`, pytest collects one test per spec item, named by the item id
 (`paper_audit::lrn.k`), in any directory and with no test file: the plugin appends a collector to
@@ -52,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="accepted variants fail too.")
     g.addoption("--paper-report", metavar="DIR", default=None,
                 help="write the markdown and JSON reports of the audit to DIR at session end.")
+    g.addoption("--paper-sarif", metavar="FILE", default=None,
+                help="write the audit as SARIF 2.1.0 to FILE at session end (for code scanning).")
     g.addoption("--paper-require-explained", action="store_true", default=False,
                 help="add the test paper_audit::explained, which fails unless the measurements rebuild the model.")
     g.addoption("--paper-timeout", metavar="SECONDS", type=parse_timeout, default=600.0,
@@ -97,14 +99,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """--paper-report: write the reports once the audit ran."""
+    """--paper-report, --paper-sarif and, under GitHub Actions, the job summary: written once the
+    audit ran."""
     a = session_of(session.config)
     if a is not None and a.ran:
         a.write_reports()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """The `paper audit` section: the gate's summary line (or why there is none) and the files written."""
+    """The `paper audit` section: the gate's summary line (or why there is none), a compiler-style
+    line per deviation and error the gate weighs (and, under GitHub Actions, its annotation) and the
+    files written."""
     a = session_of(config)
     if a is None or (config.option.collectonly and not a.ran):
         return

@@ -150,8 +150,11 @@ def describe(item: Any, finding: Any, headline: str) -> str:
 
     lines = [headline, "",
              f"  claim:    {item.claim}",
-             f"  section:  {item.section}  [{item.severity.value}]",
-             f"  expected: {show_value(item.expected)}"]
+             f"  section:  {item.section}  [{item.severity.value}]"]
+    locations = [str(loc) for loc in getattr(finding, "location", None) or []]
+    if locations:  # path:line, as editors and terminals open it
+        lines.append(f"  location: {', '.join(locations)}")
+    lines.append(f"  expected: {show_value(item.expected)}")
     if finding.status.value != "error":
         lines.append(f"  observed: {show_value(finding.observed)}")
     if finding.where:

@@ -33,6 +33,7 @@ class PaperSession:
         self.fail_on: str = opt("paper_fail_on")
         self.strict: bool = bool(opt("paper_strict"))
         self.report_dir: Path | None = Path(opt("paper_report")) if opt("paper_report") else None
+        self.sarif: Path | None = Path(opt("paper_sarif")) if opt("paper_sarif") else None
         self.require_explained = bool(opt("paper_require_explained"))
         self.spec, self.file_waivers = _spec_and_waivers(config, spec, waivers)
         self.waiver_file: str | None = opt("paper_waivers")
@@ -79,7 +80,8 @@ class PaperSession:
             self.trace = traceback.format_exc()
             return
         if outcome.ok and outcome.gate is not None:
-            self.data, self.report, self.gate = outcome.data, outcome.report(), outcome.gate
+            self.data, self.report, self.gate = outcome.data, with_locations(outcome.report(), outcome.data), \
+                outcome.gate
             self.name = str(self.report.target.get("name") or self.name)
             return
         self.error = f"paper target '{self.ref}' could not be audited: {outcome.cause.splitlines()[0]}"
@@ -87,14 +89,26 @@ class PaperSession:
             self.data = outcome.data  # the error report; nothing was measured for spec and load problems
 
     def write_reports(self) -> None:
-        """--paper-report: write the markdown and JSON reports; a failure is kept as one line."""
-        if self.report_dir is None or self.data is None or self.outcome is None:
+        """--paper-report (markdown and JSON), --paper-sarif and, under GitHub Actions, the job
+        summary; a failure is kept as one line."""
+        if self.data is None or self.outcome is None:
             return
         try:
-            from ..core.files import check_out_dir
+            from ..core.files import check_out_dir, write_atomic
+            from ..report import sarif_dumps, to_sarif
+            from ..report.annotate import append_step_summary, in_github_actions, step_summary
 
-            out = check_out_dir(self.report_dir, [self.outcome.stem], FORMATS)
-            self.written = self.outcome.write(out, FORMATS)
+            if self.report_dir is not None:
+                out = check_out_dir(self.report_dir, [self.outcome.stem], FORMATS)
+                self.written = self.outcome.write(out, FORMATS)
+            if self.sarif is not None:
+                path = self.sarif if self.sarif.is_absolute() else self.base / self.sarif
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.written.append(write_atomic(path, sarif_dumps(to_sarif(self.data, self.spec))))
+            if in_github_actions() and self.error is None:
+                summary = append_step_summary(step_summary(self.data))
+                if summary is not None:
+                    self.written.append(summary)
         except Exception as exc:
             self.write_error = first_line(exc)
 
@@ -111,10 +125,28 @@ class PaperSession:
         elif self.error is not None:
             lines = [self.error.splitlines()[0]]
         else:
-            lines = [self.gate.summary_line(self.name), *(f"wrote {path}" for path in self.written)]
+            from ..report.annotate import compiler_lines, github_annotations, in_github_actions
+
+            shown = compiler_lines(self.data or {})
+            if in_github_actions():
+                shown += github_annotations(self.data or {})
+            lines = [self.gate.summary_line(self.name), *shown, *(f"wrote {path}" for path in self.written)]
         if self.write_error:
-            lines.append(f"paper audit: reports not written to {self.report_dir}: {self.write_error}")
+            where = self.report_dir or self.sarif
+            lines.append(f"paper audit: reports not written to {where}: {self.write_error}")
         return lines
+
+
+def with_locations(report: Any, data: dict[str, Any]) -> Any:
+    """`report` (rebuilt from the worker's JSON) with each finding's source location from that JSON."""
+    from ..core.findings import Location
+    from ..report.locations import location_list
+
+    by_id = {f.get("id"): f for f in data.get("findings") or []}
+    for f in report.findings:
+        f.location = [Location(str(x["path"]), int(x["line"]))
+                      for x in location_list((by_id.get(f.id) or {}).get("location"))]
+    return report
 
 
 def _spec_and_waivers(config: pytest.Config, spec: Any, waivers: Any) -> tuple[Any, Any]:

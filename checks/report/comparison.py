@@ -18,7 +18,8 @@ from ..spec.load import GROUPS
 from ..target.refs import COMPARISON_STEM, report_stems
 from .document import dumps, summarise
 from .frame import write_csv
-from .markdown import GROUP_TITLES, MAC_CONVENTION, SYMBOLS, anchor
+from .layer_table import MAC_CONVENTION
+from .markdown import GROUP_TITLES, SYMBOLS, anchor
 from .tables import md_table
 from .values import cell, fmt_macs, normalise
 

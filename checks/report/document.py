@@ -26,7 +26,7 @@ MEASURED = ("pass", "variant", "deviation")
 FAITHFUL = ("pass", "variant")
 
 _FINDING_KEYS = ("id", "status", "severity", "expected", "observed", "message", "where", "group", "section")
-_OPTIONAL_KEYS = ("evidence", "variant", "waived", "caused_by", "covered_by")
+_OPTIONAL_KEYS = ("location", "evidence", "variant", "waived", "caused_by", "covered_by")
 
 
 def _version(dist: str) -> str:

@@ -8,13 +8,14 @@ compares with the measurements. Every item has exactly one stable anchor, `ancho
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from ..spec.load import GROUPS, Item, Spec
 from .claims import review_claims
+from .layer_table import layer_rows_markdown
+from .locations import Links, location_list, show_location
 from .tables import md_table
-from .values import cell, code, fmt_macs, show
+from .values import cell, code, show
 
 SYMBOLS = {"pass": "✅", "variant": "🟡", "deviation": "❌", "skip": "⏭", "error": "💥"}
 GROUP_TITLES = {
@@ -30,8 +31,6 @@ GROUP_TITLES = {
 }
 VERDICT_LABELS = {"right": "✅ right", "wrong": "❌ wrong", "missed": "⚠️ missed", "unverified": "⏭ unverified",
                   "unknown item": "❔ unknown item"}
-MAC_CONVENTION = ("MACs = FLOPs/2 as counted by `torch.utils.flop_counter`, forward pass, batch 1 "
-                  "(bias additions, activations, normalisation and pooling not counted)")
 CELL = 90  # characters in a table cell before truncation (the item's block has the full value)
 LIST = 8  # list entries shown in a table cell
 
@@ -70,7 +69,13 @@ def _link(item_id: str) -> str:
 
 # ------------------------------------------------------------------ sections -------------------
 
-def _header(d: dict[str, Any], spec: Spec) -> list[str]:
+def _locations(value: Any, links: Links | None) -> str:
+    """A `location` as markdown: `path:line`, linked when the report sits in the tree (`Links`)."""
+    locs = location_list(value)
+    return ", ".join(links.render(x) if links is not None else f"`{show_location(x)}`" for x in locs)
+
+
+def _header(d: dict[str, Any], spec: Spec, links: Links | None = None) -> list[str]:
     t, env, sp = d["target"], d["environment"], d["spec"]
     size = t.get("input_size") or []
     size_txt = "×".join(str(x) for x in size) if size else "unknown"
@@ -84,11 +89,13 @@ def _header(d: dict[str, Any], spec: Spec) -> list[str]:
     paper_txt = f"{paper.get('authors', '')}, “{paper.get('title', '')}”, {paper.get('venue', '')}".strip(", ")
     if paper.get("url"):
         paper_txt = f"[{paper_txt}]({paper['url']})"
+    defined = [["Defined at", _locations(t["location"], links)]] if location_list(t.get("location")) else []
     return [
         f"# AlexNet fidelity report: {t.get('name', '?')}",
         "",
         *md_table(["", ""], [
             ["Target", f"{code(t.get('name', '?'))} from {code(t.get('source', '?'))}"],
+            *defined,
             ["Input", f"{size_txt}, {str(classes) + ' classes' if classes else 'class count read from the model'}"],
             ["Recipe", cell(recipe_txt)],
             ["Spec", f"`paper_spec.yaml` {sp['version']} (sha256 `{sp['sha256'][:12]}`)"],
@@ -105,7 +112,8 @@ def _environment(env: dict[str, Any]) -> str:
     return f"{tool}torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']}{sandbox}"
 
 
-def _verdict(d: dict[str, Any]) -> list[str]:
+def verdict_lines(d: dict[str, Any]) -> list[str]:
+    """The report's `## Verdict` block (also the head of a CI job summary)."""
     s = d["summary"]
     c, devs = s["counts"], s["deviations_by_severity"]
     score = s["fidelity_score"]
@@ -197,7 +205,7 @@ def _group_tables(d: dict[str, Any], spec: Spec) -> list[str]:
     return out
 
 
-def _block(f: dict[str, Any], item: Item | None) -> list[str]:
+def _block(f: dict[str, Any], item: Item | None, links: Links | None = None) -> list[str]:
     title = item.claim if item else f["id"]
     out = [f"### <a id=\"{anchor(f['id'])}\"></a>{f['id']} · {status_label(f)}", ""]
     out.append(f"- **The paper** ({f.get('section') or 'no section'}): {title}")
@@ -208,6 +216,8 @@ def _block(f: dict[str, Any], item: Item | None) -> list[str]:
         out.append(f"  {' '.join(str(f['evidence']).split())}")
     if f.get("where"):
         out.append(f"- **Where**: {code(f['where'])}")
+    if location_list(f.get("location")):
+        out.append(f"- **Location**: {_locations(f['location'], links)}")
     if f.get("caused_by"):
         causes = ", ".join(_link(str(c)) for c in f["caused_by"])
         them = "them" if len(f["caused_by"]) > 1 else "it"
@@ -244,20 +254,20 @@ def _default_impact(f: dict[str, Any]) -> str:
     }.get(f["severity"], "")
 
 
-def _details(d: dict[str, Any], spec: Spec) -> list[str]:
+def _details(d: dict[str, Any], spec: Spec, links: Links | None = None) -> list[str]:
     out: list[str] = []
     devs = [f for f in d["findings"] if f["status"] == "deviation"]
     vars_ = [f for f in d["findings"] if f["status"] == "variant"]
     if devs:
         out += ["## Deviations, and how to fix them", ""]
         for f in devs:
-            out += _block(f, _item(spec, f["id"]))
+            out += _block(f, _item(spec, f["id"]), links)
     if vars_:
         out += ["## Accepted variants", "",
                 "These differ from the paper's text in a way its own ambiguity allows; they do not lower the score.",
                 ""]
         for f in vars_:
-            out += _block(f, _item(spec, f["id"]))
+            out += _block(f, _item(spec, f["id"]), links)
     covered = [f for f in d["findings"] if f["status"] == "pass" and f.get("covered_by")]
     if covered:
         out += ["## Passed, with differences other items report", "",
@@ -277,60 +287,6 @@ def _unchecked(d: dict[str, Any]) -> list[str]:
                     [[f"<a id=\"{anchor(f['id'])}\"></a>`{f['id']}`", status_label(f), cell(f.get("message", ""))]
                      for f in rows])
     return out + [""]
-
-
-def _fmt_int(v: Any) -> str:
-    return f"{v:,}" if isinstance(v, int) else "—"
-
-
-def _cmp(observed: Any, paper: Any, fmt: Callable[[Any], str]) -> str:
-    text = fmt(observed)
-    if isinstance(observed, int | float) and isinstance(paper, int | float) and observed != paper:
-        return f"**{text}**"
-    return text
-
-
-def layer_rows_markdown(layers: list[dict[str, Any]], error: str | None = None) -> list[str]:
-    out = ["## Per-layer table", ""]
-    if error:
-        out += [f"The per-layer table could not be built: {cell(error)}", ""]
-    if not layers:
-        return out + (["No layers were traced."] if not error else []) + [""]
-    out += [f"{MAC_CONVENTION}. Paper values come from `paper_spec.yaml` (arch.params_per_layer, arch.neurons; "
-            "paper MACs derived from those and arch.feature_maps); values that differ from the paper are in bold.",
-            ""]
-    rows: list[list[str]] = []
-    tot = {"params": 0, "paper_params": 0, "macs": 0, "paper_macs": 0}
-    complete = dict.fromkeys(tot, True)
-    shape_based = False
-    for r in layers:
-        for k in tot:
-            if isinstance(r.get(k), int | float):
-                tot[k] += r[k]
-            else:
-                complete[k] = False
-        mods = ", ".join(code(m) for m in r.get("modules") or []) or "—"
-        shape = "×".join(str(x) for x in r.get("output_shape") or []) or "—"
-        mark = ""
-        if r.get("macs_source") == "shape":
-            mark, shape_based = " †", True
-        rows.append([str(r.get("layer")), mods, shape, _cmp(r.get("neurons"), r.get("paper_neurons"), _fmt_int),
-                     _fmt_int(r.get("paper_neurons")), _cmp(r.get("params"), r.get("paper_params"), _fmt_int),
-                     _fmt_int(r.get("paper_params")), _cmp(r.get("macs"), r.get("paper_macs"), fmt_macs) + mark,
-                     fmt_macs(r.get("paper_macs"))])
-
-    def total(k: str, fmt: Callable[[Any], str]) -> str:
-        return fmt(tot[k]) if complete[k] else fmt(tot[k]) + " (partial)"
-
-    rows.append(["**total**", "", "", "", "", total("params", _fmt_int), total("paper_params", _fmt_int),
-                 total("macs", fmt_macs), total("paper_macs", fmt_macs)])
-    out += md_table(["layer", "module", "output", "neurons", "paper neurons", "params", "paper params", "MACs",
-                     "paper MACs"], rows, ["left"] * 3 + ["right"] * 6)
-    out.append("")
-    if shape_based:
-        out += ["† computed from the layer's shape: the layer ran as a functional call that the flop counter "
-                "could not attribute to its own module.", ""]
-    return out
 
 
 def _notes(d: dict[str, Any]) -> list[str]:
@@ -374,13 +330,14 @@ def _claims(d: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
-def render(d: dict[str, Any], spec: Spec) -> str:
+def render(d: dict[str, Any], spec: Spec, links: Links | None = None) -> str:
+    """The markdown report of the JSON report `d`; `links` makes its source locations links."""
     lines = [
-        *_header(d, spec),
-        *_verdict(d),
+        *_header(d, spec, links),
+        *verdict_lines(d),
         *_explained(d),
         *_group_tables(d, spec),
-        *_details(d, spec),
+        *_details(d, spec, links),
         *_unchecked(d),
         *layer_rows_markdown(d.get("layers") or [], d.get("layers_error")),
         *_notes(d),
