@@ -193,13 +193,16 @@ def print_findings(outcome: Any) -> list[Path]:
     from ..report.annotate import (
         append_step_summary,
         compiler_lines,
+        error_annotation,
         github_annotations,
         in_github_actions,
         step_summary,
     )
 
-    if not outcome.ok:
-        return []  # the summary line says why nothing was measured
+    if not outcome.ok:  # the summary line says why nothing was measured
+        if in_github_actions():
+            print(error_annotation(outcome.summary))
+        return []
     for line in compiler_lines(outcome.data):
         print(line)
     if not in_github_actions():

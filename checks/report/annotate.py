@@ -94,6 +94,11 @@ def github_annotations(data: dict[str, Any], env: dict[str, str] | None = None) 
     return out
 
 
+def error_annotation(text: str) -> str:
+    """One `::error` workflow command for a run that measured nothing (its one-line cause)."""
+    return f"::error title=alexnet-audit::{_escape(' '.join(text.split()))}"
+
+
 def step_summary(data: dict[str, Any]) -> str:
     """The job summary's markdown: the target, the verdict block and a table of the deviations (the
     report's in-page links to items become plain ids: the summary has no such anchors)."""

@@ -109,13 +109,18 @@ def test_the_target_points_at_its_model_and_json_writes_one_location_or_a_list()
 @pytest.mark.slow
 def test_locations_are_the_same_bytes_wherever_the_checkout_is(tmp_path: Path) -> None:
     """Relative to the directory the audit ran from: two checkouts give the same report."""
+    from alexnet_audit.target.record import from_mapping
+
     spec = load_spec()
     texts = []
     for where in ("one", "deeper/two"):
         root = tmp_path / where
         shutil.copytree(HERE, root)
-        result = run_audit(spec, load_target(str(root / "models.py:FunctionalNet")), only=["lrn.k", "dropout.p"],
-                           base=root)
+        ref = str(root / "models.py:FunctionalNet")
+        # a factory that builds each model under the audit's seed (a `file.py:Class` target in this
+        # process would hand out the model it made, unseeded, while loading)
+        target = from_mapping("models.FunctionalNet", {"model": type(load_target(ref).model())}, ref)
+        result = run_audit(spec, target, only=["lrn.k", "dropout.p"], base=root)
         texts.append(to_json(result.report, spec, result.gate))
     assert texts[0] == texts[1]
     assert str(tmp_path) not in texts[0] and '"path": "models.py"' in texts[0]

@@ -123,3 +123,10 @@ def test_the_markdown_shows_locations_and_links_them_inside_the_tree(tmp_path: P
     assert links_for(tmp_path / "reports", root=tmp_path / "elsewhere") is None
     beside = render(d, SPEC, links_for(tmp_path, root=tmp_path))
     assert "[`model.py:74`](model.py#L74)" in beside
+
+
+def test_a_run_that_measured_nothing_is_one_error_annotation() -> None:
+    from alexnet_audit.report.annotate import error_annotation
+
+    assert error_annotation("m.build: ERROR - 100% out of\nmemory") == \
+        "::error title=alexnet-audit::m.build: ERROR - 100%25 out of memory"
