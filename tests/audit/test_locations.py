@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 import shutil
 from pathlib import Path
@@ -161,3 +162,29 @@ def test_captured_comments_name_the_lines_the_script_has() -> None:
     text = (HERE / "captured.yaml").read_text(encoding="utf-8")
     named = {f"train.py:{n}" for n in re.findall(r"train\.py:(\d+)", text)}
     assert set().union(*marks.values()) <= named
+
+
+@pytest.mark.slow
+def test_a_captured_run_points_at_the_script_and_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`alexnet-audit capture -- python train.py` on tests/capture/plain_loop: the recipe's findings name
+    the script's lines (from the manifest's comments), the model's the lines of model.py."""
+    from alexnet_audit.cli.main import main
+
+    work = tmp_path / "plain_loop"
+    shutil.copytree(Path(__file__).parents[1] / "capture" / "plain_loop", work)
+    monkeypatch.chdir(work)
+    main(["capture", "--out", str(tmp_path / "out"), "--", "python", "train.py"])
+    data = json.loads((tmp_path / "out" / "plain_loop.json").read_text(encoding="utf-8"))
+    by_id = {f["id"]: f for f in data["findings"]}
+
+    def at(name: str, text: str) -> list[int]:
+        lines = (work / name).read_text(encoding="utf-8").splitlines()
+        return [n for n, t in enumerate(lines, 1) if text in t]
+
+    (sgd,) = at("train.py", "optim.SGD(")
+    (step,) = at("train.py", "StepLR(")
+    assert by_id["train.weight_decay"]["location"] == {"path": "train.py", "line": sgd}
+    assert by_id["train.lr_schedule"]["location"] == {"path": "train.py", "line": step}
+    drops = at("model.py", "nn.Dropout(dropout)")
+    assert by_id["dropout.placement"]["location"] == [{"path": "model.py", "line": n} for n in drops]
+    assert data["target"]["location"] == {"path": "model.py", "line": at("model.py", "class AlexNet")[0]}
