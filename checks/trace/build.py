@@ -16,6 +16,7 @@ from .describe import describe
 from .dispatch import DispatchRecorder, has_script, is_script, untraceable, unwrap
 from .graph import Unit, fold_bias, fold_unfold, main_path, math_regions, units_of
 from .ops import Detail, Op, Trace
+from .layout import mark_channel_axes
 from .padding import fold_pads
 from .record import Call, Recorder, flat, shape_of, unique
 from .replay import replayer
@@ -166,6 +167,7 @@ def build_trace(model: nn.Module, input_size: tuple[int, ...], *, train: bool = 
     if bad:
         raise ValueError(bad)
     units = _logical_units(rec, calls, x, out_t)
+    mark_channel_axes(units, id(x))
     used_params = _used_params(rec, units)
     for u in units:
         if u.in_shape is None:

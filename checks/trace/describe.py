@@ -17,6 +17,7 @@ from .footprint import signature
 from .graph import Unit, is_random
 from .groups import measure_groups
 from .kinds import OpKind, PoolKind, RawKind, is_activation
+from .layout import channels_first, shape_first
 from .lrn_fit import LrnFit, fit_lrn
 from .ops import Detail
 from .pooling import PoolType, adaptive_geometry, pool_type
@@ -138,7 +139,7 @@ def _dense_form(in_shape: tuple[int, ...], out_shape: tuple[int, ...], kernels: 
     if len(in_shape) != 4 or len(out_shape) != 4 or len(kernels) != 1 or a.get("groups_declared") != 1:
         return False
     k = next(iter(kernels))
-    return tuple(out_shape[2:]) == (1, 1) and tuple(k) == tuple(in_shape[2:]) and a.get("padding") == 0 \
+    return tuple(out_shape[2:]) == (1, 1) and tuple(k) == tuple(in_shape[2:]) and a.get("padding") in (0, "valid") \
         and a.get("dilation") == 1
 
 
@@ -221,16 +222,19 @@ def _region(s: _Subject) -> OpKind:
         return got
     if not s.measure:
         return "other"
-    if len(s.in_shape) >= 3 and s.in_shape == s.out_shape:
+    shape, out_shape, axis = s.in_shape, s.out_shape, s.attrs.get("channel_axis")
+    if isinstance(axis, int) and len(shape) == 4 and len(out_shape) == 4:  # channels-last: measured channels-first
+        fn, shape, out_shape = channels_first(fn, axis), shape_first(shape, axis), shape_first(out_shape, axis)
+    if len(shape) >= 3 and shape == out_shape:
         try:
-            fit: LrnFit | None = fit_lrn(fn, s.in_shape, s.dtype)
+            fit: LrnFit | None = fit_lrn(fn, shape, s.dtype)
         except Exception:
             fit = None
         if fit and fit["per_position"] and fit["residual"] < 1e-3 and (fit["alpha"] or 0) > 0 and fit["n"] > 1:
             s.attrs.update(_lrn_attrs(fit))
             return "lrn"
     try:  # unnamed: what it reads and how it scales, measured
-        s.attrs["signature"] = signature(fn, s.in_shape, s.dtype)
+        s.attrs["signature"] = signature(fn, shape, s.dtype)
     except Exception as exc:
         s.attrs["signature_error"] = first_line(exc)
     return "other"

@@ -193,3 +193,27 @@ def test_an_unnamed_region_carries_its_measured_signature():
     assert sig["channels"] == 3 and sig["scales"] is False and sig["spatial"] == [1, 1]
     sig = signature(lambda t: t - t.mean(dim=(2, 3), keepdim=True), (1, 4, 8, 8))
     assert sig["spatial"] == [8, 8] and sig["scales"] is True
+
+
+class ChannelsLast(nn.Module):
+    """Activations kept channels-last between the layers, the LRN written over the last axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 12, 3, padding=1)
+        self.fc = nn.Linear(12 * 8 * 8, 4)
+
+    def forward(self, x):
+        y = F.relu(self.c1(x).permute(0, 2, 3, 1))
+        sq = F.pad(y.pow(2), (2, 2))
+        y = y / (2.0 + 1e-4 * sum(sq[..., i:i + y.shape[-1]] for i in range(5))).pow(0.75)
+        y = F.max_pool2d(y.permute(0, 3, 1, 2), 2)
+        return self.fc(y.flatten(1))
+
+
+def test_a_channels_last_region_is_measured_with_its_channels_first():
+    tr, e = _trace(ChannelsLast())
+    assert _kinds(tr) == ["conv1", "relu", "lrn", "maxpool", "fc6"]
+    lrn = next(op for op in tr.ops if op.kind == "lrn")
+    assert lrn.attrs["channel_axis"] == 3 and lrn.attrs["n"] == 5 and lrn.attrs["k"] == pytest.approx(2.0)
+    assert e.ok, e.to_dict()

@@ -258,6 +258,10 @@ def _lrn_matrix(fit: dict[str, Any], lo: int, hi: int) -> Callable[[Any], Any]:
 
 def _lrn(op: Any, det: Any) -> Callable[[Any], Any]:
     towers = op.attrs.get("towers")
+    axis = op.attrs.get("channel_axis")
+    if isinstance(axis, int):  # measured on a channels-last tensor: its channels moved to axis 1 and back
+        one = _lrn_one(op.attrs)
+        return lambda x: one(x.movedim(axis, 1)).movedim(1, axis)
     if not towers:
         return _lrn_one(op.attrs)
     fns = [_lrn_one(t) for t in towers]
