@@ -102,7 +102,7 @@ class TFPortNet(nn.Module):
 
     GROUPS = {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
 
-    def __init__(self, groups=None, lrn=None, bias_form="nhwc"):
+    def __init__(self, groups=None, lrn=None, bias_form="nhwc", tf_lrn=False):
         super().__init__()
         self.weights = nn.ParameterDict({k: nn.Parameter(torch.empty(s)) for k, s in _TF_SHAPES.items()})
         self.biases = nn.ParameterDict({k: nn.Parameter(torch.empty(s[-1])) for k, s in _TF_SHAPES.items()})
@@ -112,7 +112,7 @@ class TFPortNet(nn.Module):
                 h, w, i, o = _TF_SHAPES[name]
                 self.weights[name] = nn.Parameter(torch.empty(h, w, i * self.GROUPS[name] // g, o))
         self.lrn = dict(PAPER_LRN, **(lrn or {}))
-        self.bias_form = bias_form
+        self.bias_form, self.tf_lrn = bias_form, tf_lrn
         paper_init([(self.weights[k], self.biases[k]) for k in _TF_SHAPES])
 
     def conv(self, x, name, stride=1, padding=0):
@@ -131,7 +131,13 @@ class TFPortNet(nn.Module):
         return y.permute(0, 2, 3, 1) + self.biases[name]
 
     def norm(self, x):
-        """tf.nn.local_response_normalization over the last (channel) axis, torch's LRN on NCHW underneath."""
+        """tf.nn.local_response_normalization over the last (channel) axis, torch's LRN on NCHW underneath;
+        with `tf_lrn`, written out on the channels-last tensor as TensorFlow defines it (alpha on the plain sum)."""
+        if self.tf_lrn:
+            r = self.lrn["size"] // 2
+            sq = F.pad(x.pow(2), (r, r))
+            s = sum(sq[..., i:i + x.shape[-1]] for i in range(2 * r + 1))
+            return x / (self.lrn["k"] + self.lrn["alpha"] / self.lrn["size"] * s).pow(self.lrn["beta"])
         y = F.local_response_norm(x.permute(0, 3, 1, 2), **self.lrn)
         return y.permute(0, 2, 3, 1)
 
@@ -446,3 +452,37 @@ def lambda_epoch_noise():
     from torchvision import transforms as T
 
     return train_transform(T.Lambda(EpochPCANoise()))
+
+
+# ------------------------------------------------------------------ a block as one module -------------
+
+class ReluLrnPool(nn.Module):
+    """One module for the whole post-conv block, arithmetic in its own forward: clamp, LRN by a channel
+    cumulative sum, max-pool (a region that changes the shape is read call by call)."""
+
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, pool=3):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k, self.pool = size, alpha, beta, k, pool
+
+    def forward(self, x):
+        x = x.clamp(min=0)
+        half = self.size // 2
+        cs = F.pad(x * x, (0, 0, 0, 0, half + 1, half)).cumsum(dim=1)
+        x = x / (self.k + self.alpha * (cs[:, self.size:] - cs[:, :-self.size])) ** self.beta
+        return F.max_pool2d(x, self.pool, 2)
+
+
+class BlockModuleNet(nn.Module):
+    """Convs as modules, each of blocks 1 and 2 finished by one ReluLrnPool module."""
+
+    def __init__(self, **block):
+        super().__init__()
+        self.features = nn.Sequential(*_features())
+        self.block1, self.block2 = ReluLrnPool(**block), ReluLrnPool(**block)
+        self.classifier = nn.Sequential(*_classifier())
+        _init_modules(self)
+
+    def forward(self, x):
+        f = self.features
+        x = self.block2(f[4](self.block1(f[0](x))))
+        return self.classifier(torch.flatten(f[8:](x), 1))
