@@ -38,3 +38,21 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Mutation testing (not part of CI; a whole run is long on 2 cores, MUTATE narrows it): mutmut over the
+# judge, the gate, the plugin's collection and the resolver, against the tests that cover them
+# ([tool.mutmut] in pyproject.toml).
+# It runs in a copy, build/mutation, where checks/ is named alexnet_audit (mutmut names mutants by file
+# path, and the tests import alexnet_audit); nothing in the checkout is mutated. `MUTATE=...` narrows the run,
+# e.g. make mutation MUTATE='alexnet_audit.judge.verdict*'. Survivors: cd build/mutation && mutmut show NAME.
+MUTATION_DIR := build/mutation
+MUTATE ?=
+.PHONY: mutation
+mutation: $(STAMP)
+	$(PIP) -e ".[mutation]"
+	rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)
+	cp -r checks $(MUTATION_DIR)/alexnet_audit
+	cp -r tests docs .github .ci README.md Makefile paper_spec.yaml pyproject.toml $(MUTATION_DIR)/
+	find $(MUTATION_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	cd $(MUTATION_DIR) && $(CURDIR)/$(VENV)/bin/mutmut run $(MUTATE); \
+		$(CURDIR)/$(VENV)/bin/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json && echo

@@ -48,6 +48,14 @@ def test_every_accepted_variant_has_a_mutant(spec) -> None:
     assert [it.id for it in spec.items if it.variants and it.id not in shown] == []
 
 
+def test_a_mutants_named_probes_measure_its_expected_findings(spec) -> None:
+    """`Mutant.probes` says which probes a mutant exercises: each must be the probe of one of its deviations
+    or variants, or the claim is untested."""
+    wrong = {m.name: sorted(m.probes - {spec.item(i).probe for i in m.deviates | m.variants})
+             for m in all_mutants() if m.probes - {spec.item(i).probe for i in m.deviates | m.variants}}
+    assert wrong == {}
+
+
 def test_mutants_are_documented_uniquely_and_name_real_ids(spec) -> None:
     mutants = all_mutants()
     names = [m.name for m in mutants]

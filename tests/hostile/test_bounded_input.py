@@ -3,12 +3,13 @@ nonsensical numbers. Each is refused at once with one short line naming the file
 
 Alias bombs here have six levels (9**6 leaves): enough to be far past the loader's bound, while the
 unbounded loader still fails in about a second rather than the minutes and gigabytes of nine.
+The messages prove the bound (they name the alias or size limit that refused the file); how long a
+refusal takes is a benchmark, not a test: benchmarks/bench_bounded_input.py.
 """
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,12 +58,10 @@ def assert_one_short_line(message: str, *needles: str) -> None:
         assert needle in message, message
 
 
-def timed(fn: Callable[..., object], *args: object, **kwargs: object) -> str:
-    """The message of the one-line error fn raises, checking it came back in well under a second."""
-    start = time.perf_counter()
+def refused(fn: Callable[..., object], *args: object, **kwargs: object) -> str:
+    """The message of the one-line error fn raises."""
     with pytest.raises((SpecError, TargetError)) as info:
         fn(*args, **kwargs)
-    assert time.perf_counter() - start < 1.0
     return str(info.value)
 
 
@@ -72,36 +71,34 @@ def test_read_yaml_refuses_a_billion_laughs(tmp_path: Path) -> None:
     """Nine levels: a billion leaves, which the spec validation would try to copy and print."""
     path = tmp_path / "laughs.yaml"
     path.write_text(f"value: {bomb(levels=9)}\n", encoding="utf-8")
-    message = timed(read_yaml, path, "spec", SpecError)
+    message = refused(read_yaml, path, "spec", SpecError)
     assert_one_short_line(message, str(path), "aliases", "100,000")
 
 
 @pytest.mark.parametrize("key", ["tolerance", "variants", "expected"])
 def test_alias_bomb_in_a_spec_item(tmp_path: Path, key: str) -> None:
     path = spec_file(tmp_path, **{key: bomb()})
-    assert_one_short_line(timed(load_spec, path), str(path), "aliases")
+    assert_one_short_line(refused(load_spec, path), str(path), "aliases")
 
 
 def test_alias_bomb_in_a_manifest(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(f"model: model.py:build\ninput_size: {bomb()}\n", encoding="utf-8")
-    assert_one_short_line(timed(load_manifest, path), str(path), "aliases")
+    assert_one_short_line(refused(load_manifest, path), str(path), "aliases")
 
 
 def test_alias_bomb_in_waivers(tmp_path: Path) -> None:
     path = tmp_path / "w.yaml"
     path.write_text(f"lrn.k: {{reason: {bomb()}}}\n", encoding="utf-8")
     spec = load_spec()
-    start = time.perf_counter()
     with pytest.raises(WaiverError) as info:
         load_waivers(path, spec)
-    assert time.perf_counter() - start < 1.0
     assert_one_short_line(str(info.value), str(path), "aliases")
 
 
 def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
     path = spec_file(tmp_path, expected="&r [1, *r]")
-    assert_one_short_line(timed(load_spec, path), str(path), "recursive")
+    assert_one_short_line(refused(load_spec, path), str(path), "recursive")
 
 
 def test_the_packaged_spec_and_its_own_aliases_still_load() -> None:
@@ -113,7 +110,7 @@ def test_the_packaged_spec_and_its_own_aliases_still_load() -> None:
 def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_bytes(b"#" * (MAX_YAML_BYTES + 1))
-    assert_one_short_line(timed(load_spec, path), str(path), "larger than 1 MiB")
+    assert_one_short_line(refused(load_spec, path), str(path), "larger than 1 MiB")
 
 
 def test_short_repr_is_one_bounded_line() -> None:
@@ -126,7 +123,7 @@ def test_short_repr_is_one_bounded_line() -> None:
 @pytest.mark.parametrize("key", ["severity", "group", "id"])
 def test_a_long_value_in_a_spec_is_quoted_short(tmp_path: Path, key: str) -> None:
     path = spec_file(tmp_path, **{key: "'" + "a b " * 5_000 + "'"})
-    assert_one_short_line(timed(load_spec, path), str(path))
+    assert_one_short_line(refused(load_spec, path), str(path))
 
 
 def test_long_values_in_a_manifest_are_quoted_short(tmp_path: Path) -> None:
@@ -174,7 +171,7 @@ def test_impossible_date_in_a_manifest(tmp_path: Path) -> None:
 
 def test_impossible_date_in_a_spec(tmp_path: Path) -> None:
     path = spec_file(tmp_path, severity="2026-02-30")
-    assert_one_short_line(timed(load_spec, path), str(path), "severity", "'2026-02-30'")
+    assert_one_short_line(refused(load_spec, path), str(path), "severity", "'2026-02-30'")
 
 
 def test_a_valid_date_is_still_a_date(tmp_path: Path) -> None:
@@ -247,7 +244,7 @@ def test_load_spec_stays_importable_without_torch() -> None:
 @pytest.mark.parametrize("tolerance", ["{abs: -0.1}", "{rel: -1}", "{abs: .nan}"])
 def test_negative_or_nan_tolerance_is_a_spec_error(tmp_path: Path, tolerance: str) -> None:
     path = spec_file(tmp_path, tolerance=tolerance)
-    assert_one_short_line(timed(load_spec, path), str(path), "lrn.k", "'tolerance.")
+    assert_one_short_line(refused(load_spec, path), str(path), "lrn.k", "'tolerance.")
 
 
 @pytest.mark.parametrize("args", [["--timeout", "0"], ["--timeout", "-5"], ["--timeout", "nan"],
@@ -282,15 +279,12 @@ def test_memory_limit_garbage_is_a_usage_error(text: str) -> None:
 
 def test_naming_a_manifest_reads_it_bounded(tmp_path: Path) -> None:
     """compare names targets before any worker starts: an alias bomb must not swamp the parent there."""
-    import time
-
     from alexnet_audit.target.refs import default_name
 
     path = tmp_path / "bomb.yaml"
     path.write_text(f"name: x\nmodel: torch.nn:Identity\ninput_size: {bomb(levels=9)}\n", encoding="utf-8")
-    start = time.monotonic()
-    assert default_name(str(path)) == "bomb"  # unreadable here: the worker reports why
-    assert time.monotonic() - start < 1.0
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["name"] == "x"  # what an unbounded read names it
+    assert default_name(str(path)) == "bomb"  # refused by the bounded reader: the stem; the worker reports why
 
 
 @pytest.mark.parametrize("kind", ["spec", "manifest", "waivers"])

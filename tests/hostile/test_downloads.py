@@ -6,13 +6,11 @@ depend on what the server held. Now every way to the network fails at once, nami
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from alexnet_audit.cli.main import main
+from alexnet_audit.cli.main import EXIT_USAGE, main
 
 _PROBE = '''
 import socket, urllib.request, torch.hub
@@ -35,11 +33,12 @@ print("loopback ok")
 
 
 def test_every_way_to_the_network_is_refused_at_once_and_loopback_still_works() -> None:
-    start = time.monotonic()
+    # "At once": each refusal below is a DownloadRefused raised before any connection is tried (a real
+    # attempt would print a URLError/timeout instead, or "NOT REFUSED"); no wall-clock bound needed.
     proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert time.monotonic() - start < 60
+    assert len(lines) == 5, proc.stdout
     assert "NOT REFUSED" not in proc.stdout and lines[-1] == "loopback ok"
     assert "asked for https://download.pytorch.org/models/alexnet-owt-" in lines[0]
     assert "torch.hub.load('pytorch/vision', 'alexnet')" in lines[1]
@@ -55,10 +54,16 @@ def test_a_target_with_pretrained_weights_is_one_error_line_not_a_download(tmp_p
         encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     code = main(["audit", "pretrained_target:build", "--out", str(tmp_path / "out"), "--format", "json"])
-    err = capsys.readouterr().err
-    assert code in (1, 2)
-    assert "alexnet-audit downloads nothing: the code asked for https://download.pytorch.org/" in err, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
-    report = tmp_path / "out" / "pretrained_target.json"
-    if report.exists():  # an error report, never a verdict
-        assert json.loads(report.read_text(encoding="utf-8"))["summary"]["score"] is None
+    captured = capsys.readouterr()
+    # The factory cannot build the model without the download: a target-load error the user must fix
+    # (exit 2, one line, no report), the same as any factory that raises.
+    assert code == EXIT_USAGE
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert lines[0].startswith("alexnet-audit: error: pretrained_target:build: calling the target factory failed: "
+                               "DownloadRefused: alexnet-audit downloads nothing: the code asked for "
+                               "https://download.pytorch.org/models/alexnet-owt-"), lines[0]
+    assert lines[0].endswith(".pth; build the model with weights=None / pretrained=False (the paper trains from "
+                             "scratch, §5)"), lines[0]
+    assert captured.out == ""  # no verdict, no "wrote ..."
+    assert not (tmp_path / "out").exists()

@@ -165,3 +165,57 @@ def test_names_and_paths() -> None:
     assert absolutize("x/m.py:Net", base) == "/base/x/m.py:Net"
     assert absolutize("t.yaml", base) == "/base/t.yaml"
     assert absolutize("pkg.mod:Net", base) == "pkg.mod:Net" and absolutize("seed-001", base) == "seed-001"
+
+
+# ------------------------------------------------------ third-party targets (entry points) ---
+
+THIRD_PARTY = '''
+import torch.nn as nn
+
+
+def build():
+    return {"model": lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 4)), "input_size": (3, 2, 2),
+            "num_classes": 4, "epochs": 7}
+'''
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A distribution installed the way pip installs one (a *.dist-info with entry_points.txt on sys.path)
+    that registers `their-alexnet` under the group `alexnet_audit.targets`; nothing of ours is patched."""
+    site = tmp_path / "site-packages"
+    dist = site / "their_alexnet_audit_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: their-alexnet-audit-plugin\nVersion: 1.0\n",
+                                   encoding="utf-8")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\ntheir-alexnet = their_alexnet_mod:build\n"
+                                           "zz-last = their_alexnet_mod:build\n", encoding="utf-8")
+    (site / "their_alexnet_mod.py").write_text(textwrap.dedent(THIRD_PARTY), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "their_alexnet_mod", raising=False)
+    return "their-alexnet"
+
+
+def test_an_installed_entry_point_registers_a_target(installed_plugin: str) -> None:
+    reg = registered_targets()
+    assert reg[installed_plugin] == "their_alexnet_mod:build"
+    assert list(reg) == [*BUILTIN_TARGETS, "their-alexnet", "zz-last"]  # built-ins first, then by name
+    t = load_target(installed_plugin)
+    assert (t.name, t.source, t.num_classes, t.input_size) == ("their-alexnet", "their-alexnet", 4, (3, 2, 2))
+    assert t.model()(torch.zeros(1, 3, 2, 2)).shape == (1, 4) and t.recipe == {"epochs": 7}
+    assert load_target(installed_plugin, name="theirs").name == "theirs"
+
+
+def test_list_targets_shows_an_installed_entry_point(installed_plugin: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from alexnet_audit.cli.main import main
+
+    assert main(["list", "targets"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert rows[len(BUILTIN_TARGETS):] == [["their-alexnet", "their_alexnet_mod:build"],
+                                           ["zz-last", "their_alexnet_mod:build"]]
+
+
+def test_an_unknown_name_suggests_an_installed_entry_point(installed_plugin: str) -> None:
+    with pytest.raises(TargetError, match=r"unknown target 'their-alexnt' \(did you mean 'their-alexnet'\?\)"):
+        load_target("their-alexnt")

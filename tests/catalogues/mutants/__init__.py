@@ -17,11 +17,12 @@ class Mutant:
     doc: str  # one line naming the defect
     build: Callable[[], Any]  # returns an nn.Module, a factory or a plain-dict target
     deviates: frozenset[str] = frozenset()  # ids that must be `deviation`; every other id must not be
-    # the ids among `deviates` that are derived (counts, sizes): each must name its cause in
-    # `caused_by`, a primary deviation of this mutant; every other deviation must name none
     variants: frozenset[str] = frozenset()  # ids that must be `variant` (accepted-variant forms)
     probes: frozenset[str] = field(default_factory=frozenset)  # probes this mutant is meant to exercise
+    # the ids among `deviates` that are derived (counts, sizes): each must name its cause in
+    # `caused_by`, a primary deviation of this mutant; every other deviation must name none
     caused: frozenset[str] = frozenset()
+    skips: frozenset[str] = frozenset()  # ids that must be `skip`: the change removes what they measure
 
 
 _MODULES = ("tests.catalogues.mutants.model", "tests.catalogues.mutants.recipe")

@@ -1,7 +1,14 @@
-"""Recipe mutants: the reference recipe (alexnet_ref.recipe(), full model) with ONE defect each.
+"""Recipe mutants: the paper's recipe (`base_recipe()`, full model) with ONE change each.
 
-`deviates` lists the ids that must be `deviation`, `variants` those that must be `variant`; every
-other training/data/evaluation/context id must be neither `deviation` nor `error`.
+The base is `alexnet_ref.recipe()` with a real per-pixel mean image (§2) in place of alexnet_ref's
+placeholder mean (the ImageNet channel means spread over 224x224, which audits as the accepted
+per-channel variant): with the placeholder, a "per-channel mean" mutant would change nothing.
+Audited, the base has no deviation and no variant among the recipe ids (tests/catalogues/test_mutants_recipe.py).
+
+`deviates` lists exactly the ids that must be `deviation`, `variants` exactly those that must be
+`variant`; every other training/data/evaluation/context id must be `pass` (or `skip` for the
+paper-context items), and none may be `error`. `caused` lists the deviating ids that must name a
+cause (`caused_by`); none in this catalogue: no recipe item is derived from another.
 """
 from __future__ import annotations
 
@@ -19,11 +26,33 @@ from tests.catalogues.mutants import Mutant
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def mean_image(size: int = 224) -> torch.Tensor:
+    """A 3 x size x size per-pixel mean image like ImageNet's: the channel means, brighter towards the
+    centre and bluer towards the top (deterministic; what `MeanSubtraction.fit` gives on real data)."""
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    centre = 0.06 * (1 - (xx**2 + yy**2) / 2)
+    sky = torch.stack([torch.zeros_like(yy), torch.zeros_like(yy), -0.03 * yy])
+    return torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1) + centre + sky
+
+
+def _mean(size: int = 224) -> MeanSubtraction:
+    return MeanSubtraction(mean_image(size))
+
+
+def base_recipe() -> dict[str, Any]:
+    """alexnet_ref.recipe() with the §2 mean image (train and test) instead of the placeholder."""
+    target = alexnet_ref.recipe(num_classes=1000)
+    mean = _mean()
+    target["train_transform"] = alexnet_ref.train_transform(mean=mean)
+    target["eval_transform"] = alexnet_ref.eval_transform(mean=mean)
+    return target
+
+
 def _with(**changes: Any) -> Callable[[], dict[str, Any]]:
-    """A target factory: the reference recipe with `changes` applied (a value None removes the key)."""
+    """A target factory: the base recipe with `changes` applied (a value None removes the key)."""
 
     def build() -> dict[str, Any]:
-        target = alexnet_ref.recipe(num_classes=1000)
+        target = base_recipe()
         for key, value in changes.items():
             if value is None:
                 target.pop(key, None)
@@ -77,7 +106,7 @@ def _train(*, resize: list[Any] | None = None, flip: Any = "default", lighting: 
         steps.append(T.ToTensor())
         if lighting:
             steps.append(PCALighting())
-        steps.append(normalise if normalise is not None else MeanSubtraction())
+        steps.append(normalise if normalise is not None else _mean())
         return T.Compose(steps)
 
     return build
@@ -95,24 +124,28 @@ class _SoftmaxThenCE(nn.Module):
 
 @_factory
 def _centre_crop_eval() -> Any:
-    return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), MeanSubtraction()])
+    return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), _mean()])
 
 
 @_factory
 def _five_crop_eval() -> Any:
-    return T.Compose([T.Resize(256), T.CenterCrop(256), T.FiveCrop(224), TenCropToTensor(MeanSubtraction())])
+    return T.Compose([T.Resize(256), T.CenterCrop(256), T.FiveCrop(224), TenCropToTensor(_mean())])
 
 
 def _m(name: str, doc: str, deviates: set[str] = frozenset(), variants: set[str] = frozenset(),
-       **changes: Any) -> Mutant:
+       skips: set[str] = frozenset(), **changes: Any) -> Mutant:
     return Mutant(name=name, doc=doc, build=_with(**changes), deviates=frozenset(deviates),
-                  variants=frozenset(variants))
+                  variants=frozenset(variants), skips=frozenset(skips))
+
+
+# A per-channel mean (3x1x1), the accepted simplification of the §2 mean image.
+_PER_CHANNEL = torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1)
 
 
 MUTANTS: list[Mutant] = [
     # ------------------------------------------------------------------ optimizer (§5) ----------
     _m("recipe-adam", "Adam(lr=0.01, weight_decay=5e-4) instead of momentum SGD.",
-       {"train.optimizer", "train.update_rule"},
+       {"train.optimizer", "train.update_rule"}, skips={"train.momentum"},  # Adam has no momentum to read
        optimizer=lambda params: torch.optim.Adam(params, lr=0.01, weight_decay=5e-4)),
     _m("recipe-nesterov", "torch.optim.SGD with nesterov=True.", {"train.optimizer", "train.update_rule"},
        optimizer=lambda params: torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4, nesterov=True)),
@@ -166,26 +199,24 @@ MUTANTS: list[Mutant] = [
        train_transform=_train(normalise=T.Normalize(IMAGENET_MEAN_RGB, IMAGENET_STD))),
     _m("recipe-per-channel-mean", "A 3x1x1 per-channel mean instead of the mean image.",
        variants={"data.mean_subtraction"},
-       train_transform=_train(normalise=MeanSubtraction(torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1)))),
-    _m("recipe-227-crops", "Random 227x227 crops (Caffe's size, the 227-input variant).",
-       variants={"data.random_crop", "data.mean_subtraction"},
-       train_transform=_train(resize=[T.Resize(256), T.CenterCrop(256), T.RandomCrop(227)],
-                              normalise=MeanSubtraction(torch.tensor(IMAGENET_MEAN_RGB).view(3, 1, 1)))),
-    # Extra augmentation also moves what the other data probes read (colour noise, crop windows, the
-    # mean image): those items deviate with it, measured, and are listed.
+       train_transform=_train(normalise=MeanSubtraction(_PER_CHANNEL))),
+    _m("recipe-227-crops", "Random 227x227 crops (Caffe's size, the 227-input variant) less a 227x227 mean image.",
+       variants={"data.random_crop"},
+       train_transform=_train(resize=[T.Resize(256), T.CenterCrop(256), T.RandomCrop(227)], normalise=_mean(227))),
+    # Extra augmentation also moves what the other data probes read (colour noise, crop windows): those
+    # items deviate with it, measured, and are listed. The mean image still reads as one (the draws' median).
     _m("recipe-colour-jitter", "ColorJitter(0.4, 0.4, 0.4) after the crop.",
        {"data.extra_augmentation", "data.pca_lighting", "data.random_crop", "data.resize"},
-       variants={"data.mean_subtraction"}, train_transform=_train(resize=[*_CROP, T.ColorJitter(0.4, 0.4, 0.4)])),
+       train_transform=_train(resize=[*_CROP, T.ColorJitter(0.4, 0.4, 0.4)])),
     _m("recipe-rotation", "RandomRotation(15) after the crop.",
        {"data.extra_augmentation", "data.random_crop", "data.resize"},
        train_transform=_train(resize=[*_CROP, T.RandomRotation(15)])),
     _m("recipe-vertical-flip", "RandomVerticalFlip() besides the horizontal one.", {"data.extra_augmentation"},
-       variants={"data.mean_subtraction"}, train_transform=_train(resize=[*_CROP, T.RandomVerticalFlip()])),
-    _m("recipe-random-erasing", "RandomErasing(p=0.5) after the mean subtraction.",
-       {"data.extra_augmentation", "data.mean_subtraction"},
-       train_transform=_train(normalise=T.Compose([MeanSubtraction(), T.RandomErasing(p=0.5)]))),
+       train_transform=_train(resize=[*_CROP, T.RandomVerticalFlip()])),
+    _m("recipe-random-erasing", "RandomErasing(p=0.5) after the mean subtraction.", {"data.extra_augmentation"},
+       train_transform=_train(normalise=T.Compose([_mean(), T.RandomErasing(p=0.5)]))),
     _m("recipe-trivial-augment", "TrivialAugmentWide() after the crop.",
-       {"data.extra_augmentation", "data.mean_subtraction", "data.pca_lighting", "data.resize"},
+       {"data.extra_augmentation", "data.pca_lighting", "data.resize"},
        train_transform=_train(resize=[*_CROP, T.TrivialAugmentWide()])),
     # ------------------------------------------------------------------ techniques (§5) -------------
     _m("recipe-grad-clip", "clip_grad_norm_(max_norm=5) in the training loop.", {"train.extra_techniques"},

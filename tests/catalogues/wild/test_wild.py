@@ -2,7 +2,8 @@
 
 Separate from the single-defect mutants (tests/catalogues/mutants): each entry is a construct real code uses.
 A faithful entry must audit with no deviation and no variant among the model groups; a defective one
-must deviate on exactly its ids (and show exactly its variants); nothing may error.
+must deviate on exactly its ids (and show exactly its variants), and exactly its `caused` ids among
+them must name a cause (`caused_by`, primary deviations of the same entry); nothing may error.
 """
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ class Wild:
     build: Callable[[], Any]
     deviates: frozenset[str] = frozenset()
     variants: frozenset[str] = frozenset()
+    caused: frozenset[str] = frozenset()  # the derived ids among `deviates`: each names its primary cause
 
 
-def _w(name: str, doc: str, build: Callable[[], Any], deviates=(), variants=()) -> Wild:
-    return Wild(name, doc, build, frozenset(deviates), frozenset(variants))
+def _w(name: str, doc: str, build: Callable[[], Any], deviates=(), variants=(), caused=()) -> Wild:
+    return Wild(name, doc, build, frozenset(deviates) | frozenset(caused), frozenset(variants), frozenset(caused))
 
 
 WILD: list[Wild] = [
@@ -92,8 +94,9 @@ WILD: list[Wild] = [
     _w("data_parallel_avgpool", "nn.DataParallel around a net with average pooling", wr.data_parallel_avgpool,
        deviates={"pool.type"}),
     _w("shared_conv", "conv4's module called twice: an extra layer sharing conv4's parameters", w.SharedConvNet,
-       deviates={"arch.layer_sequence", "arch.conv5.out_channels", "arch.feature_maps", "arch.relu_placement",
-                 "arch.params_per_layer", "arch.neurons", "pool.placement", "init.weights", "init.biases"}),
+       deviates={"arch.layer_sequence", "arch.conv5.out_channels", "arch.relu_placement", "arch.params_per_layer",
+                 "arch.neurons", "pool.placement", "init.weights", "init.biases"},
+       caused={"arch.feature_maps"}),  # the extra layer moves pool5 (pool.placement), and the maps with it
     _w("div255", "an extra x / 255 in forward before conv1", lambda: w.ExtraScaleNet(1 / 255),
        deviates={"arch.layer_sequence"}),
     _w("unfold_dense_conv4", "conv4 as a dense (one-tower) unfold convolution", w.UnfoldDenseNet,
@@ -122,6 +125,7 @@ def test_catalogue_is_well_formed(spec):
         assert x.doc and "\n" not in x.doc
         assert (x.deviates | x.variants) <= set(spec.ids), (x.deviates | x.variants) - set(spec.ids)
         assert not (x.deviates & x.variants)
+        assert x.caused <= x.deviates and (not x.caused or x.deviates - x.caused), x.name
 
 
 @pytest.mark.slow  # a few seconds per form
@@ -140,6 +144,9 @@ def test_wild_form(form, spec):
     assert deviating == form.deviates, {i: found[i].message for i in deviating ^ form.deviates if i in found}
     variants = {i for i, f in found.items() if f.status is Status.VARIANT}
     assert variants == form.variants, {i: found[i].message for i in variants ^ form.variants}
+    caused = {i: found[i].caused_by for i in deviating if found[i].caused_by}
+    assert set(caused) == form.caused, caused
+    assert all(set(c) <= form.deviates - form.caused for c in caused.values()), caused
 
 
 def test_every_channel_window_is_a_size_deviation_whose_evidence_names_it(spec):
@@ -154,6 +161,7 @@ def test_a_traced_module_without_dropout_says_why(spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = wr.traced()
-    report = verify(spec, from_object("traced", model, "tests.catalogues.wild.models:traced"), only=["dropout.placement"])
+    report = verify(spec, from_object("traced", model, "tests.catalogues.wild.models:traced"),
+                    only=["dropout.placement"])
     f = report.by_id()["dropout.placement"]
     assert f.status is Status.DEVIATION and "keeps the train/eval behaviour it was traced with" in f.evidence
