@@ -81,6 +81,7 @@ class Outcome:
     threads: list[str] = field(default_factory=list)  # threads the target left running
     notes: list[str] = field(default_factory=list)  # run notes, already in data["run_notes"]
     contained: list[str] = field(default_factory=list)  # what the target tried that the sandbox stopped
+    inferred: dict[str, Any] | None = None  # the manifest a folder or notebook target was read as
     withheld: list[str] = field(default_factory=list)  # environment variables kept from the target (names)
     paths: list[str] = field(default_factory=list)
 
@@ -112,6 +113,11 @@ class Outcome:
             sep = "\n===== while the captured manifest was audited =====\n" if log_prefix and self.log else ""
             write_atomic(log, f"{log_prefix}{sep}{self.log}")
             paths.append(log)
+        if self.inferred:  # a folder or notebook target: the manifest it was read as, to correct and re-audit
+            from ..target.inferred import manifest_text
+
+            write_atomic(out / f"{self.stem}.yaml", manifest_text(self.inferred, out))
+            paths.insert(0, out / f"{self.stem}.yaml")
         self.paths = [str(p) for p in paths]
         return paths
 
@@ -233,6 +239,7 @@ def finish(outcome: Outcome, data: Mapping[str, Any], req: Request, *, seconds: 
     outcome.spec, outcome.stem = req.spec, req.file_stem
     outcome.threads = [str(t) for t in data.get("threads") or []]
     outcome.contained = [str(t) for t in data.get("contained") or []]
+    outcome.inferred = data.get("inferred_manifest") or None
     if data.get("ok"):
         outcome.ok = True
         outcome.passed = bool(data.get("passed", True))

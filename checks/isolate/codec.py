@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.findings import Finding, Report, Severity, Status
+from ..core.findings import Finding, Location, Report, Severity, Status
 from ..gate.evaluate import GateResult, GateVerdict, Verdict
 
 
@@ -38,8 +38,15 @@ def report_from_dict(d: dict[str, Any]) -> Report:
     findings = [Finding(id=f["id"], status=Status(f["status"]), severity=Severity(f["severity"]),
                         expected=f.get("expected"), observed=f.get("observed"), message=str(f.get("message") or ""),
                         where=str(f.get("where") or ""), variant=f.get("variant"),
-                        evidence=str(f.get("evidence") or ""), waived=f.get("waived"))
+                        evidence=str(f.get("evidence") or ""), waived=f.get("waived"),
+                        location=_locations(f.get("location")))
                 for f in d.get("findings") or []]
     extras = {"layers": d.get("layers") or []}
     return Report(target=dict(d.get("target") or {}), spec=dict(d.get("spec") or {}), findings=findings,
                   extras=extras)
+
+
+def _locations(value: Any) -> list[Location]:
+    """A finding's `location` (one {path, line} or a list) back as Location records."""
+    items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+    return [Location(str(v["path"]), int(v["line"])) for v in items if isinstance(v, dict) and "path" in v]

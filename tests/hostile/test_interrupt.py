@@ -33,7 +33,8 @@ def build():
 
 
 def _workers(tmp: Path) -> list[Path]:
-    return sorted(tmp.glob("alexnet-audit-*"))
+    """Each worker's scratch directory (inside the run's own folder, which the sandbox lets it write)."""
+    return sorted(p for p in tmp.rglob("alexnet-audit-*") if p.is_dir() and not p.name.startswith("alexnet-audit-run-"))
 
 
 @pytest.mark.slow
@@ -63,6 +64,6 @@ def test_one_ctrl_c_stops_compare_and_its_workers_now(tmp_path: Path) -> None:
     assert proc.returncode == 130, (out, err)
     assert took < 10, f"the parent waited {took:.0f} s after Ctrl-C"
     assert err.strip().splitlines() == ["alexnet-audit: interrupted"]
-    assert _workers(tmp) == [], "a worker's scratch directory was left behind"
+    assert list(tmp.rglob("alexnet-audit-*")) == [], "a worker's scratch directory was left behind"
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "hangs.py:build" not in ps, "a worker outlived the interrupted compare"
