@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.inputs import did_you_mean
-from ..spec.waivers import Waiver
+
+if TYPE_CHECKING:  # the record only names the type: importing it would load the spec (pydantic)
+    from ..spec.waivers import Waiver
 
 RECIPE_KEYS = ("optimizer", "scheduler", "loss", "batch_size", "epochs", "train_transform", "eval_transform",
                "techniques")
