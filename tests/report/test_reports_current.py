@@ -23,7 +23,7 @@ TARGETS = ("reference", "torchvision", "seed-000", "seed-001", "seed-002", "seed
 COMPARISON = ("comparison.md", "comparison.json", "comparison.csv", "comparison.png")
 REFRESH = "make report"
 # The environment fields that vary by machine, not by what was audited: taken from the committed report.
-MACHINE_FIELDS = ("python",)
+MACHINE_FIELDS = ("python", "sandbox")  # sandbox: the mechanism this machine offers (README, "Isolation")
 
 
 def pinned(dist: str) -> str:
