@@ -15,8 +15,8 @@ from .bias import fold_late_bias
 from .describe import describe
 from .dispatch import DispatchRecorder, has_script, is_script, untraceable, unwrap
 from .graph import Unit, fold_bias, fold_unfold, main_path, math_regions, units_of
-from .ops import Detail, Op, Trace
 from .layout import mark_channel_axes
+from .ops import Detail, Op, Trace
 from .padding import fold_pads
 from .record import Call, Recorder, flat, shape_of, unique
 from .replay import replayer

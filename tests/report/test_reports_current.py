@@ -2,11 +2,12 @@
 
 Regenerates, in-process and into a temporary directory, what `make report` writes (`alexnet-audit
 compare reference torchvision seed-000 ... seed-004 --out reports`): each target's md and json
-through the same `run_audit` the compare worker calls, and the comparison. Only the environment's
-`python` and `sandbox` fields (the interpreter's major.minor and the OS sandbox the machine offers,
-which vary by machine and do not move a single finding) are taken from the committed reports; the tool version, torch and torchvision in the
-environment block and the spec's sha256 must be what this checkout pins (`__version__`,
-constraints.txt, paper_spec.yaml), so a version bump without `make report` is a stale report.
+through the same `run_audit` the compare worker calls, and the comparison. Only the
+environment's `python` and `sandbox` fields (the interpreter's major.minor and the OS sandbox the
+machine offers, which vary by machine and move no finding) come from the committed reports; the
+tool version, torch and torchvision in the environment block and the spec's sha256 must be what
+this checkout pins (`__version__`, constraints.txt, paper_spec.yaml), so a version bump without
+`make report` is a stale report.
 On a mismatch the test fails with the command that refreshes the reports.
 """
 from __future__ import annotations
