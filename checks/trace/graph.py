@@ -43,13 +43,16 @@ class Unit:
 
 
 def _opaque_calls(recs: list[Rec], calls: list[Call], data_ids: set[int]) -> list[Call]:
-    """Outermost module calls on data whose own forward does arithmetic and holds no conv/linear."""
+    """Outermost module calls on data whose own forward does arithmetic and holds no conv/linear (nor a
+    pooling that changes the shape: such a module is a block of several steps)."""
     opaque: list[Call] = []
     for c in sorted(calls, key=lambda c: (c.start, -c.end)):
         if c.path == "" or c.end < 0 or not isinstance(c.inp, torch.Tensor) or id(c.inp) not in data_ids:
             continue
         if not isinstance(c.out, torch.Tensor):
             continue
+        if c.out.shape != c.inp.shape and any(r.kind == "pool" for r in recs[c.start:c.end]):
+            continue  # a whole block (activation, normalisation, pooling) in one module: read call by call
         if opaque and c.start < opaque[-1].end:
             continue  # nested in a region already taken
         inner = recs[c.start:c.end]

@@ -63,6 +63,8 @@ FORMS: list[Form] = [
     _f("expand_as_bias", "hand-rolled conv modules: `y + self.bias.view(1, -1, 1, 1).expand_as(y)`", c.ExpandBiasNet),
     _f("padded_band_lrn", "plain-object LRN: channel-padded input, 0/1 band kernel conv of its squares, x divided",
        lambda: c.GraphLRNNet(c.BroadcastLRN(every_channel=False))),
+    _f("block_module", "clamp, a cumulative-sum LRN and the max-pool of blocks 1-2 in one module's own forward",
+       c.BlockModuleNet),
     _f("reflect_padding", "every padded conv with padding_mode='reflect'", c.PaddingModeNet),
     _f("circular_padding", "every padded conv with padding_mode='circular'", lambda: c.PaddingModeNet("circular")),
     _f("reflection_pad_layers", "nn.ReflectionPad2d before each unpadded conv (pix2pix style)", c.ReflectionPadNet),
@@ -85,6 +87,8 @@ FORMS: list[Form] = [
        lambda: c.TFPortNet(groups={"conv4": 1}), deviates=set(_COUNTS), variants={"arch.conv4.groups"}),
     _f("caffe_port_bias_point_one", "the Caffe port with Caffe's 0.1 biases where the paper has 1",
        lambda: c.SplitBiasNet(one_bias=0.1), deviates={"init.biases"}),
+    _f("block_module_pool2", "the one-module block pooling 2x2 with stride 2 (same map sizes)",
+       lambda: c.BlockModuleNet(pool=2), deviates={"pool.kernel_size"}),
     _f("every_channel_broadcast_lrn_k5", "plain-object LRN: an every-channel kernel sums the padded squares into "
        "[N, 1, H, W], the [N, 96, H, W] input divided by it (broadcast), k = 5",
        lambda: c.GraphLRNNet(c.BroadcastLRN(k=5.0)), deviates={"lrn.size", "lrn.k"}),
