@@ -65,7 +65,8 @@ def capture(command: list[str], *, out: Path, steps: int = DEFAULT_STEPS, timeou
     if out / f"{stem}.log" not in written:
         written.append(out / f"{stem}.log")
     if error:
-        print(f"{name}: {writer.failure_line(rec, error)[0].lower()}{writer.failure_line(rec, error)[1:]}")
+        line = writer.failure_line(rec, error)
+        print(f"{name}: {line[0].lower()}{line[1:]}")
     print(outcome.summary)
     for path in written:
         print(f"wrote {path}")

@@ -21,7 +21,6 @@ from torchvision import transforms as T
 import tests.catalogues.wild.constructs as c
 from alexnet_audit.audit.verify import verify
 from alexnet_audit.core.findings import Status
-from alexnet_audit.spec.load import load_spec
 from alexnet_audit.target.record import from_object
 from tests.probes.test_probes_recipe import audit, tiny_model
 
@@ -129,19 +128,6 @@ DATA: list[DataForm] = [
     DataForm("lambda_epoch_noise", "PCA noise with a new_epoch() hook, inside a T.Lambda", c.lambda_epoch_noise,
              {"present": True, "scope": "per_epoch", "alpha_std": 0.1}, ("calling EpochPCANoise.new_epoch()",)),
 ]
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return load_spec()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_layer_table():
-    """The report's per-layer table is not judged here (see tests/probes/test_layers.py)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("alexnet_audit.probes.layers.layer_table", lambda ctx: [])
-        yield
 
 
 def test_catalogue_is_well_formed(spec):

@@ -19,7 +19,6 @@ import tests.catalogues.wild.models as w
 import tests.catalogues.wild.wrapped as wr
 from alexnet_audit.audit.verify import verify
 from alexnet_audit.core.findings import Status
-from alexnet_audit.spec.load import load_spec
 from alexnet_audit.target.record import from_object
 
 MODEL_GROUPS = ("architecture", "normalisation", "pooling", "dropout", "init")
@@ -102,19 +101,6 @@ WILD: list[Wild] = [
     _w("unfold_dense_conv4", "conv4 as a dense (one-tower) unfold convolution", w.UnfoldDenseNet,
        deviates=set(_PARAMS), variants={"arch.conv4.groups"}),
 ]
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return load_spec()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_layer_table():
-    """The report's per-layer table is not judged here (see tests/probes/test_layers.py)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("alexnet_audit.probes.layers.layer_table", lambda ctx: [])
-        yield
 
 
 def test_catalogue_is_well_formed(spec):
