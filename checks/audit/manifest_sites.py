@@ -2,8 +2,8 @@
 captured manifest's comment names.
 
 `alexnet-audit capture` writes each value with a comment saying where the run built it
-(`optimizer: {type: SGD, ...}  # train.py:35`), the path relative to the folder the command ran
-from. That file is looked for beside the manifest, under its `sys_path` entries and its
+(`optimizer: {type: SGD, ...}  # train.py:35`, or `nb.ipynb#cell9:3` in a notebook), the path
+relative to the folder the command ran from. That file is looked for beside the manifest, under its `sys_path` entries and its
 `inferred_from`; found, the code line is the site, else the manifest's own line is. The manifest
 is read here, as text, with `yaml.compose` for the node lines: the target's loader is not involved.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from .sites import Site
 
-_CODE = re.compile(r"([\w.\-/]+\.py):(\d+)")
+_CODE = re.compile(r"([\w.\-/]+\.(?:py|ipynb))(#cell\d+)?:(\d+)")  # a notebook's line is in a cell
 _COMMENT = re.compile(r"\s#(.*)$")
 
 
@@ -79,6 +79,7 @@ def manifest_sites(source: str) -> ManifestSites | None:
         for folder in folders:
             candidate = folder / code.group(1)
             if candidate.is_file():
-                out.captured.setdefault(key, Site(str(candidate.resolve()), int(code.group(2))))
+                cell = code.group(2) or ""
+                out.captured.setdefault(key, Site(f"{candidate.resolve()}{cell}", int(code.group(3))))
                 break
     return out

@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 MAX_SAVES = 2  # checkpoints written to the scratch directory; later saves are skipped
+RECORDER: Any = None  # this process's Recorder once `start` ran (the notebook runner adds to it)
 EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "nepochs", "max_epochs", "total_epochs", "train_epochs", "epoch")
 
 
 def start() -> None:
     from .record import Recorder
 
+    global RECORDER
     env = dict(os.environ)
     os.environ.pop("ALEXNET_AUDIT_CAPTURE")  # Python processes the script starts are not instrumented
-    rec = Recorder(env["ALEXNET_AUDIT_CAPTURE"], env.get("ALEXNET_AUDIT_CAPTURE_CWD", os.getcwd()))
+    rec = RECORDER = Recorder(env["ALEXNET_AUDIT_CAPTURE"], env.get("ALEXNET_AUDIT_CAPTURE_CWD", os.getcwd()))
     rec.data["script_dir"] = rec.rel(str(Path(sys.argv[0]).resolve().parent)) if sys.argv and sys.argv[0] else ""
     rec.data["main_file"] = rec.rel(str(Path(sys.argv[0]).resolve())) if sys.argv and sys.argv[0] else ""
     import torch  # noqa: F401  (the hooks must be in place before the script's imports)

@@ -29,6 +29,7 @@ if os.environ.get("ALEXNET_AUDIT_CAPTURE"):
 
     start()
 '''
+NOTEBOOK = ".ipynb"
 PYTHONS = ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}")
 
 
@@ -40,9 +41,27 @@ def split_command(command: list[str]) -> tuple[dict[str, str], list[str]]:
     while rest and "=" in rest[0] and rest[0].split("=", 1)[0].isidentifier():
         name, value = rest.pop(0).split("=", 1)
         env[name] = value
+    notebook = notebook_in(rest)
+    if notebook is not None:  # run by our cell runner, in this interpreter (capture/cells.py)
+        own = Path(rest[0]).name in PYTHONS or notebook == 0  # jupyter's and papermill's options are theirs
+        args = rest[notebook + 1:] if own else []
+        return env, [sys.executable, "-m", f"{__package__}.cells", rest[notebook], *args]
     if rest and Path(rest[0]).name in PYTHONS:
         rest[0] = sys.executable
     return env, rest
+
+
+def notebook_in(words: list[str]) -> int | None:
+    """Where the notebook is in a command that runs one (`nb.ipynb`, `python nb.ipynb`, `jupyter
+    nbconvert --execute nb.ipynb`, `jupyter execute nb.ipynb`, `papermill nb.ipynb out.ipynb`), else None."""
+    if not words:
+        return None
+    if words[0].endswith(NOTEBOOK):
+        return 0
+    runner = Path(words[0]).name
+    if runner in PYTHONS or runner in ("jupyter", "papermill", "ipython", "ipython3"):
+        return next((i for i, w in enumerate(words[1:], start=1) if w.endswith(NOTEBOOK)), None)
+    return None
 
 
 def _python_shims(folder: Path) -> None:

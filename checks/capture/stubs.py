@@ -4,7 +4,8 @@ A training script often imports a visualisation client or a logger it does not n
 (`import visdom`); some cannot even be installed on a current Python. An unguarded import of a
 module that cannot be found gets the stub module manifests use (`target.manifest.stubs`), and the
 name goes to the captured manifest's `stub_modules`. An import inside `try: ... except
-ImportError:` keeps its fallback: the script chose what to do without the module. Never stubbed:
+ImportError:` keeps its fallback, and so does an import reached from one (a library's optional
+module imported under a guard): the code chose what to do without the module. Never stubbed:
 torch, torchvision, numpy, PIL and the audit itself. ALEXNET_AUDIT_NO_STUB=1 (`--no-stub`) turns
 it off.
 """
@@ -18,16 +19,18 @@ import sys
 from typing import Any
 
 NEVER = ("torch", "torchvision", "numpy", "PIL", "alexnet_audit", "alexnet_ref")
-_GUARDS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+_IMPORT_GUARDS = frozenset({"ImportError", "ModuleNotFoundError"})
+_GUARDS = _IMPORT_GUARDS | {"Exception", "BaseException"}
 
 
 @functools.lru_cache(maxsize=256)
-def _guarded_lines(filename: str) -> frozenset[int]:
-    """Lines of `filename` inside a `try:` body whose handlers catch a failed import."""
-    try:
-        with open(filename, encoding="utf-8") as fh:
-            tree = ast.parse(fh.read())
-    except (OSError, SyntaxError, ValueError):
+def _guarded_lines(filename: str, guards: frozenset[str] = _GUARDS) -> frozenset[int]:
+    """Lines of `filename` inside a `try:` body whose handlers catch a failed import (one of `guards`)."""
+    import linecache
+
+    try:  # linecache: a notebook cell's code is there under its `nb.ipynb#cellN` name (capture/cells.py)
+        tree = ast.parse("".join(linecache.getlines(filename)))
+    except (SyntaxError, ValueError):
         return frozenset()
     lines: set[int] = set()
     for node in ast.walk(tree):
@@ -36,21 +39,23 @@ def _guarded_lines(filename: str) -> frozenset[int]:
             for handler in node.handlers:
                 kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
                 caught |= {"BaseException" if k is None else getattr(k, "id", getattr(k, "attr", "")) for k in kinds}
-            if caught & _GUARDS:
+            if caught & guards:
                 for stmt in node.body:
                     lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
     return frozenset(lines)
 
 
-def _importer() -> tuple[str, int] | None:
-    """The file and line of the import statement being executed (the first frame outside importlib)."""
+def _importers() -> list[tuple[str, int]]:
+    """The file and line of the import statement being executed (the first frame outside importlib),
+    then of each statement that led to it: the chain of imports up to the script."""
+    out = []
     frame = sys._getframe(2)
     while frame is not None:
         name = frame.f_code.co_filename
         if not name.startswith("<frozen") and "importlib" not in name and name != __file__:
-            return name, frame.f_lineno
+            out.append((name, frame.f_lineno))
         frame = frame.f_back  # type: ignore[assignment]
-    return None
+    return out
 
 
 class MissingModuleStubs(importlib.abc.MetaPathFinder):
@@ -62,9 +67,11 @@ class MissingModuleStubs(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if path is not None or fullname.split(".")[0] in NEVER:
             return None  # a missing submodule of a real package is the package's business
-        where = _importer()
-        if where is None or where[1] in _guarded_lines(where[0]):
-            return None
+        chain = _importers()
+        if not chain or chain[0][1] in _guarded_lines(chain[0][0]) or any(
+                line in _guarded_lines(name, _IMPORT_GUARDS) for name, line in chain[1:]):
+            return None  # guarded here, or by an import that led here: whoever wrote the guard has a fallback
+        where = chain[0]
         from ..target.manifest.stubs import stub_spec
 
         self.rec.data.setdefault("stub_modules", [])

@@ -167,29 +167,6 @@ def _steps(steps: list[dict[str, Any]], refs: _Refs, lines: list[str], indent: s
         lines.append(f"{indent}- {_flow(written)}{comment}")
 
 
-def extract_definitions(script: Path) -> str:
-    """The script's imports, classes, functions and literal constants, without its top-level statements."""
-    import ast
-
-    source = script.read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    keep: list[ast.stmt] = []
-    for node in tree.body:
-        if isinstance(node, ast.Import | ast.ImportFrom | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            keep.append(node)
-        elif isinstance(node, ast.Try) and all(isinstance(n, ast.Import | ast.ImportFrom) for n in node.body):
-            keep.append(node)
-        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            try:
-                ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            keep.append(node)
-    body = "\n\n".join(ast.get_source_segment(source, n) or ast.unparse(n) for n in keep)
-    return (f'"""Definitions copied by alexnet-audit capture from {script.name}: its imports, classes, functions and '
-            'constants (importing the script itself would run it)."""\n' + body + "\n")
-
-
 def manifest_text(rec: dict[str, Any], name: str, command: list[str], cwd: Path, out: Path, error: str,
                   stem: str | None = None) -> tuple[str, str | None]:
     """The manifest for `rec` (written to `out`) as YAML text with comments, and the definitions file it
@@ -320,6 +297,8 @@ def _definitions(rec: dict[str, Any], refs: _Refs, cwd: Path) -> str | None:
     inline model; None when the manifest needs neither."""
     defs = None
     if refs.needs_extract and rec.get("main_file") and (cwd / rec["main_file"]).is_file():
+        from .script_defs import extract_definitions
+
         defs = extract_definitions(cwd / rec["main_file"])
     if "code" in rec["model"]:
         factory = (f"def captured_model():\n    return {rec['model']['code']}\n" if rec["model"]["code"] else
@@ -366,7 +345,7 @@ def _techniques(rec: dict[str, Any], stepping: dict[str, Any]) -> list[str]:
 
 def default_name(command: list[str]) -> str:
     """The script's folder for train.py / main.py, else the script's stem."""
-    script = next((c for c in command if c.endswith(".py")), command[-1] if command else "capture")
+    script = next((c for c in command if c.endswith((".py", ".ipynb"))), command[-1] if command else "capture")
     path = Path(script)
     if path.stem in ("train", "main", "run", "trainer", "training") and path.resolve().parent.name:
         return path.resolve().parent.name

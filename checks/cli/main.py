@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="fail the gate unless the measurements rebuild the model (summary.explained.ok)")
     a.add_argument("--timeout", type=_timeout, default=600.0,
                    help="seconds the audit may take (default 600); the target runs in its own process")
+    a.add_argument("--train", nargs="?", const="", default=None, metavar="CMD",
+                   help="a folder or notebook target: also run its training command under capture, so the recipe "
+                        "items are measured (the README's command, else its train*.py/main.py, else its notebook; "
+                        "or the one given, e.g. --train \"python train.py --cfg x.yaml\"); put it after the target")
 
     c = sub.add_parser("compare", help="audit several targets in isolated subprocesses and write a comparison")
     c.add_argument("targets", nargs="+")
@@ -71,9 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("smoke", help="a short training run on synthetic data")
     add_command_arguments(s)
 
-    cap = sub.add_parser("capture", help="run a training command under instrumentation and audit what it does",
+    cap = sub.add_parser("capture", help="run a training command (or a notebook) under instrumentation and audit "
+                                         "what it does",
                          usage="alexnet-audit capture [--out DIR] [--steps N] [--timeout S] [--data DIR] "
-                               "-- COMMAND ...")
+                               "-- COMMAND ... | NOTEBOOK.ipynb")
     cap.add_argument("--out", type=Path, default=Path("reports"), help="output directory (default: reports)")
     cap.add_argument("--steps", type=_jobs, default=4, help="optimizer steps before the epoch ends (default 4)")
     cap.add_argument("--timeout", type=_timeout, default=300.0, help="seconds for the command (default 300)")
@@ -170,6 +175,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     spec = client.load_checked_spec(args.spec)
     waivers = load_waivers(args.waivers, spec) if args.waivers is not None else None  # exit 2 before the target runs
+    if args.train is not None:
+        return _audit_with_training(args, waivers)
     req = client.Request(ref=args.target, name=default_name(args.target), spec=spec, spec_path=args.spec,
                          fail_on=args.fail_on, require_explained=args.require_explained, waivers=waivers,
                          timeout=args.timeout)
@@ -182,6 +189,26 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(outcome.unexplained)
     paths += print_findings(outcome)
     for path in paths:
+        print(f"wrote {path}")
+    return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
+
+
+def _audit_with_training(args: argparse.Namespace, waivers: Any) -> int:
+    """`audit <folder> --train`: the training command captured and audited (capture/training.py)."""
+    from ..capture.training import audit_with_training
+    from ..target.refs import default_name
+
+    done = audit_with_training(args.target, args.train, out=args.out, spec_path=args.spec, fail_on=args.fail_on,
+                               waivers=waivers, require_explained=args.require_explained, timeout=args.timeout,
+                               formats=args.format, name=default_name(args.target))
+    outcome = raise_usage_errors(done.outcome)
+    if done.failure:
+        print(f"{outcome.name}: {done.failure[0].lower()}{done.failure[1:]}")
+    print_withheld(outcome.withheld)
+    print(outcome.summary)
+    if outcome.unexplained:
+        print(outcome.unexplained)
+    for path in [*done.written, *print_findings(outcome)]:
         print(f"wrote {path}")
     return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
 

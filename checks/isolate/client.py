@@ -51,6 +51,7 @@ class Request:
     timeout: float = 120.0
     base: Path = field(default_factory=Path.cwd)  # where the user ran us: relative refs and report paths
     stem: str = ""  # the reports' file stem ("": the lone target's, `refs.report_stem(name)`)
+    notes: tuple[str, ...] = ()  # run notes the front end adds (audit --train: why no recipe was captured)
 
     @property
     def file_stem(self) -> str:
@@ -255,7 +256,7 @@ def finish(outcome: Outcome, data: Mapping[str, Any], req: Request, *, seconds: 
             outcome.target = data.get("target")
         outcome.data = report_to_dict(error_report(outcome, req.spec, req.base), req.spec, None)
         outcome.summary = f"{outcome.name}: ERROR - {outcome.cause}"
-    outcome.notes = run_notes(outcome, req.file_stem)
+    outcome.notes = [*req.notes, *run_notes(outcome, req.file_stem)]
     if outcome.notes:
         outcome.data = {**outcome.data, "run_notes": outcome.notes}
     return outcome

@@ -220,9 +220,24 @@ def _import_notes(s: Story) -> list[str]:
     return out
 
 
+def _recipe_note(s: Story) -> str:
+    """Why the recipe items are skipped, and the command that would measure them (`audit --train`)."""
+    from .entrypoint import find_training_command
+
+    head = "Recipe items are skipped: the definitions were imported, nothing was trained."
+    if s.path.is_file():
+        return f"{head} `--train` (or `alexnet-audit capture {s.path.name}`) runs the notebook top to bottom under " \
+               "capture to measure them."
+    search = find_training_command(s.path)
+    if search.found is not None:
+        return f"{head} `--train` runs `{search.found.text}` ({search.found.source}) under capture to measure them."
+    seen = f" (candidates: {', '.join(search.ambiguous)})" if search.ambiguous else ""
+    return f"{head} No training command was found{seen}: `--train \"python train.py ...\"` runs one under capture."
+
+
 def describe(s: Story) -> tuple[list[str], dict[str, Any]]:
     """The target's notes and the inferred-manifest payload."""
-    notes = [*_choice_notes(s), *_build_notes(s), _size_note(s), *s.init.notes, *_import_notes(s)]
+    notes = [*_choice_notes(s), *_build_notes(s), _size_note(s), *s.init.notes, *_import_notes(s), _recipe_note(s)]
     if s.classes is not None:
         notes.insert(3, f"num_classes {s.classes[0]} is declared: the model gives {s.classes[0]} scores and "
                         f"{s.classes[1]}.")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from alexnet_audit.capture.writer import extract_definitions, manifest_text
+from alexnet_audit.capture.script_defs import extract_definitions
+from alexnet_audit.capture.writer import manifest_text
 from alexnet_audit.target.manifest.load import validate
 
 RECORD = {
