@@ -91,9 +91,9 @@ def run_capture(command: list[str], *, out: Path, steps: int = DEFAULT_STEPS, ti
     else:
         why = error or "the script built no model whose parameters an optimizer was given"
         if fallback is not None:
-            req = client.Request(ref=fallback, name=name, notes=(*notes, f"The training command gave no recipe: "
-                                 f"{why}. The recipe items are not measured; the model is the one found in the "
-                                 "folder."), **gate)
+            why = writer.failure_line(rec, error) if error else f"The command gave no recipe: {why}"
+            req = client.Request(ref=fallback, name=name, notes=(*notes, f"{why}. The recipe items are not measured; "
+                                 "the model is the one found in the folder."), **gate)
             outcome = client.run(req)
         else:
             req = client.Request(ref=" ".join(command), name=name, **gate)

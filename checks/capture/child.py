@@ -145,6 +145,8 @@ HINTS = (("modified by an inplace operation", "an in-place operation overwrote a
 def record_error(rec: Any, exc: BaseException) -> None:
     """The script's error in one line, at the last frame of the user's code it passed through; an
     error raised in the instrumentation itself is told apart (a bug to report here, not in the repo)."""
+    from .stubs import own_module
+
     if "error" in rec.data or isinstance(exc, SystemExit):
         return
     text = " ".join(str(exc).split())
@@ -161,6 +163,9 @@ def record_error(rec: Any, exc: BaseException) -> None:
     ours_raised = innermost.startswith(ours) and not isinstance(exc, OSError)
     rec.data["error_kind"] = "instrumentation" if ours_raised else "script"
     hint = next((h for key, h in HINTS if key in text), "")
+    own = own_module(exc.name or "", rec.cwd) if isinstance(exc, ModuleNotFoundError) else ""
+    if own:
+        hint = f"the repository's own '{own}' is not on the command's path: run it with PYTHONPATH=."
     if not hint and "length" in text.lower() and any("synthetic" in n for n in rec.data.get("notes", [])):
         hint = "a synthetic stand-in was served for a data set that is not on disk: the script's own arithmetic " \
                "expects the real one's length; put the data where the script looks (or pass --data DIR)"

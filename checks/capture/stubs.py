@@ -6,8 +6,9 @@ module that cannot be found gets the stub module manifests use (`target.manifest
 name goes to the captured manifest's `stub_modules`. An import inside `try: ... except
 ImportError:` keeps its fallback, and so does an import reached from one (a library's optional
 module imported under a guard): the code chose what to do without the module. Never stubbed:
-torch, torchvision, numpy, PIL and the audit itself. ALEXNET_AUDIT_NO_STUB=1 (`--no-stub`) turns
-it off.
+torch, torchvision, numpy, PIL, the audit itself, and the repository's own packages (`./lib` that
+the command cannot import is a missing PYTHONPATH, which the error's hint says).
+ALEXNET_AUDIT_NO_STUB=1 (`--no-stub`) turns it off.
 """
 from __future__ import annotations
 
@@ -58,6 +59,21 @@ def _importers() -> list[tuple[str, int]]:
     return out
 
 
+def own_module(fullname: str, cwd: str) -> str:
+    """The repository path of a top-level module that lives in the folder the command ran from
+    (`lib/` or `lib.py`, also under `src/`), else ''."""
+    import os
+
+    top = fullname.split(".")[0]
+    for folder in ("", "src"):
+        for name in (top, f"{top}.py"):
+            rel = os.path.join(folder, name) if folder else name
+            full = os.path.join(cwd, rel)
+            if os.path.isfile(full) or (os.path.isdir(full) and any(f.endswith(".py") for f in os.listdir(full))):
+                return rel
+    return ""
+
+
 class MissingModuleStubs(importlib.abc.MetaPathFinder):
     """Last on sys.meta_path: asked only for what no other finder found."""
 
@@ -67,6 +83,8 @@ class MissingModuleStubs(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if path is not None or fullname.split(".")[0] in NEVER:
             return None  # a missing submodule of a real package is the package's business
+        if own_module(fullname, self.rec.cwd):
+            return None  # the repository's own code, off sys.path: a stub would hide that (child.HINTS says so)
         chain = _importers()
         if not chain or chain[0][1] in _guarded_lines(chain[0][0]) or any(
                 line in _guarded_lines(name, _IMPORT_GUARDS) for name, line in chain[1:]):
