@@ -3,9 +3,10 @@ captured manifest's comment names.
 
 `alexnet-audit capture` writes each value with a comment saying where the run built it
 (`optimizer: {type: SGD, ...}  # train.py:35`, or `nb.ipynb#cell9:3` in a notebook), the path
-relative to the folder the command ran from. That file is looked for beside the manifest, under its `sys_path` entries and its
-`inferred_from`; found, the code line is the site, else the manifest's own line is. The manifest
-is read here, as text, with `yaml.compose` for the node lines: the target's loader is not involved.
+relative to the folder the command ran from. That file is looked for beside the manifest, under
+its `sys_path` entries and its `inferred_from`; found, the code line is the site, else the
+manifest's own line is. The manifest is read here, as text, with `yaml.compose` for the node
+lines: the target's loader is not involved.
 """
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ def test_the_readme_command_that_runs_a_script_of_the_repository(tmp_path: Path,
 
 def test_a_readme_without_a_command_falls_back_to_the_one_guarded_training_script(tmp_path: Path) -> None:
     root = _repo(tmp_path, {"README.md": "```\npip install -r requirements.txt\n```\n", "model.py": "",
-                            "tools/train_imagenet.py": f"def main():\n    pass\n\n\n{GUARD}", "utils/main.py": "x = 1\n"})
+                            "tools/train_imagenet.py": f"def main():\n    pass\n\n\n{GUARD}",
+                            "utils/main.py": "x = 1\n"})
     found = find_training_command(root).found
     assert found is not None and found.argv == ["python", "tools/train_imagenet.py"]
     assert "with a __main__ guard" in found.source
