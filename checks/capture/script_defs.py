@@ -1,20 +1,23 @@
-"""The definitions of a captured script (or notebook) that a manifest may name, copied out of it.
+"""The definitions of a captured script (or notebook) that its manifest names, loaded without running it.
 
-Importing the script would run it; a class or function it defines (a transform, a model) that the
-captured manifest names is written to `<stem>_defs.py` instead: its imports, classes, functions and
-literal constants, without its top-level statements.
+Importing a training script would train. A class or function the script defines (the model, a
+transform) that the captured manifest names is reached through `<stem>_defs.py`, which holds one
+call: `load_definitions(globals(), "<path of the script>")`. That reads the script as it is now
+and runs only its imports, classes, functions and literal constants (and `try:` blocks of
+imports), compiled under the script's own file name and line numbers, cell by cell for a
+notebook (`nb.ipynb#cellN`). So a finding about the model names the script's line, not a copy's,
+and an edit of the script is what the next audit of the manifest sees.
 """
 from __future__ import annotations
 
+import ast
+import linecache
 from pathlib import Path
+from typing import Any
 
 
-def extract_definitions(script: Path) -> str:
-    """The script's imports, classes, functions and literal constants, without its top-level statements."""
-    import ast
-
-    source = _script_source(script)
-    tree = ast.parse(source)
+def _kept(tree: ast.Module) -> list[ast.stmt]:
+    """The definitions of a module body: imports, classes, functions, literal constants."""
     keep: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
@@ -27,15 +30,36 @@ def extract_definitions(script: Path) -> str:
             except ValueError:
                 continue
             keep.append(node)
-    body = "\n\n".join(ast.get_source_segment(source, n) or ast.unparse(n) for n in keep)
-    return (f'"""Definitions copied by alexnet-audit capture from {script.name}: its imports, classes, functions and '
-            'constants (importing the script itself would run it)."""\n' + body + "\n")
+    return keep
 
 
-def _script_source(script: Path) -> str:
-    """A script's text; a notebook's code cells in order (IPython lines as `pass`, cell magics left out)."""
+def _pieces(script: Path) -> list[tuple[str, str]]:
+    """(file name, source) of each piece of code: the script, or each code cell of a notebook."""
     if script.suffix != ".ipynb":
-        return script.read_text(encoding="utf-8")
+        return [(str(script), script.read_text(encoding="utf-8-sig"))]
     from ..target.sources import read_notebook
 
-    return "\n".join(c.code for c in read_notebook(script) if not c.skipped)
+    return [(f"{script}#cell{c.number}", c.code) for c in read_notebook(script) if not c.skipped]
+
+
+def load_definitions(namespace: dict[str, Any], script: str) -> None:
+    """Run the definitions of `script` (relative to the file whose globals `namespace` is) into `namespace`."""
+    here = Path(namespace.get("__file__") or ".").resolve().parent
+    path = (here / script).resolve()
+    for name, source in _pieces(path):
+        tree = ast.parse(source, filename=name)
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)  # tracebacks show the lines
+        body = ast.Module(body=_kept(tree), type_ignores=[])
+        exec(compile(body, name, "exec"), namespace)  # noqa: S102  (the user's own definitions, not the script)
+
+
+def definitions_file(script: Path, out: Path) -> str:
+    """The text of `<stem>_defs.py` in `out`, loading the definitions of `script`."""
+    import os
+
+    rel = Path(os.path.relpath(script.resolve(), out.resolve())).as_posix()
+    return (f'"""The definitions of {script.name} that the manifest beside this file names: its imports, classes, '
+            "functions\nand constants, read from the script itself and compiled at its own lines (importing the "
+            'script would run it).\nWritten by alexnet-audit capture."""\n'
+            "from alexnet_audit.capture.script_defs import load_definitions\n\n"
+            f"load_definitions(globals(), {rel!r})\n")

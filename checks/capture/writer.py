@@ -297,9 +297,9 @@ def _definitions(rec: dict[str, Any], refs: _Refs, cwd: Path) -> str | None:
     inline model; None when the manifest needs neither."""
     defs = None
     if refs.needs_extract and rec.get("main_file") and (cwd / rec["main_file"]).is_file():
-        from .script_defs import extract_definitions
+        from .script_defs import definitions_file
 
-        defs = extract_definitions(cwd / rec["main_file"])
+        defs = definitions_file(cwd / rec["main_file"], refs.out)
     if "code" in rec["model"]:
         factory = (f"def captured_model():\n    return {rec['model']['code']}\n" if rec["model"]["code"] else
                    "def captured_model():\n    raise RuntimeError('capture could not write this model out')\n")

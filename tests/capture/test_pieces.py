@@ -1,13 +1,15 @@
 """The parts of capture that need no subprocess: the manifest writer, definitions, fake data, usage."""
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from alexnet_audit.capture.script_defs import extract_definitions
+from alexnet_audit.capture.script_defs import definitions_file
 from alexnet_audit.capture.writer import manifest_text
 from alexnet_audit.target.manifest.load import validate
 
@@ -40,7 +42,7 @@ def test_the_record_becomes_a_valid_commented_manifest(tmp_path: Path) -> None:
     data = yaml.safe_load(text)
     assert validate(data, "demo.yaml") == []
     assert data["model"] == "demo_defs.py:Net"  # the script's classes, copied out: importing it would run it
-    assert defs is not None and "class Lighting" in defs and "main()" not in defs
+    assert defs is not None and "load_definitions(globals(), 'train.py')" in defs  # the script's, read at its lines
     assert data["optimizer"] == {"type": "SGD", "lr": 0.1, "momentum": 0.9}
     assert data["scheduler"] == {"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 200}
     assert data["techniques"]["scheduler_step"] == {"every": "iteration", "per_epoch": 100, "order": "after_optimizer"}
@@ -62,13 +64,21 @@ def test_an_error_before_the_first_step_makes_the_rest_unreached(tmp_path: Path)
     assert data["train_transform"][0]["type"] == "alexnet_audit.capture.unreached:Unreached"
 
 
-def test_definitions_are_copied_without_the_scripts_top_level_statements(tmp_path: Path) -> None:
-    script = tmp_path / "train.py"
-    script.write_text("import torch\nLR = 0.1\nclass Net:\n    pass\nprint('training!')\nmain = 3 + LR\n",
-                      encoding="utf-8")
-    text = extract_definitions(script)
-    assert "class Net" in text and "LR = 0.1" in text and "import torch" in text
-    assert "print(" not in text and "main =" not in text
+def test_definitions_load_without_the_scripts_top_level_statements_at_the_scripts_lines(tmp_path: Path) -> None:
+    script = tmp_path / "repo" / "train.py"
+    script.parent.mkdir()
+    script.write_text("import torch\nLR = 0.1\n\n\nclass Net:\n    pass\n\n\ndef make():\n    return Net()\n\n\n"
+                      "print('training!')\nmain = 3 + LR\nraise SystemExit('the script ran')\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "demo_defs.py").write_text(definitions_file(script, out), encoding="utf-8")
+    assert "'../repo/train.py'" in (out / "demo_defs.py").read_text(encoding="utf-8")  # relative: same bytes anywhere
+    namespace: dict[str, Any] = {"__file__": str(out / "demo_defs.py"), "__name__": "demo_defs"}
+    exec(compile((out / "demo_defs.py").read_text(encoding="utf-8"), str(out / "demo_defs.py"), "exec"), namespace)
+    assert namespace["LR"] == 0.1 and "torch" in namespace and "main" not in namespace
+    net, make = namespace["Net"], namespace["make"]
+    assert net.__module__ == "demo_defs" and make.__code__.co_filename == str(script.resolve())
+    assert make.__code__.co_firstlineno == 9 and inspect.getsource(make).startswith("def make():")  # its own line
 
 
 def test_fake_data_writes_imagefolder_and_cifar_trees(tmp_path: Path) -> None:
@@ -300,6 +310,7 @@ def test_only_an_unguarded_import_of_a_missing_module_is_stubbed(tmp_path: Path)
             "class Rec:\n"
             "    data = {'notes': []}\n"
             "    def note(self, t): self.data['notes'].append(t)\n"
+            "    cwd = '.'\n"
             "    def rel(self, p): return p.rsplit('/', 1)[-1]\n"
             "rec = Rec(); stubs.install(rec)\n"
             "try:\n"
@@ -316,3 +327,29 @@ def test_only_an_unguarded_import_of_a_missing_module_is_stubbed(tmp_path: Path)
     script.write_text(code, encoding="utf-8")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "None ['visdom_not_installed'] StubModule", done.stderr
+
+
+def test_the_repositorys_own_package_and_a_guarded_import_chain_are_not_stubbed(tmp_path: Path) -> None:
+    (tmp_path / "mylib").mkdir()
+    (tmp_path / "mylib" / "__init__.py").write_text("", encoding="utf-8")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "viz.py").write_text("import visdom_not_installed\n", encoding="utf-8")  # unguarded, in a module ...
+    (tools / "train.py").write_text(
+        "from alexnet_audit.capture import stubs\n"
+        "class Rec:\n"
+        "    data = {'notes': []}\n"
+        f"    cwd = {str(tmp_path)!r}\n"
+        "    def note(self, t): self.data['notes'].append(t)\n"
+        "    def rel(self, p): return p\n"
+        "rec = Rec(); stubs.install(rec)\n"
+        "try:\n"
+        "    import viz\n"  # ... that the script imports under a guard: its fallback stands
+        "except ImportError:\n"
+        "    viz = None\n"
+        "print(viz, rec.data.get('stub_modules'))\n"
+        "import mylib\n", encoding="utf-8")  # the repository's own package, off sys.path: an error, not a stub
+    done = subprocess.run([sys.executable, "tools/train.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "None None", done.stderr
+    assert "ModuleNotFoundError: No module named 'mylib'" in done.stderr

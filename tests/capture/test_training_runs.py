@@ -58,6 +58,7 @@ def test_a_notebook_is_captured_cell_by_cell_with_its_magics_left_out(tmp_path: 
     report = json.loads((got["out"] / "notebook_cells.json").read_text(encoding="utf-8"))
     where = {f["id"]: f.get("location") for f in report["findings"]}
     assert where["train.optimizer"] == {"path": "AlexNet_CIFAR10.ipynb#cell8", "line": 3}
+    assert where["arch.fc8.out_features"] == {"path": "AlexNet_CIFAR10.ipynb#cell6", "line": 11}  # not a copy's line
     assert "(conv1): Conv2d(3, 96" in got["log"]  # display(model) printed into the run's log
 
 
@@ -71,6 +72,7 @@ def test_the_seed_style_notebook_is_audited_with_its_training_run(tmp_path: Path
     assert got["manifest"]["optimizer"] == {"type": "Adam", "lr": 0.0001}  # seed 001 trains with Adam
     assert got["status"]["train.optimizer"] == "deviation" and got["status"]["arch.input_size"] == "deviation"
     assert got["location"]["train.optimizer"]["path"] == "AlexNet_from_Scratch.ipynb#cell9"
+    assert got["location"]["arch.fc8.out_features"]["path"] == "AlexNet_from_Scratch.ipynb#cell7"
     assert any("the notebook, run top to bottom" in n for n in got["notes"])
 
 
