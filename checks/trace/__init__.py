@@ -32,7 +32,8 @@ The raw op log is turned into a list of logical ops (`graph`, `towers`, `describ
   sum back over it), the smallest run reading one tensor and making one is joined into one region
   and measured as a function (`spans`); a region on a channels-last tensor is measured with its
   channels moved to axis 1 (`layout`); a region no measurement names carries its measured signature
-  (`footprint`);
+  (`footprint`), unless it is a block computed by one function (a module or a TorchScript function doing
+  ReLU, normalisation and pooling): that is split into its stages by measurement (`fused`);
 - a `pad` right before a conv is folded into that conv's padding, its mode (zeros, reflect,
   replicate, circular) measured (`padding`);
 - activations are classified by their measured response (`elementwise`), pools by their outputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -14,7 +14,9 @@ from ..core.errors import first_line
 from .bias import fold_late_bias
 from .describe import describe
 from .dispatch import DispatchRecorder, has_script, is_script, untraceable, unwrap
+from .fused import expand
 from .graph import Unit, fold_bias, fold_unfold, main_path, math_regions, units_of
+from .kinds import OpKind
 from .layout import mark_channel_axes
 from .ops import Detail, Op, Trace
 from .padding import fold_pads
@@ -68,8 +70,10 @@ def output_problem(y: torch.Tensor, shape: tuple[int, ...], num_classes: int | N
     return nonfinite_reason(y, shape)
 
 
-def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[Recorder, list[Call], Any]:
-    """Run model(x) once under the recorder and module hooks; model modes and buffers restored."""
+def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int,
+            deep: bool = False) -> tuple[Recorder, list[Call], Any]:
+    """Run model(x) once under the recorder and module hooks; model modes and buffers restored. With `deep`
+    (or a TorchScript part) the dispatcher-level recorder also sees what runs below Python (a scripted function)."""
     names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}
     rec = Recorder({id(x)}, list(model.parameters()))
     calls: list[Call] = []
@@ -95,7 +99,7 @@ def _record(model: nn.Module, x: torch.Tensor, train: bool, seed: int) -> tuple[
         handles.append(m.register_forward_hook(post))
     # a TorchScript module is seen at the dispatcher level; a TorchScript part of an eager model at both
     mode: Any = DispatchRecorder(rec) if script else rec
-    inner: Any = DispatchRecorder(rec) if not script and has_script(model) else contextlib.nullcontext()
+    inner: Any = DispatchRecorder(rec) if not script and (deep or has_script(model)) else contextlib.nullcontext()
     modes = {m: m.training for m in model.modules()}
     buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
     try:
@@ -162,6 +166,9 @@ def build_trace(model: nn.Module, input_size: tuple[int, ...], *, train: bool = 
     outs = flat(y)
     if not outs:
         raise RuntimeError(f"the model returned {type(y).__name__}, not a tensor")
+    if id(outs[0]) not in rec.data and not is_script(model):  # made out of sight (a torch.jit.script function)
+        rec, calls, y = _record(model, x, train, seed, deep=True)
+        outs = flat(y)
     out_t = outs[0]
     bad = nonfinite_reason(out_t, tuple(x.shape))
     if bad:
@@ -177,20 +184,21 @@ def build_trace(model: nn.Module, input_size: tuple[int, ...], *, train: bool = 
     details: list[Detail] = []
     n_conv = n_fc = 0
     for u in units:
-        kind, attrs, det = describe(u, measure, x.dtype, pnames)
-        name = ""
-        params = 0
         parts: tuple[str, ...] = tuple(m.path for m in u.members) if u.members else ()
-        if kind == "conv":
-            n_conv += 1
-            name = f"conv{n_conv}"
-        elif kind == "linear":
-            n_fc += 1
-            name = f"fc{5 + n_fc}"
-        if name:
-            params = sum(int(t.numel()) for t in unique(det.weights + det.biases))
-        ops.append(Op(kind, name, u.path, tuple(u.in_shape or ()), shape_of(u.out), attrs, parts, params))
-        details.append(det)
+        described = describe(u, measure, x.dtype, pnames)
+        for kind, attrs, det, in_shape, out_shape in expand(*described, tuple(u.in_shape or ()), shape_of(u.out)):
+            name = ""
+            params = 0
+            if kind == "conv":
+                n_conv += 1
+                name = f"conv{n_conv}"
+            elif kind == "linear":
+                n_fc += 1
+                name = f"fc{5 + n_fc}"
+            if name:
+                params = sum(int(t.numel()) for t in unique(det.weights + det.biases))
+            ops.append(Op(cast(OpKind, kind), name, u.path, in_shape, out_shape, attrs, parts, params))
+            details.append(det)
     return Trace(ops=ops, input_shape=tuple(x.shape), output_shape=tuple(out_t.shape), details=details,
                  output=out_t, param_count=sum(int(t.numel()) for t in unique(used_params)),
                  registered_params=sum(int(p.numel()) for p in model.parameters()), training=train)

@@ -14,6 +14,7 @@ import torch
 from ..core.errors import first_line
 from .elementwise import Response, classify_elementwise
 from .footprint import signature
+from .fused import decompose, is_lrn, lrn_attrs, odd, splittable
 from .graph import Unit, is_random
 from .groups import measure_groups
 from .kinds import OpKind, PoolKind, RawKind, is_activation
@@ -23,7 +24,6 @@ from .ops import Detail
 from .pooling import PoolType, adaptive_geometry, pool_type
 from .record import Rec, dropout_info, flat, shape_of, unique
 from .signatures import bind
-from .window import describe as window_text
 
 
 @dataclass
@@ -209,7 +209,8 @@ def _activation(s: _Subject) -> OpKind:
 
 
 def _region(s: _Subject) -> OpKind:
-    """Arithmetic with no library name: an elementwise curve, a fitted §3.3 LRN, or other."""
+    """Arithmetic with no library name: an elementwise curve, a fitted §3.3 LRN, the stages of a fused block
+    split by measurement (`fused`: attrs["stages"], made ops by the build), or other."""
     s.attrs["function"] = s.unit.name
     fn = s.unit.fn
     if is_random(s.unit.recs):
@@ -230,9 +231,15 @@ def _region(s: _Subject) -> OpKind:
             fit: LrnFit | None = fit_lrn(fn, shape, s.dtype)
         except Exception:
             fit = None
-        if fit and fit["per_position"] and fit["residual"] < 1e-3 and (fit["alpha"] or 0) > 0 and fit["n"] > 1:
+        if fit and is_lrn(fit) and odd(fn, shape, s.dtype):  # a ReLU in it makes it not odd: a fused block
             s.attrs.update(_lrn_attrs(fit))
             return "lrn"
+    if not isinstance(axis, int) and splittable(shape, out_shape):  # one function of several steps, split
+        split = decompose(fn, shape, out_shape, s.dtype)
+        if not isinstance(split, str):
+            s.attrs["stages"] = split
+            return "other"
+        s.attrs["unsplit"] = split
     try:  # unnamed: what it reads and how it scales, measured
         s.attrs["signature"] = signature(fn, shape, s.dtype)
     except Exception as exc:
@@ -280,18 +287,7 @@ def _lrn(s: _Subject) -> OpKind:
 
 
 def _lrn_attrs(fit: LrnFit | str) -> dict[str, Any]:
-    if isinstance(fit, str):
-        return {"fit_error": fit}
-
-    def r(v: float | None) -> float | None:
-        return None if v is None else float(f"{v:.6g}")
-    out: dict[str, Any] = {"n": fit["n"], "k": r(fit["k"]), "alpha": r(fit["alpha"]), "beta": r(fit["beta"]),
-           "window": fit["window"], "local": fit["local"], "channels": fit["channels"],
-           "fit_residual": float(f"{fit['residual']:.3g}")}
-    if fit.get("irregular"):  # channels whose measured sources are not the window's
-        out["irregular"] = fit["irregular"]
-        out["window_text"] = window_text(fit["irregular"], fit["n"])
-    return out
+    return {"fit_error": fit} if isinstance(fit, str) else lrn_attrs(fit)
 
 
 # ------------------------------------------------------------------ pools and the rest ---------

@@ -269,6 +269,8 @@ def _cut(run: list[Unit]) -> list[list[Unit]]:
     for j in range(len(run) - 1):
         if run[j].kind != "math" or not run[j].out_ids:
             continue
+        if isinstance(run[start].inp, torch.Tensor) and len(shape_of(run[j].out)) != run[start].inp.dim():
+            continue  # an intermediate of another rank (the windows of a pool by unfold): not a step's output
         if _rescale(run[j + 1]) and is_random([r for u in run[start:j + 1] for r in u.recs]):
             continue  # an inverted dropout's 1 / (1 - p) belongs to its mask
         made = {t for u in run[start:j + 1] for t in u.out_ids}

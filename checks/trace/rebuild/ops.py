@@ -195,11 +195,11 @@ def _linear(op: Any, det: Any) -> Callable[[Any], Any]:
     return lambda x: F.linear(x, mat, b)
 
 
-def _activation(op: Any) -> Callable[[Any], Any]:
+def activation_function(kind: str, a: dict[str, Any]) -> Callable[[Any], Any]:
+    """The function of a measured activation (relu, tanh, leaky_relu with its slope, a scale, ...)."""
     import torch
     import torch.nn.functional as F
 
-    a, kind = op.attrs, op.kind
     named: dict[str, Callable[[Any], Any]] = {
         "relu": F.relu, "relu6": F.relu6, "hardtanh": F.hardtanh, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
         "silu": F.silu, "mish": F.mish, "softplus": F.softplus, "selu": F.selu, "celu": F.celu,
@@ -215,7 +215,7 @@ def _activation(op: Any) -> Callable[[Any], Any]:
     return named[kind]
 
 
-def _lrn_one(fit: dict[str, Any]) -> Callable[[Any], Any]:
+def lrn_function(fit: dict[str, Any]) -> Callable[[Any], Any]:
     """b = a / (k + alpha * sum_{window} a^2)^beta, alpha on the plain sum (the paper's §3.3 form)."""
     import torch
 
@@ -260,11 +260,11 @@ def _lrn(op: Any, det: Any) -> Callable[[Any], Any]:
     towers = op.attrs.get("towers")
     axis = op.attrs.get("channel_axis")
     if isinstance(axis, int):  # measured on a channels-last tensor: its channels moved to axis 1 and back
-        one = _lrn_one(op.attrs)
+        one = lrn_function(op.attrs)
         return lambda x: one(x.movedim(axis, 1)).movedim(1, axis)
     if not towers:
-        return _lrn_one(op.attrs)
-    fns = [_lrn_one(t) for t in towers]
+        return lrn_function(op.attrs)
+    fns = [lrn_function(t) for t in towers]
     return _per_member(det, fns)
 
 
@@ -295,8 +295,11 @@ def _pool(op: Any, det: Any) -> Callable[[Any], Any]:
     k, s, p, cm = _tup(a["kernel_size"]), _tup(a["stride"]), _tup(a.get("padding", 0)), bool(a.get("ceil_mode"))
     if op.kind == "maxpool":
         return lambda x: F.max_pool2d(x, k, s, p, ceil_mode=cm)
-    r = det.recs[0]
-    cip = bool(bind(r.name, r.args, r.kwargs).get("count_include_pad", True))
+    if "count_include_pad" in a:  # measured (a pooling split from a fused region)
+        cip = bool(a["count_include_pad"])
+    else:
+        r = det.recs[0]
+        cip = bool(bind(r.name, r.args, r.kwargs).get("count_include_pad", True))
     return lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=cm, count_include_pad=cip)
 
 
@@ -326,7 +329,7 @@ def rebuild_op(op: Any, det: Any) -> tuple[Callable[[Any], Any], bool]:
             raise Unexplained("the dropout changes its input in eval mode")
         return (lambda x: x), False
     if op.kind in (ACTIVATIONS | {"identity", "scale"}) - {"elementwise"}:
-        return _activation(op), False
+        return activation_function(op.kind, op.attrs), False
     if op.kind in _OBSERVED:
         return _replayed(det), False
     if op.kind in _OPAQUE:
