@@ -24,7 +24,7 @@ from typing import Any
 from ..core.findings import Observation
 from ..core.numbers import FLOAT32_FLOOR, magnitude, quantise, sig
 from ..spec.load import Item
-from . import draws, lighting, pca_forms, probe
+from . import brightness, builds, draws, lighting, pca_forms, probe
 from .context import Context
 from .imaging import declared_steps, one_thread, recipe_transform
 
@@ -143,7 +143,8 @@ def mean_subtraction(ctx: Context, item: Item) -> Observation:
 @one_thread
 def pca_lighting(ctx: Context, item: Item) -> Observation:
     """Per-presentation RGB offsets shared by all pixels and colours: present, the alpha draw's scope
-    (per image, batch or epoch), alpha std in eigenvalue units (`lighting`)."""
+    (per image, batch, epoch or run), alpha std in eigenvalue units (`lighting`); a brightness or contrast
+    change is not PCA lighting (`brightness`)."""
     import torch
 
     tf = recipe_transform(ctx, "train_transform")
@@ -154,17 +155,15 @@ def pca_lighting(ctx: Context, item: Item) -> Observation:
     colour = {"a": col["a"], "fixed": torch.nan_to_num(fixed)}
     got = ctx.cached("data.lighting", lambda: lighting.measure(draws.sweep(ctx), colour, draws.size(ctx)))
     size = draws.size(ctx)
-    read = lighting.summarise(got)
-    scope, hook, note = "per_image", "", ""
-    if not read["varies"]:
-        epochs, hook, note = lighting.per_epoch(tf, colour, COLOUR_SEED, size)
-        if epochs and lighting.summarise(epochs)["present"]:
-            read, scope = lighting.summarise(epochs), "per_epoch"
+    read, scope, hook, note, used = _scope(tf, colour, size, got)
+    other = brightness.not_lighting(read, used, col["a"], lighting.PALETTE) if read["present"] else None
+    if other is not None:  # an offset per image, but a brightness or contrast change
+        read = {**read, "present": False, "why": other}
     if not read["present"]:
-        fancy = pca_forms.colour_map(tf, colour, COLOUR_SEED, size)
+        fancy = pca_forms.colour_map(tf, colour, COLOUR_SEED, size) if other is None else None
         if fancy is not None:
             return _colour_map(fancy, decl)
-        why = read["why"] + (f"; {hook} between draws changes nothing either" if hook else "") + note
+        why = read["why"] + (f"; {hook} between draws changes nothing either" if hook and other is None else "") + note
         return Observation({"present": False, "scope": "none", "alpha_std": 0.0},
                            f"{decl}{len(got)} seeded draws of an {len(lighting.PALETTE)}-colour block image: {why}")
     if scope == "per_image" and lighting.batch_shared(tf, colour, COLOUR_SEED) is True:
@@ -199,7 +198,10 @@ def pca_lighting(ctx: Context, item: Item) -> Observation:
                          "a probability), not to every image; alpha std is read on the draws it changed")
     where = {"per_image": "redrawn for every image (it changes from call to call)",
              "per_batch": "drawn once per call and shared by every image of a batch tensor",
-             "per_epoch": f"fixed across calls and redrawn only by {hook}: shared by every image of an epoch"}
+             "per_epoch": f"fixed across calls and redrawn only by {hook}: shared by every image of an epoch",
+             "per_run": f"fixed across calls and drawn once per run, when {hook} is built (each of "
+                        f"{builds.BUILDS} builds under its own seed got its own offset): shared by every image of "
+                        "a run"}
     top = eigvec[:, 0].tolist()
     evidence = (f"{decl}{len(read['deltas'])} draws of an {len(lighting.PALETTE)}-colour block image (each output "
                 f"pixel's source colour known from a coordinate image under the same seed): an RGB offset of mean "
@@ -211,6 +213,23 @@ def pca_lighting(ctx: Context, item: Item) -> Observation:
     if different:
         evidence += "; present, but not as the paper's: " + "; ".join(different)
     return Observation(value, evidence)
+
+
+def _scope(tf: Any, colour: dict[str, Any], size: tuple[int, int],
+           got: list[dict[str, Any]]) -> tuple[dict[str, Any], str, str, str, list[dict[str, Any]]]:
+    """(the reading, the alpha draw's scope, the epoch hook or the steps rebuilt, a note, the draws read): per
+    image when the offset moves from call to call; else per epoch when an epoch hook moves it, per run when a
+    new build of the transform does."""
+    read = lighting.summarise(got)
+    if read["varies"]:
+        return read, "per_image", "", "", got
+    epochs, hook, note = lighting.per_epoch(tf, colour, COLOUR_SEED, size)
+    if epochs and lighting.summarise(epochs)["present"]:
+        return lighting.summarise(epochs), "per_epoch", hook, note, epochs
+    runs, built = builds.per_run(tf, colour, COLOUR_SEED, size)  # fixed across calls: drawn when it is built?
+    if runs and lighting.summarise(runs)["present"]:
+        return lighting.summarise(runs), "per_run", built, note, runs
+    return read, "per_image", hook, note, got
 
 
 def _colour_map(fancy: dict[str, Any], decl: str) -> Observation:

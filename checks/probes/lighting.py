@@ -13,7 +13,9 @@ The offset's basis is the training set's when a constant-colour image (no colour
 own) gets the same offset under the same seed; it is the image's own (albumentations' FancyPCA)
 when only the multi-colour image gets one. The scope of the alpha draw: per image when the offset
 changes from call to call; per batch when a batch tensor's images share one offset; per epoch when
-it stays fixed across calls and changes only when a method with "epoch" in its name is called.
+it stays fixed across calls and changes only when a method with "epoch" in its name is called; per
+run when it changes only when the transform is built again (`builds`). An offset that is a brightness
+or contrast change is told apart in `brightness`.
 """
 from __future__ import annotations
 

@@ -486,3 +486,66 @@ class BlockModuleNet(nn.Module):
         f = self.features
         x = self.block2(f[4](self.block1(f[0](x))))
         return self.classifier(torch.flatten(f[8:](x), 1))
+
+
+# ------------------------------------------------------------------ PCA noise drawn once per run -------
+
+class RunPCANoise:
+    """AlexNet PCA noise whose alpha is drawn once, in the constructor, and never again: every image of a run
+    gets the same colour shift (a common slip: the draw belongs in __call__)."""
+
+    def __init__(self, alphastd=0.1, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC):
+        self.alphastd, self.eigval, self.eigvec = alphastd, eigval, eigvec
+        self.alpha = torch.randn(3) * alphastd
+
+    def __call__(self, img):
+        return img + (self.eigvec @ (self.alpha * self.eigval)).view(3, 1, 1)
+
+
+class NumpyRunLighting:
+    """The same slip with numpy: `self.rgb` computed once in __init__ from np.random.normal, added in a T.Lambda."""
+
+    def __init__(self, std=0.1):
+        import numpy as np
+
+        self.std = std
+        alpha = np.random.normal(0, std, 3)
+        self.rgb = torch.from_numpy((IMAGENET_EIGVEC.numpy() * alpha * IMAGENET_EIGVAL.numpy()).sum(1)).float()
+
+    def __call__(self, t):
+        return t + self.rgb.view(3, 1, 1)
+
+
+# ------------------------------------------------------------------ brightness and contrast --------------
+
+class RandomBrightness:
+    """A hand-written brightness jitter on the tensor: one uniform number in [-b, b] added to every channel."""
+
+    def __init__(self, b=0.2):
+        self.b = b
+
+    def __call__(self, t):
+        return t + (torch.rand(1) * 2 - 1) * self.b
+
+
+class RandomBrightnessContrast:
+    """albumentations' RandomBrightnessContrast re-implemented on the tensor (brightness_by_max): x * alpha + beta,
+    alpha in 1 +- contrast, beta in +- brightness, applied with probability p."""
+
+    def __init__(self, brightness=0.2, contrast=0.2, p=0.5):
+        self.brightness, self.contrast, self.p = brightness, contrast, p
+
+    def __call__(self, t):
+        if torch.rand(1) >= self.p:
+            return t
+        alpha = 1 + (torch.rand(1) * 2 - 1) * self.contrast
+        beta = (torch.rand(1) * 2 - 1) * self.brightness
+        return (t * alpha + beta).clamp(0, 1)
+
+
+def albumentations_brightness(p=0.5, **kw):
+    """albumentations' own pipeline with A.RandomBrightnessContrast (its defaults: 0.2 and 0.2, p=0.5)."""
+    import albumentations as A
+
+    return A.Compose([A.SmallestMaxSize(256), A.RandomCrop(224, 224), A.HorizontalFlip(),
+                      A.RandomBrightnessContrast(p=p, **kw), A.Normalize()])

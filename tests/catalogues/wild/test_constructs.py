@@ -3,8 +3,9 @@
 Model forms: a faithful entry must audit with no deviation and no variant among the model groups and be
 explained (the rebuild from the measurements reproduces the model); a defective one must deviate on exactly
 its ids (and show exactly its variants), exactly its `caused` ids naming a cause; nothing may error.
-Data forms (PCA lighting present but different): data.pca_lighting must read as the entry says, and its
-evidence must say how it differs. Every entry here failed before the change that added it.
+Data forms (PCA lighting present but different, drawn once per epoch or per run): data.pca_lighting must read as
+the entry says, and its evidence must say how it differs; brightness and contrast jitter must read as no PCA
+lighting, the evidence saying why. Every entry here failed before the change that added it.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch.nn as nn
 from torchvision import transforms as T
 
 import tests.catalogues.wild.constructs as c
+import tests.catalogues.wild.fused as fz
 from alexnet_audit.audit.verify import verify
 from alexnet_audit.core.findings import Status
 from alexnet_audit.target.record import from_object
@@ -71,7 +73,29 @@ FORMS: list[Form] = [
        lambda: c.ReflectionPadNet(nn.ReplicationPad2d)),
     _f("functional_replicate_pad", "F.pad(x, ..., mode='replicate') in forward before each unpadded conv",
        c.FunctionalPadNet),
+    _f("fused_block_modules", "one module per block: clamp, cumulative-sum LRN and an unfold/amax max-pool in its "
+       "forward (block 5: clamp and pool)", fz.fused_modules),
+    _f("fused_relu_lrn_module", "clamp and the LRN in one module's forward, then nn.MaxPool2d",
+       fz.relu_lrn_modules),
+    _f("fused_block_objects", "the fused blocks as plain objects called inline (pool by unfold/amax)",
+       fz.fused_objects),
+    _f("scripted_block_function", "blocks 1-2 one torch.jit.script function (ReLU, LRN, max-pool below Python)",
+       fz.ScriptedBlocksNet),
     # ------------------------------------------------------------ defective: exactly these ids ------
+    _f("fused_block_pool2", "the fused block modules pooling 2x2 (same map sizes as 3x3)",
+       lambda: fz.fused_modules(pool=2), deviates={"pool.kernel_size"}),
+    _f("fused_block_lrn_k1", "the fused block modules with the LRN's k = 1", lambda: fz.fused_modules(k=1.0),
+       deviates={"lrn.k"}),
+    _f("fused_block_avg_pool", "the fused block modules pooling by the windows' mean",
+       lambda: fz.fused_modules(kind="avg"), deviates={"pool.type"}),
+    _f("fused_block_no_relu", "the fused blocks 1-2 without their clamp (LRN and pool only)",
+       lambda: fz.fused_modules(order="lp"), deviates={"arch.relu_placement"}),
+    _f("fused_block_pool_before_lrn", "the fused blocks 1-2 pooling before the LRN",
+       lambda: fz.fused_modules(order="rpl"), deviates={"lrn.placement"}),
+    _f("fused_relu_lrn_k1", "clamp and an LRN with k = 1 in one module", lambda: fz.relu_lrn_modules(k=1.0),
+       deviates={"lrn.k"}),
+    _f("fused_block_objects_pool2", "the inline fused blocks 1-2 pooling 2x2", lambda: fz.fused_objects(pool=2),
+       deviates={"pool.kernel_size"}),
     _f("conv_head_fc7_2048", "the convolutional head with a 2048-wide fc7", lambda: c.ConvHeadNet(fc=(4096, 2048)),
        deviates={"arch.fc7.out_features"}, caused={*_COUNTS, "arch.neurons"}),
     _f("conv_head_no_relu_fc7", "the convolutional head without fc7's ReLU", lambda: c.ConvHeadNet(fc7_relu=False),
@@ -127,11 +151,34 @@ DATA: list[DataForm] = [
              ("setting EpochAttributeNoise.epoch = epoch",)),
     DataForm("lambda_epoch_noise", "PCA noise with a new_epoch() hook, inside a T.Lambda", c.lambda_epoch_noise,
              {"present": True, "scope": "per_epoch", "alpha_std": 0.1}, ("calling EpochPCANoise.new_epoch()",)),
+    DataForm("run_pca_noise", "PCA noise whose alpha is drawn once, in __init__ (torch), never redrawn",
+             lambda: c.train_transform(c.RunPCANoise()),
+             {"present": True, "scope": "per_run", "alpha_std": 0.1},
+             ("drawn once per run, when RunPCANoise is built", "got its own offset")),
+    DataForm("numpy_run_lighting", "the RGB shift computed once in __init__ from np.random.normal, in a T.Lambda",
+             lambda: c.train_transform(T.Lambda(c.NumpyRunLighting())),
+             {"present": True, "scope": "per_run", "alpha_std": 0.1}, ("drawn once per run",)),
+]
+
+# Brightness and contrast jitter: an offset per image, but not PCA lighting (data.pca_lighting reads absent).
+BRIGHTNESS: list[DataForm] = [
+    DataForm("albumentations_brightness_contrast", "albumentations' own A.RandomBrightnessContrast() (0.2, 0.2, p=0.5)",
+             c.albumentations_brightness, {"present": False, "scope": "none", "alpha_std": 0.0},
+             ("grows with the colour", "contrast (multiplicative) change")),
+    DataForm("albumentations_brightness_only", "A.RandomBrightnessContrast(contrast_limit=0, p=1): brightness alone",
+             lambda: c.albumentations_brightness(p=1.0, contrast_limit=0.0),
+             {"present": False, "scope": "none", "alpha_std": 0.0}, ("one random brightness equal on every channel",)),
+    DataForm("tensor_random_brightness", "a hand-written `t + U(-0.2, 0.2)` on the tensor",
+             lambda: c.train_transform(c.RandomBrightness()),
+             {"present": False, "scope": "none", "alpha_std": 0.0}, ("every offset lies on one line, the grey axis",)),
+    DataForm("tensor_brightness_contrast", "RandomBrightnessContrast re-implemented on the tensor (x * alpha + beta)",
+             lambda: c.train_transform(c.RandomBrightnessContrast()),
+             {"present": False, "scope": "none", "alpha_std": 0.0}, ("grows with the colour",)),
 ]
 
 
 def test_catalogue_is_well_formed(spec):
-    names = [x.name for x in FORMS] + [x.name for x in DATA]
+    names = [x.name for x in FORMS] + [x.name for x in DATA] + [x.name for x in BRIGHTNESS]
     assert len(names) == len(set(names)) and len(names) >= 20
     assert sum(not x.deviates for x in FORMS) >= 10 and sum(bool(x.deviates) for x in FORMS) >= 8
     for x in FORMS:
@@ -174,5 +221,14 @@ def test_pca_lighting_present_but_different(form):
     if "probability" in want:
         assert got.pop("probability") == pytest.approx(want.pop("probability"), abs=0.15), f.evidence
     assert got == want, f.evidence
+    for phrase in form.says:
+        assert phrase in f.evidence, (phrase, f.evidence)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", BRIGHTNESS, ids=[x.name for x in BRIGHTNESS])
+def test_brightness_and_contrast_are_not_pca_lighting(form):
+    f = audit({"model": tiny_model, "train_transform": form.build()}, ["data.pca_lighting"])["data.pca_lighting"]
+    assert f.status is Status.DEVIATION and dict(f.observed) == form.observed, (f.observed, f.evidence)
     for phrase in form.says:
         assert phrase in f.evidence, (phrase, f.evidence)
