@@ -131,7 +131,9 @@ def judge(item: Item, observation: Observation, context: dict[str, Any] | None =
             )
     detail = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
     msg = f"{item.id} must be {show_value(expected)} (got {show_value(observation.value)})."
-    if isinstance(expected, dict | list) and diffs:
+    if expected is _MISSING:  # "$num_classes" and the target gives no count, as nested values say it
+        msg = f"{item.id} differs from the paper: the target declares no value for {item.expected} to compare with."
+    elif isinstance(expected, dict | list) and diffs:
         msg = f"{item.id} differs from the paper: {detail}."
     return Finding(status=Status.DEVIATION, message=msg, **base)
 

@@ -37,11 +37,10 @@ def test_num_classes_without_a_declared_count_is_a_deviation_that_says_so() -> N
     assert listed.message == "x.y differs from the paper: [0]: the target declares no value to compare with."
 
 
-@pytest.mark.xfail(strict=True, reason="judge() formats the unresolved sentinel: 'x.y must be <object object at 0x..> "
-                                       "(got 1000).' (checks/judge/verdict.py, the scalar deviation message)")
 def test_a_scalar_num_classes_without_a_count_says_the_target_declares_none() -> None:
     f = judge(_item("$num_classes"), Observation(1000), {})
-    assert "object at 0x" not in f.message and "declares no value" in f.message
+    assert f.status is Status.DEVIATION and "object at 0x" not in f.message
+    assert f.message == "x.y differs from the paper: the target declares no value for $num_classes to compare with."
 
 
 # ------------------------------------------------------------------------------- tolerances ---
