@@ -6,8 +6,12 @@ requests on stdin (one JSON line each: the worker's arguments, its scratch direc
 and environment). For each it forks a child that becomes its own session (so its process group can
 be measured and killed), moves into the scratch directory, points fds 0/1/2 at /dev/null and the
 output files, and runs `worker.main`; the zygote reports the child's pid and, once it has reaped
-it, its exit status (one JSON line each on stdout). No torch operation runs in the zygote before a
-fork, so no thread pool is copied into a child. The target's code only ever runs in a child.
+it, its exit status (one JSON line each on stdout). No torch kernel runs in the zygote before a fork
+(one allocation, to fix the allocator's settings), so no thread pool is copied into a child. The
+target's code only ever runs in a child. When stdin closes (the parent closed it, died, or the pipe
+broke) every child still running is killed before the zygote ends: no audit outlives its supervisor.
+The zygote freezes what it imported out of the garbage collector's reach (`gc.freeze`), so a child's
+collections do not copy the shared pages, and asks torch for huge pages for large tensors (`_THP`).
 """
 from __future__ import annotations
 
@@ -21,9 +25,17 @@ from pathlib import Path
 from typing import IO, Any
 
 _TOP = (__package__ or "alexnet_audit").rpartition(".")[0]
-_PRELOAD = ("torch", "torchvision", "alexnet_ref")
+# everything a worker imports (measured: the modules a forked worker added to sys.modules), so that no
+# child imports anything of ours or theirs again
+_PRELOAD = ("torch", "torchvision", "alexnet_ref", "yaml", "faulthandler", "torch.utils.flop_counter",
+            "torch.utils.module_tracker")
 _OWN = ("isolate.worker", "audit.pipeline", "target.resolve", "audit.verify", "trace", "report", "probes.layers",
-        "probes")
+        "probes", "isolate.codec", "isolate.offline", "isolate.attempts", "spec.load", "spec.waivers")
+# torch's CPU allocator backs each allocation of 2 MiB or more with transparent huge pages (where the
+# kernel allows them, `madvise` mode): an audit builds the full-size net three times and faults in about
+# 1.5 GB, and 2 MiB pages cut its page faults from ~370k to ~60k. torch reads the variable once, at its
+# first allocation, which happens here in the zygote; a child's environment is the request's own again.
+_THP = "THP_MEM_ALLOC_ENABLE"
 
 
 # ------------------------------------------------------------------------------- the zygote ---
@@ -60,13 +72,35 @@ def _child(req: dict[str, Any]) -> None:
             os._exit(code)
 
 
+def _kill(pid: int) -> None:
+    """SIGKILL a forked worker's process group (its own session), and the worker itself in case it has
+    not yet called setsid."""
+    import signal
+
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def serve(inp: IO[str], out: IO[str]) -> None:
-    """Fork a worker per request line until stdin closes; report pids and exit statuses."""
+    """Fork a worker per request line until stdin closes; report pids and exit statuses.
+
+    When stdin closes, whatever still runs is killed, then reaped: the parent closes it only once its
+    audits are done (`Zygote.close`), so a worker still running then has lost the one that waits for it
+    (the parent died, or the pipe broke), and must not run on unsupervised, without limits."""
     children: dict[int, Any] = {}
+    replies = [True]  # False once the parent stops reading: it is gone
 
     def say(msg: dict[str, Any]) -> None:
-        out.write(json.dumps(msg) + "\n")
-        out.flush()
+        if not replies[0]:
+            return
+        try:
+            out.write(json.dumps(msg) + "\n")
+            out.flush()
+        except (OSError, ValueError):  # a broken pipe: the parent is gone, as when stdin closes
+            replies[0] = False
 
     def reap() -> None:
         while children:
@@ -94,14 +128,20 @@ def serve(inp: IO[str], out: IO[str]) -> None:
                     _child(req)
                 children[pid] = req["id"]
                 say({"id": req["id"], "pid": pid})
+        if (not open_ or not replies[0]) and children:
+            open_ = False
+            for pid in list(children):
+                _kill(pid)
         reap()
         if not open_ and children:
             select.select([], [], [], 0.05)
 
 
 def main() -> int:
+    import gc
     import importlib
 
+    os.environ.setdefault(_THP, "1")
     for mod in _PRELOAD:
         importlib.import_module(mod)
     for mod in _OWN:
@@ -109,6 +149,11 @@ def main() -> int:
     from ..probes import all_probes
 
     all_probes()  # every probe module, imported once here instead of in each worker
+    import torch
+
+    torch.empty(1)  # the allocator's first call: it reads _THP now (an allocation, no kernel, no thread pool)
+    gc.collect()
+    gc.freeze()  # what is imported stays out of the children's collections: their pages stay shared
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
     serve(sys.stdin, sys.stdout)
