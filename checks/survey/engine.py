@@ -14,6 +14,7 @@ Ctrl-C (KeyboardInterrupt in the consuming loop) cancels what is queued and kill
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -72,11 +73,14 @@ class Engine:
             sandbox.STOP.clear()
             os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # the same in the worker processes
             # the retry is ours (RETRIES); a worker holds only the task it runs, so a lost worker loses one
+            # and a worker's statistical profiler (a stack sample every 10 ms) costs CPU the audits need
             with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                                  "distributed.scheduler.worker-saturation": 1.0}):
+                                  "distributed.scheduler.worker-saturation": 1.0,
+                                  "distributed.worker.profile.enabled": False}):
                 if self.processes:  # -j N worker processes, one audit at a time each
-                    self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                                memory_limit=0, dashboard_address=":0")
+                    with kept_environ():
+                        self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                                    memory_limit=0, dashboard_address=":0")
                 else:  # one worker in this process, -j N threads sharing one zygote
                     self.cluster = LocalCluster(n_workers=1, threads_per_worker=self.jobs, processes=False,
                                                 memory_limit=0, dashboard_address=":0")
@@ -181,6 +185,23 @@ class Engine:
         outcome = warm.with_spec(outcome, req)
         lost = not outcome.ok and outcome.cause.startswith("stopped")  # interrupted: not the target's doing
         return Done(index, outcome, attempt, lost=lost)
+
+
+@contextlib.contextmanager
+def kept_environ() -> Iterator[None]:
+    """Undo what starting Dask's nannies writes into this process's environment.
+
+    A nanny sets `distributed.nanny.pre-spawn-environ` (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1,
+    MALLOC_TRIM_THRESHOLD_ ...) in *our* os.environ before it spawns its worker. The audits' environment
+    is computed from ours afterwards (`client.worker_env`: cpu_count // jobs threads), so without this a
+    survey at -j 1 would audit with one thread where `audit` uses every core."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in [n for n in os.environ if n not in before]:
+            del os.environ[name]
+        os.environ.update(before)
 
 
 def scheduler_address(given: str | None) -> str | None:
