@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="gate threshold for the exit code (default: never; errors always fail)")
     s.add_argument("--require-explained", action="store_true",
                    help="a target whose measurements do not rebuild the model fails (exit 1)")
+    s.add_argument("--no-stub", action="store_true",
+                   help="do not replace modules that are not installed with empty stubs (a missing import is an "
+                        "error); like --sandbox and --pass-env it travels with each task to every worker")
     return s
 
 

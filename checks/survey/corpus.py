@@ -142,13 +142,17 @@ def content_hash(entry: Entry) -> str:
     return digest.hexdigest()
 
 
-def key(req: Request, entry: Entry) -> str:
-    """The content key of one target's reports: a rerun with the same key skips it."""
+def key(req: Request, entry: Entry, settings: Iterable[tuple[str, str]] = ()) -> str:
+    """The content key of one target's reports: a rerun with the same key skips it. `settings` (the
+    sandbox settings, `warm.SETTINGS`) count where any is set: --no-stub or --sandbox off audits differently."""
     from .. import __version__
 
     what = {"tool": __version__, "spec": req.spec.sha256, "ref": req.ref, "name": req.name, "stem": req.file_stem,
             "fail_on": req.fail_on, "strict": req.strict, "require_explained": req.require_explained,
             "waivers": sorted((req.waivers or {}).keys()), "content": content_hash(entry)}
+    given = {name: value for name, value in settings if value}
+    if given:
+        what["settings"] = given
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
 
 

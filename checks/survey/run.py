@@ -56,7 +56,9 @@ def plan(targets: Sequence[str], out: Path, *, spec_path: Path | None, timeout: 
     requests = [client.Request(ref=e.ref, name=n, spec=spec, spec_path=spec_file, fail_on=fail_on,
                                require_explained=require_explained, timeout=timeout, base=e.base, stem=s)
                 for e, n, s in zip(entries, names, stems, strict=True)]
-    keys = [corpus.key(r, e) for r, e in zip(requests, entries, strict=True)]
+    from .warm import settings_here
+
+    keys = [corpus.key(r, e, settings_here()) for r, e in zip(requests, entries, strict=True)]
     p = Plan(entries, requests, keys)
     p.todo = [i for i, (r, k) in enumerate(zip(requests, keys, strict=True))
               if force or not corpus.finished(out, r.file_stem, k, FORMATS)]
@@ -64,15 +66,17 @@ def plan(targets: Sequence[str], out: Path, *, spec_path: Path | None, timeout: 
 
 
 def _setup(engine: Any, requests: Sequence[client.Request], warm: bool) -> Any:
-    from .warm import Setup
+    from .warm import Setup, settings_here
 
     jobs = engine.per_host()
     keep = corpus.collapse(k for req in requests for k in client.keep_paths(req))
+    settings = settings_here()  # --sandbox, --pass-env, --no-stub: inside every task, for every worker
     if engine.local:  # this machine's environment and limit, as `audit` and `compare` give them
         env = client.worker_env(jobs)
-        return Setup(jobs=jobs, env=tuple(sorted(env.items())), limit=client.memory_limit(jobs), keep=keep, warm=warm)
+        return Setup(jobs=jobs, env=tuple(sorted(env.items())), limit=client.memory_limit(jobs), keep=keep, warm=warm,
+                     settings=settings)
     limit = client.memory_limit(jobs) if os.environ.get("ALEXNET_AUDIT_MEMORY_LIMIT", "").strip() else None
-    return Setup(jobs=jobs, env=None, limit=limit, keep=keep, warm=warm)
+    return Setup(jobs=jobs, env=None, limit=limit, keep=keep, warm=warm, settings=settings)
 
 
 @dataclass

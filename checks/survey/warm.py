@@ -13,6 +13,7 @@ killed (out of memory, node lost, Ctrl-C) leaves no audit running behind it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,9 +40,62 @@ class Setup:
     limit: int | None = None  # bytes of resident memory per audit; None: the worker machine's default
     keep: tuple[str, ...] = ()  # what the sandbox keeps readable in a hidden home (every target's folder)
     warm: bool = True  # fork each audit from the zygote (False: a fresh interpreter per audit)
+    settings: tuple[tuple[str, str], ...] = ()  # the run's sandbox settings (`SETTINGS`); (): the worker's own
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps([self.jobs, self.env, self.limit, self.keep, self.warm]).encode()).hexdigest()
+        return hashlib.sha256(json.dumps([self.jobs, self.env, self.limit, self.keep, self.warm,
+                                          self.settings]).encode()).hexdigest()
+
+
+# --sandbox, --pass-env and --no-stub, as the command line leaves them in the survey's environment. They
+# travel inside every task (`Setup.settings`), so a worker on another machine, started without them,
+# audits as `audit` would with the same flags; `applied` holds them in the worker process while it runs.
+SETTINGS = ("ALEXNET_AUDIT_SANDBOX", "ALEXNET_AUDIT_PASS_ENV", "ALEXNET_AUDIT_NO_STUB")
+
+
+def settings_here() -> tuple[tuple[str, str], ...]:
+    """This process's sandbox settings, to carry to the workers ("": not set)."""
+    return tuple((name, os.environ.get(name, "")) for name in SETTINGS)
+
+
+_SETTLED = threading.Condition()
+_APPLIED: list[Any] = [None, 0, {}]  # the settings in force here, the tasks running under them, the values before
+
+
+@contextlib.contextmanager
+def applied(settings: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    """Run a task under `settings` in this worker process's environment, which the isolation reads
+    (`jail.requested`, `jail.prepare_env`) and the audit's worker inherits (`ALEXNET_AUDIT_NO_STUB`).
+    Tasks of runs with other settings wait until the running ones are done; once none runs, the
+    worker's own values come back. () changes nothing (an in-process worker: `compare`)."""
+    if not settings:
+        yield
+        return
+    with _SETTLED:
+        while _APPLIED[1] and _APPLIED[0] != settings:
+            _SETTLED.wait()
+        if not _APPLIED[1]:
+            _APPLIED[2] = {name: os.environ.get(name) for name, _ in settings}
+            _set_environ(dict(settings))
+            _APPLIED[0] = settings
+        _APPLIED[1] += 1
+    try:
+        yield
+    finally:
+        with _SETTLED:
+            _APPLIED[1] -= 1
+            if not _APPLIED[1]:
+                _set_environ({name: value or "" for name, value in _APPLIED[2].items()})
+                _APPLIED[0] = None
+            _SETTLED.notify_all()
+
+
+def _set_environ(values: dict[str, str]) -> None:
+    for name, value in values.items():
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
 
 
 # ------------------------------------------------------------------------- dying with us ---
@@ -154,11 +208,13 @@ atexit.register(close_all)
 def audit_task(req: Request, setup: Setup) -> Outcome:
     """One target's audit on this worker: `client.run`, forked from the warm zygote. The Outcome goes
     back without its spec (the caller has it)."""
-    from ..isolate import client
+    from ..isolate import client, jail
 
-    warm = pool(setup)
-    outcome = client.run(req, jobs=setup.jobs, env=warm.env, limit=warm.limit, forker=warm.forker,
-                         scratch_root=warm.root)
+    with applied(setup.settings):
+        jail.require()  # --sandbox required: this worker's machine must have the sandbox too
+        warm = pool(setup)
+        outcome = client.run(req, jobs=setup.jobs, env=warm.env, limit=warm.limit, forker=warm.forker,
+                             scratch_root=warm.root)
     outcome.spec = None
     return outcome
 
