@@ -65,6 +65,8 @@ def _role(proc: psutil.Process, root: int) -> str:
     if proc.pid == root:
         return "command"
     cmd = proc.cmdline()
+    if not cmd:
+        return ""  # a zombie (an audit its zygote has not reaped yet): its CPU counts once reaped
     if _is_zygote(cmd):  # an audit is forked from its zygote: the same command line, the zygote its parent
         parent = proc.parent()
         return "audits" if parent is not None and _is_zygote(parent.cmdline()) else "zygotes"
@@ -110,6 +112,8 @@ def _sample(ps: psutil.Process, s: Sample) -> None:
                 t = proc.cpu_times()
                 role = _role(proc, ps.pid)  # every time: a launcher execs into the sandbox, then the zygote
         except psutil.Error:
+            continue
+        if not role:
             continue
         tree += rss
         if proc.pid == ps.pid:
