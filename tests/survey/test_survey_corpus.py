@@ -17,11 +17,9 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -31,11 +29,11 @@ import yaml
 from alexnet_audit.cli.main import main
 from alexnet_audit.spec.load import default_spec_path, load_spec
 from benchmarks.corpus import Generated, expected_totals, write_corpus
+from tests.survey.cluster import cluster as _cluster
 
 ITEMS = ("lrn.", "pool.", "dropout.", "init.", "arch.activation", "arch.conv1.out_channels", "arch.conv2.groups",
          "arch.conv4.groups", "arch.conv5.groups", "arch.fc7.out_features", "arch.params_total",
          "arch.params_per_layer", "train.loss", "data.hflip")
-DASK = Path(sys.executable).parent / "dask"
 pytestmark = pytest.mark.slow
 
 
@@ -84,44 +82,6 @@ def test_local_cluster_totals_are_the_generators(corpus: dict[str, object], loca
     assert "40 target(s) audited against spec" in md and "; 0 could not be audited." in md
     for name in ("survey-items.png", "survey-scores.png", "survey-cooccurrence.png", "survey.csv"):
         assert (local / name).is_file()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _cluster(tmp: Path, workers: int = 2) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
-    """A `dask scheduler` and `workers` single-threaded `dask worker` processes on 127.0.0.1."""
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",  # the survey retries, once
-           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}  # a worker holds only the task it runs
-    log = open(tmp / "cluster.log", "wb")  # noqa: SIM115 - closed below
-    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--dashboard-address", ":0"], env=env, stdout=log, stderr=log, cwd=tmp)]
-    try:
-        procs += [subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-nanny",
-                                    "--memory-limit", "0", "--dashboard-address", ":0", "--name", f"w{i}"],
-                                   env=env, stdout=log, stderr=log, cwd=tmp) for i in range(workers)]
-        from distributed import Client
-
-        with Client(address, timeout=60) as c:
-            c.wait_for_workers(workers, timeout=120)
-        yield address, procs
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        log.close()
 
 
 def test_a_scheduler_and_two_workers_give_the_same_parquet(corpus: dict[str, object], local: Path) -> None:
