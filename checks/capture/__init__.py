@@ -24,6 +24,11 @@ class Captured:
     written: list[Path] = field(default_factory=list)
     failure: str = ""
 
+    @property
+    def failure_line(self) -> str:
+        """The failure as printed: `name: the script failed: ...`."""
+        return f"{self.outcome.name}: {self.failure[0].lower()}{self.failure[1:]}" if self.failure else ""
+
 
 def capture(command: list[str], *, out: Path, steps: int = DEFAULT_STEPS, timeout: float = DEFAULT_TIMEOUT,
             data: Path | None = None, spec_path: Path | None = None, fail_on: str = "minor",
@@ -32,7 +37,7 @@ def capture(command: list[str], *, out: Path, steps: int = DEFAULT_STEPS, timeou
     done = run_capture(command, out=out, steps=steps, timeout=timeout, data=data, spec_path=spec_path,
                        fail_on=fail_on, name=name)
     if done.failure:
-        print(f"{done.outcome.name}: {done.failure[0].lower()}{done.failure[1:]}")
+        print(done.failure_line)
     print(done.outcome.summary)
     for path in done.written:
         print(f"wrote {path}")

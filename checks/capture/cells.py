@@ -41,8 +41,9 @@ def _note_cells(path: Path, cells: list[Any]) -> None:
     rec.data["main_file"] = rec.rel(str(path))
     removed = [r for c in cells for r in c.removed]
     if removed:
-        shown = "; ".join(removed[:6]) + (f" and {len(removed) - 6} more" if len(removed) > 6 else "")
-        rec.note(f"{path.name}: IPython magics and shell escapes were not run: {shown}")
+        from ..target.sources import removed_note
+
+        rec.note(removed_note(path.name, removed))
     rec.save()
 
 

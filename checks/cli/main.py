@@ -182,13 +182,16 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                          timeout=args.timeout)
     out = check_out_dir(args.out, [req.file_stem], args.format)  # before the audit, not after it
     outcome = raise_usage_errors(client.run(req))
-    paths = outcome.write(out, args.format)
+    return _print_audit(outcome, outcome.write(out, args.format))
+
+
+def _print_audit(outcome: Any, written: list[Path]) -> int:
+    """What `audit` prints (with or without --train): withheld names, summary, findings, files; the exit code."""
     print_withheld(outcome.withheld)
     print(outcome.summary)
     if outcome.unexplained:
         print(outcome.unexplained)
-    paths += print_findings(outcome)
-    for path in paths:
+    for path in [*written, *print_findings(outcome)]:
         print(f"wrote {path}")
     return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
 
@@ -203,14 +206,8 @@ def _audit_with_training(args: argparse.Namespace, waivers: Any) -> int:
                                formats=args.format, name=default_name(args.target))
     outcome = raise_usage_errors(done.outcome)
     if done.failure:
-        print(f"{outcome.name}: {done.failure[0].lower()}{done.failure[1:]}")
-    print_withheld(outcome.withheld)
-    print(outcome.summary)
-    if outcome.unexplained:
-        print(outcome.unexplained)
-    for path in [*done.written, *print_findings(outcome)]:
-        print(f"wrote {path}")
-    return EXIT_OK if outcome.ok and outcome.passed else EXIT_GATE
+        print(done.failure_line)
+    return _print_audit(outcome, done.written)
 
 
 def print_findings(outcome: Any) -> list[Path]:

@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sources import SKIP_DIRS
+from .sources import walk
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _INLINE = re.compile(r"`([^`\n]+)`")
@@ -136,10 +136,7 @@ def training_scripts(root: Path) -> tuple[list[Path], bool]:
     `train*.py` files without one (a script named for training is run as a whole); and whether
     they were guarded."""
     guarded, plain = [], []
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts[:-1]):
-            continue
+    for path in walk(root)[0]:  # the folder scan's own walk: environments and hidden folders are not entered
         if _MAIN_NAMES.match(path.name):
             if _has_main_guard(path):
                 guarded.append(path)

@@ -20,7 +20,7 @@ from pathlib import Path
 from .definitions import Failure, markers, run_statements, select
 from .evidence import init_uses
 from .scan import find_candidates
-from .sources import Cell, Unit, read_notebook, rel_path
+from .sources import Cell, Unit, read_notebook, rel_path, removed_note
 
 
 @dataclass
@@ -140,8 +140,7 @@ def plan_notes(path: Path, root: Path, steps: Plan) -> list[str]:
     if steps.skipped:
         out.append(f"{rel}: skipped " + "; ".join(f"cell {c} ({why})" for c, why in steps.skipped) + ".")
     if steps.removed:
-        out.append(f"{rel}: IPython magics and shell escapes not run: {'; '.join(steps.removed[:8])}"
-                   + (f" and {len(steps.removed) - 8} more" if len(steps.removed) > 8 else "") + ".")
+        out.append(removed_note(rel, steps.removed))
     if steps.later:
         which = f"cell {steps.later[0]}" if len(steps.later) == 1 else f"cells {steps.later[0]}-{steps.later[-1]}"
         out.append(f"{rel}: {len(steps.later)} code cell(s) after the model's definition were not run ({which}).")

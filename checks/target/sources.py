@@ -217,6 +217,12 @@ def clean_cell(number: int, text: str) -> Cell:
     return cell
 
 
+def removed_note(where: str, removed: list[str], shown: int = 8) -> str:
+    """The note naming the IPython lines left out of a notebook (`clean_cell`'s record)."""
+    more = f" and {len(removed) - shown} more" if len(removed) > shown else ""
+    return f"{where}: IPython magics and shell escapes not run: {'; '.join(removed[:shown])}{more}."
+
+
 def short_line(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
